@@ -1,0 +1,1 @@
+"""The worker bus: value codec, sans-I/O frame protocol, asyncio peer, transports."""

@@ -1,0 +1,146 @@
+"""WebSocket transport: the only module that imports ``websockets``.
+
+The orchestrator side (:func:`serve`) needs websockets >= 13. The worker side (:func:`connect`)
+supports a wide range (10 and newer), because a library may pin its own websockets version and the
+worker runtime must still run in that library's environment.
+
+Admission happens in the opening handshake, before any frame is read: a connection must present
+the per-run token (compared in constant time) and this protocol version in request headers;
+otherwise it is answered with HTTP 401 or 426 and a body that says why.
+"""
+
+from __future__ import annotations
+
+import hmac
+import http
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import websockets
+
+from nodeisle._errors import HandshakeRefused
+from nodeisle.bus.peer import TransportClosed
+from nodeisle.bus.protocol import (
+    DEFAULT_CHUNK_SIZE,
+    DEFAULT_MAX_TEXT,
+    PROTOCOL_VERSION,
+    TOKEN_HEADER,
+    VERSION_HEADER,
+    WORKER_HEADER,
+    Frame,
+)
+
+LOGGER = logging.getLogger("nodeisle.bus")
+MAX_FRAME = max(DEFAULT_MAX_TEXT, DEFAULT_CHUNK_SIZE) + 1024
+
+_ConnectionClosed: type[Exception] = websockets.exceptions.ConnectionClosed
+
+
+class WebSocketTransport:
+    """A :class:`~nodeisle.bus.peer.FrameTransport` over one websockets connection (any API generation)."""
+
+    def __init__(self, connection: Any) -> None:
+        self._connection = connection
+
+    async def send(self, frame: Frame) -> None:
+        try:
+            await self._connection.send(frame)
+        except _ConnectionClosed as exc:
+            raise TransportClosed(_closed_reason(exc)) from None
+
+    async def recv(self) -> str | bytes:
+        try:
+            frame: str | bytes = await self._connection.recv()
+        except _ConnectionClosed as exc:
+            raise TransportClosed(_closed_reason(exc)) from None
+        return frame
+
+    async def close(self) -> None:
+        await self._connection.close()
+
+
+def _closed_reason(exc: Exception) -> str:
+    rcvd = getattr(exc, "rcvd", None)
+    if rcvd is not None:
+        return f"connection closed by the peer (code {rcvd.code}{', ' + rcvd.reason if rcvd.reason else ''})"
+    return "connection lost"
+
+
+Admitted = Callable[[WebSocketTransport, str], Awaitable[None]]
+
+
+class BusServer:
+    """The orchestrator's bus endpoint on 127.0.0.1."""
+
+    def __init__(self, server: Any, port: int) -> None:
+        self._server = server
+        self.port = port
+        self.url = f"ws://127.0.0.1:{port}/bus"
+
+    async def close(self) -> None:
+        self._server.close()
+        await self._server.wait_closed()
+
+
+async def serve(token: str, on_connect: Admitted, *, host: str = "127.0.0.1") -> BusServer:
+    """Listen on ``host`` (loopback) at a free port; admit connections that carry ``token``."""
+    from websockets.asyncio.server import serve as ws_serve
+
+    def admit(connection: Any, request: Any) -> Any:
+        peer = connection.remote_address
+        offered = request.headers.get(TOKEN_HEADER, "")
+        if not hmac.compare_digest(offered.encode(), token.encode()):
+            LOGGER.warning("bus: refused a connection from %s: %s", peer, "no token" if not offered else "wrong token")
+            return connection.respond(http.HTTPStatus.UNAUTHORIZED, "nodeisle bus: missing or wrong token\n")
+        version = request.headers.get(VERSION_HEADER, "")
+        if version != str(PROTOCOL_VERSION):
+            LOGGER.warning("bus: refused worker %s: protocol version %r, expected %s",
+                           request.headers.get(WORKER_HEADER, "?"), version, PROTOCOL_VERSION)
+            return connection.respond(
+                http.HTTPStatus.UPGRADE_REQUIRED,
+                f"nodeisle bus: protocol version {version or '(none)'} is not supported; this orchestrator speaks "
+                f"version {PROTOCOL_VERSION}. Rebuild the library's environment (nodeisle envs rebuild NAME).\n",
+            )
+        return None
+
+    async def handler(connection: Any) -> None:
+        worker_id = connection.request.headers.get(WORKER_HEADER, "")
+        await on_connect(WebSocketTransport(connection), worker_id)
+
+    server = await ws_serve(
+        handler, host, 0, process_request=admit, compression=None, max_size=MAX_FRAME,
+        ping_interval=None, max_queue=64,
+    )
+    port = next(iter(server.sockets)).getsockname()[1]
+    return BusServer(server, port)
+
+
+async def connect(url: str, token: str, worker_id: str, *, version: int = PROTOCOL_VERSION) -> WebSocketTransport:
+    """Connect a worker to the orchestrator's bus. Raises HandshakeRefused with the server's reason."""
+    headers = {TOKEN_HEADER: token, VERSION_HEADER: str(version), WORKER_HEADER: worker_id}
+    options: dict[str, Any] = {"compression": None, "max_size": MAX_FRAME, "ping_interval": None}
+    try:
+        from websockets.asyncio.client import connect as ws_connect
+
+        options["additional_headers"] = headers
+    except ImportError:  # websockets < 13: the legacy client
+        ws_connect = websockets.connect  # type: ignore[assignment]
+        options["extra_headers"] = headers
+    try:
+        connection = await ws_connect(url, **options)
+    except Exception as exc:
+        status, body = _refusal(exc)
+        if status is None:
+            raise
+        raise HandshakeRefused(f"the orchestrator refused the connection: HTTP {status}: {body.strip()}") from None
+    return WebSocketTransport(connection)
+
+
+def _refusal(exc: Exception) -> tuple[int | None, str]:
+    response = getattr(exc, "response", None)
+    if response is not None and hasattr(response, "status_code"):
+        body = response.body.decode("utf-8", "replace") if getattr(response, "body", None) else ""
+        return int(response.status_code), body
+    status = getattr(exc, "status_code", None)
+    return (int(status), "") if status is not None else (None, "")

@@ -1,0 +1,563 @@
+"""Read and check a Griptape Nodes library manifest (``griptape-nodes-library.json``).
+
+Stdlib only: worker subprocesses import this module too. :func:`load_manifest` raises
+:class:`~nodeisle._errors.ManifestError` (file, JSON path, what was found, what is expected) when the
+library cannot be used, and returns everything merely odd as :class:`ManifestWarning` values in
+``LibraryManifest.warnings``; the engine logs them. See docs/manifest.md.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, TypeVar
+
+from nodeisle._errors import ManifestError
+
+__all__ = [
+    "MANIFEST_FILE_NAMES", "Compatibility", "Declarations", "Dependencies", "LibraryManifest",
+    "ManifestWarning", "NodeEntry", "WorkerMode", "find_manifest", "load_manifest", "manifest_json_schema",
+    "unpinned_requirements",
+]
+
+MANIFEST_FILE_NAMES: tuple[str, ...] = ("griptape-nodes-library.json", "griptape_nodes_library.json")
+
+
+class Compatibility(enum.StrEnum):
+    """``worker_mode_compatibility``: whether the library may be hosted on a worker subprocess."""
+    COMPATIBLE = "COMPATIBLE"
+    INCOMPATIBLE = "INCOMPATIBLE"
+
+
+class WorkerMode(enum.StrEnum):
+    """``suggested_worker_mode``: where the author suggests the library launches."""
+    ORCHESTRATOR = "ORCHESTRATOR"
+    WORKER = "WORKER"
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestWarning:
+    """Something odd in a manifest that does not stop the library from loading."""
+    file: str
+    json_path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.json_path}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class Declarations:
+    """The library-level ``metadata.declarations`` that nodeisle interprets."""
+    compatibility: Compatibility = Compatibility.COMPATIBLE
+    suggested_mode: WorkerMode | None = None
+    required_secrets: tuple[str, ...] | None = None
+    unknown: tuple[str, ...] = ()  # declaration type names nodeisle does not know
+
+
+@dataclass(frozen=True, slots=True)
+class Dependencies:
+    """``metadata.dependencies``: pip requirement strings and extra installer arguments."""
+    pip_dependencies: tuple[str, ...] = ()
+    pip_install_flags: tuple[str, ...] = ()
+    pip_dependencies_exec: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class NodeEntry:
+    """One entry of ``nodes``."""
+    class_name: str
+    file_path: str  # as written, relative to the manifest
+    path: Path  # absolute, normalised
+    category: str | None
+    description: str | None
+    display_name: str | None
+    metadata: Mapping[str, Any] = field(hash=False)
+
+
+@dataclass(frozen=True, slots=True)
+class LibraryManifest:
+    """A loaded library manifest. ``raw`` is the whole JSON document, extras included."""
+    path: Path  # absolute path of the manifest file
+    name: str
+    schema_version: str | None
+    author: str | None
+    description: str | None
+    library_version: str | None
+    engine_version: str | None
+    tags: tuple[str, ...]
+    declarations: Declarations
+    dependencies: Dependencies
+    categories: tuple[Any, ...] = field(hash=False)
+    nodes: tuple[NodeEntry, ...]
+    raw: Mapping[str, Any] = field(hash=False)
+    warnings: tuple[ManifestWarning, ...]
+
+    @property
+    def directory(self) -> Path:
+        """The library folder: node ``file_path`` values are relative to it."""
+        return self.path.parent
+
+    def node(self, class_name: str) -> NodeEntry | None:
+        """The node entry with this class name, or None."""
+        return next((n for n in self.nodes if n.class_name == class_name), None)
+
+
+# ---------------------------------------------------------------- finding and reading the file
+
+_ACCEPTED = " or ".join(MANIFEST_FILE_NAMES)
+
+
+def find_manifest(path: str | os.PathLike[str]) -> Path:
+    """The absolute manifest path for a manifest file or a folder holding one.
+
+    A folder must hold one of MANIFEST_FILE_NAMES (``griptape-nodes-library.json`` wins when both exist);
+    a file path is taken as is, whatever its name.
+    """
+    target = Path(os.fspath(path)).resolve()
+    if target.is_dir():
+        for name in MANIFEST_FILE_NAMES:
+            if (target / name).is_file():
+                return target / name
+        others = sorted(p.name for p in target.glob("griptape*nodes*library*.json"))
+        hint = f"it holds {', '.join(others)}; pass that file's path to load it" if others else ""
+        raise ManifestError(str(target), "$", "a folder without a library manifest",
+                            f"a folder holding {_ACCEPTED}", hint)
+    if target.is_file():
+        return target
+    raise ManifestError(str(target), "$", "nothing at this path (no such file or folder)",
+                        f"the path of a {_ACCEPTED} file, or of a folder holding one")
+
+
+def _read_json(file: Path) -> object:
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise ManifestError(str(file), "$", f"a file that cannot be read ({exc.strerror})",
+                            "a readable UTF-8 JSON file") from exc
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ManifestError(str(file), "$", f"bytes that are not UTF-8 (at byte offset {exc.start})",
+                            "a UTF-8 encoded JSON file", "save the file as UTF-8") from exc
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        found = f"invalid JSON at line {exc.lineno} column {exc.colno} ({exc.msg})"
+        raise ManifestError(str(file), "$", found, "a valid JSON object", _json_hint(text, exc)) from exc
+
+
+def _json_hint(text: str, exc: json.JSONDecodeError) -> str:
+    if "<<<<<<<" in text:
+        lines = [str(i) for i, line in enumerate(text.splitlines(), 1) if line.lstrip().startswith("<<<<<<<")]
+        return (f"the file contains unresolved git merge-conflict markers ('<<<<<<<' / '=======' / '>>>>>>>',"
+                f" first at line {lines[0] if lines else '?'}); resolve the conflict and delete the markers")
+    before = text[: exc.pos].rstrip()
+    if before.endswith(",") and text[exc.pos : exc.pos + 1] in ("}", "]"):
+        return "remove the trailing comma before this position: JSON allows no comma after the last item"
+    if exc.msg.startswith("Expecting ','"):
+        return "a comma is probably missing between the previous value and this one"
+    return ""
+
+
+# ---------------------------------------------------------------- requirement pins
+
+_NAME_RE = re.compile(r"(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*(?:\[[^\]]*\])?(?P<rest>.*)",
+                      re.S)
+_URL_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S*")
+_CLAUSE_RE = re.compile(r"(===|==|~=|!=|<=|>=|<|>)\s*(\S+)")
+_COMMIT_RE = re.compile(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}")
+_VCS_PREFIXES = ("git+", "hg+", "svn+", "bzr+")
+_ARCHIVE_RE = re.compile(r"(?P<stem>.+?)\.(?:zip|tar\.gz|tgz|tar\.bz2|tar\.xz)")
+
+
+def _url_problem(url: str) -> str | None:
+    base, _, fragment = url.partition("#")
+    if re.search(r"(?:^|&)(?:sha256|sha384|sha512)=", fragment):
+        return None  # pip checks the hash, so the file cannot change
+    if base.startswith(_VCS_PREFIXES):
+        location = base.split("://", 1)[-1]
+        repo_path = location.split("/", 1)[1] if "/" in location else ""
+        if "@" not in repo_path:
+            return "is a VCS reference without a commit (it installs whatever the default branch holds)"
+        ref = repo_path.rsplit("@", 1)[1]
+        if _COMMIT_RE.fullmatch(ref):
+            return None
+        return f"points at the VCS ref {ref!r}, a branch or tag that can move; end it with @<commit hash>"
+    last = base.rstrip("/").rsplit("/", 1)[-1]
+    if last.endswith(".whl"):
+        return None
+    archive = _ARCHIVE_RE.fullmatch(last)
+    if archive is None:
+        return "is a URL that names no wheel or archive file"
+    if "/archive/" in base and not _COMMIT_RE.fullmatch(archive["stem"]):
+        return f"is an archive of the ref {archive['stem']!r}, which can move; use the archive of a commit"
+    return None
+
+
+def _pin_warning(req: str) -> str | None:
+    """The warning for a requirement that is not pinned to one version, None when it is pinned."""
+    body = req.split(";", 1)[0].strip()
+    name: str | None = None
+    problem: str | None
+    is_url = _URL_RE.match(body) is not None
+    match = None if is_url else _NAME_RE.fullmatch(body)
+    if is_url:
+        problem = _url_problem(body.split()[0])
+    elif match is None:
+        problem = "is not a 'name==version' requirement"
+    else:
+        name, rest = match["name"], match["rest"].strip()
+        if rest.startswith("@"):
+            problem = _url_problem(rest[1:].strip().split()[0]) if rest[1:].strip() else "has an empty URL"
+        else:
+            clauses = [c.strip() for c in rest.strip("() ").split(",") if c.strip()]
+            parsed = [_CLAUSE_RE.fullmatch(c) for c in clauses]
+            if not clauses:
+                problem = "has no version at all"
+            elif any(p is None for p in parsed):
+                problem = f"has a version specifier {rest!r} that cannot be read"
+            elif any(p[1] == "===" or (p[1] == "==" and not p[2].endswith("*")) for p in parsed if p):
+                problem = None
+            else:
+                problem = f"allows a range of versions ({rest})"
+    if problem is None:
+        return None
+    example = f"'{name}==<version>', like 'torch==2.4.1'" if name else "'torch==2.4.1'"
+    return f"requirement {req!r} {problem}; pin it to exactly one version with '==' (e.g. {example})"
+
+
+def unpinned_requirements(reqs: Iterable[str]) -> list[str]:
+    """The requirements, in order, that do not pin exactly one version.
+
+    Pinned: ``name==1.2`` (a local label such as ``+cu128`` is fine), ``name===1.2``, a VCS URL ending in
+    ``@<full commit hash>``, a wheel URL, a file URL with a ``#sha256=`` hash, or an archive URL of a commit.
+    Environment markers (``; sys_platform == 'win32'``) are ignored.
+    """
+    return [r for r in reqs if _pin_warning(r) is not None]
+
+
+# ---------------------------------------------------------------- building the manifest
+
+_E = TypeVar("_E", bound=enum.StrEnum)
+_MISSING = object()
+_WORKER_TYPES = {"worker_mode_compatibility": "compatibility", "suggested_worker_mode": "mode",
+                 "required_secrets": "keys"}
+# Declared by the upstream format; nodeisle does not use them, so they load without a warning.
+_UPSTREAM_TYPES = frozenset({"lifecycle_stage", "model_catalog", "library_dependency"})
+
+
+def _found(value: object) -> str:
+    if value is _MISSING or value is None:
+        return "nothing (the key is missing)" if value is _MISSING else "null"
+    kind = {bool: "boolean", str: "string", int: "number", float: "number", list: "list", dict: "object"}
+    text = json.dumps(value, ensure_ascii=False, default=repr)
+    return f"the {kind.get(type(value), 'value')} {text if len(text) <= 80 else text[:77] + '...'}"
+
+
+class _Builder:
+    def __init__(self, file: Path) -> None:
+        self.file = file
+        self.warnings: list[ManifestWarning] = []
+
+    def warn(self, json_path: str, message: str) -> None:
+        self.warnings.append(ManifestWarning(str(self.file), json_path, message))
+
+    def error(self, json_path: str, found: object, expected: str, hint: str = "") -> ManifestError:
+        return ManifestError(str(self.file), json_path, _found(found), expected, hint)
+
+    def opt_str(self, obj: Mapping[str, object], path: str, key: str) -> str | None:
+        value = obj.get(key)
+        if value is None or isinstance(value, str):
+            return value
+        self.warn(f"{path}{key}", f"is {_found(value)}, expected a string; ignored")
+        return None
+
+    def str_list(self, value: object, path: str, what: str) -> tuple[str, ...]:
+        if not isinstance(value, list):
+            raise self.error(path, value, f"a list of {what}")
+        for i, item in enumerate(value):
+            if not isinstance(item, str) or not item.strip():
+                raise self.error(f"{path}[{i}]", item, f"a non-empty string in a list of {what}")
+        return tuple(value)
+
+    def build(self, data: object) -> LibraryManifest:
+        if not isinstance(data, dict):
+            raise self.error("$", data, "a JSON object with name, metadata, categories and nodes")
+        name = data.get("name", _MISSING)
+        if not isinstance(name, str) or not name.strip():
+            raise self.error("name", name, "a non-empty string naming the library")
+        schema_version = data.get("library_schema_version")
+        if not isinstance(schema_version, str):
+            self.warn("library_schema_version", f"is {_found(data.get('library_schema_version', _MISSING))};"
+                      ' expected a version string such as "0.10.0"; read as the oldest format')
+            schema_version = None
+        meta = data.get("metadata", _MISSING)
+        if meta is _MISSING or meta is None:
+            self.warn("metadata", "is missing; the library has no author, declarations or dependencies")
+            meta = {}
+        elif not isinstance(meta, dict):
+            raise self.error("metadata", meta, "an object with author, description, library_version, ...")
+        raw_tags = meta.get("tags")
+        tags = tuple(t for t in raw_tags if isinstance(t, str)) if isinstance(raw_tags, list) else ()
+        if raw_tags is not None and (not isinstance(raw_tags, list) or len(tags) != len(raw_tags)):
+            self.warn("metadata.tags", f"is {_found(raw_tags)}; expected a list of strings (others ignored)")
+        categories = data.get("categories", [])
+        if not isinstance(categories, list):
+            self.warn("categories", f"is {_found(categories)}, expected a list of objects; ignored")
+            categories = []
+        author, description, library_version, engine_version = (
+            self.opt_str(meta, "metadata.", key)
+            for key in ("author", "description", "library_version", "engine_version"))
+        declarations = self.declarations(meta.get("declarations"))
+        dependencies = self.dependencies(meta)
+        declared = {str(k) for c in categories if isinstance(c, dict) for k in c}
+        declared |= {c for c in categories if isinstance(c, str)}
+        nodes = self.nodes(data.get("nodes", _MISSING), declared)
+        workflows = data.get("workflows")
+        if workflows is not None and not isinstance(workflows, list):
+            self.warn("workflows", f"is {_found(workflows)}, expected a list of workflow file paths; ignored")
+        for i, item in enumerate(workflows if isinstance(workflows, list) else []):
+            if not isinstance(item, str) or not item.strip():
+                self.warn(f"workflows[{i}]", f"is {_found(item)}, expected a workflow file path; ignored")
+        return LibraryManifest(
+            path=self.file, name=name, schema_version=schema_version, author=author, description=description,
+            library_version=library_version, engine_version=engine_version, tags=tags,
+            declarations=declarations, dependencies=dependencies, categories=tuple(categories), nodes=nodes,
+            raw=MappingProxyType(data), warnings=tuple(self.warnings),
+        )
+
+    def dependencies(self, meta: Mapping[str, object]) -> Dependencies:
+        path = "metadata.dependencies"
+        deps = meta.get("dependencies", _MISSING)
+        pip: tuple[str, ...] = ()
+        flags: tuple[str, ...] = ()
+        execs: tuple[str, ...] = ()
+        what = "requirement strings such as 'torch==2.4.1'"
+        if deps is _MISSING or deps is None:
+            self.warn(path, "is missing; the library installs no pip dependencies"
+                      ' (write {"pip_dependencies": []} to say so)')
+        elif isinstance(deps, list):
+            self.warn(path, 'is a list; expected an object {"pip_dependencies": [...], "pip_install_flags":'
+                      " [...]}; the list is read as pip_dependencies")
+            pip = self.str_list(deps, path, what)
+        elif isinstance(deps, dict):
+            pip = self.str_list(deps.get("pip_dependencies", []), f"{path}.pip_dependencies", what)
+            flags = self.str_list(deps.get("pip_install_flags", []), f"{path}.pip_install_flags",
+                                  "installer arguments such as '--extra-index-url'")
+            if deps.get("pip_dependencies_exec") is not None:
+                execs = self.str_list(deps["pip_dependencies_exec"], f"{path}.pip_dependencies_exec", what)
+        else:
+            raise self.error(path, deps, 'an object {"pip_dependencies": [...], "pip_install_flags": [...]}')
+        if meta.get("pip_install_flags") is not None:
+            stray = self.str_list(meta["pip_install_flags"], "metadata.pip_install_flags", "installer flags")
+            self.warn("metadata.pip_install_flags", "belongs under metadata.dependencies"
+                      + ("; used because metadata.dependencies has none" if not flags else "; ignored"))
+            flags = flags or stray
+        req_path = f"{path}.pip_dependencies" if isinstance(deps, dict) else path
+        for prefix, reqs in ((req_path, pip), (f"{path}.pip_dependencies_exec", execs)):
+            for i, req in enumerate(reqs):
+                message = _pin_warning(req)
+                if message:
+                    self.warn(f"{prefix}[{i}]", message)
+        return Dependencies(pip, flags, execs)
+
+    def declarations(self, value: object) -> Declarations:
+        base = "metadata.declarations"
+        items: list[tuple[str, object, bool]]  # (json path, declaration, value sits directly at the path)
+        if value is None:
+            return Declarations()
+        if isinstance(value, dict):
+            self.warn(base, 'must be a list of typed objects such as [{"type": "worker_mode_compatibility",'
+                      ' "compatibility": "COMPATIBLE"}]; found an object, read as {type: value} pairs')
+            items = [(f"{base}.{k}", {**v, "type": k} if isinstance(v, dict)
+                      else {"type": k, _WORKER_TYPES.get(k, "value"): v}, not isinstance(v, dict))
+                     for k, v in value.items()]
+        elif isinstance(value, list):
+            items = [(f"{base}[{i}]", v, False) for i, v in enumerate(value)]
+        else:
+            raise self.error(base, value, 'a list of declaration objects, each with a "type"')
+        compat: tuple[Compatibility, str] | None = None
+        mode: tuple[WorkerMode, str] | None = None
+        secrets: tuple[str, ...] | None = None
+        unknown: list[str] = []
+        seen: dict[str, str] = {}
+        for path, entry, direct in items:
+            if not isinstance(entry, dict):
+                raise self.error(path, entry, 'a declaration object with a "type" key')
+            kind = entry.get("type", _MISSING)
+            if not isinstance(kind, str) or not kind:
+                raise self.error(f"{path}.type", kind, "a declaration type such as worker_mode_compatibility")
+            if kind in _WORKER_TYPES and kind in seen:
+                raise self.error(path, entry, f"at most one {kind} declaration",
+                                 f"{seen[kind]} already declares {kind}; keep one of them")
+            seen.setdefault(kind, path)
+            if kind == "worker_mode_compatibility":
+                compat = (self.enum_field(entry, path, "compatibility", Compatibility, direct), path)
+            elif kind == "suggested_worker_mode":
+                mode = (self.enum_field(entry, path, "mode", WorkerMode, direct), path)
+            elif kind == "required_secrets":
+                secrets = self.str_list(entry.get("keys", _MISSING), path if direct else f"{path}.keys",
+                                        "secret names such as 'OPENAI_API_KEY'")
+            elif kind not in _UPSTREAM_TYPES:
+                unknown.append(kind)
+                self.warn(path, f"unknown declaration type {kind!r}; ignored (nodeisle reads "
+                          f"{', '.join(_WORKER_TYPES)})")
+        if compat and mode and compat[0] is Compatibility.INCOMPATIBLE and mode[0] is WorkerMode.WORKER:
+            raise ManifestError(
+                str(self.file), base,
+                f"worker_mode_compatibility INCOMPATIBLE ({compat[1]}) together with suggested_worker_mode"
+                f" WORKER ({mode[1]})",
+                "suggested_worker_mode ORCHESTRATOR (or none) for an INCOMPATIBLE library, or"
+                " worker_mode_compatibility COMPATIBLE to suggest WORKER",
+                "a library that must never be hosted on a worker cannot suggest launching on one")
+        return Declarations(compat[0] if compat else Compatibility.COMPATIBLE, mode[0] if mode else None,
+                            secrets, tuple(unknown))
+
+    def enum_field(self, entry: Mapping[str, object], path: str, key: str, cls: type[_E], direct: bool) -> _E:
+        raw = entry.get(key, _MISSING)
+        allowed = [m.value for m in cls]
+        if isinstance(raw, str) and raw in allowed:
+            return cls(raw)
+        hint = ""
+        if isinstance(raw, str) and raw.strip().upper() in allowed:
+            hint = f'values are upper case: write "{raw.strip().upper()}"'
+        raise self.error(path if direct else f"{path}.{key}", raw,
+                         "one of " + " or ".join(f'"{v}"' for v in allowed), hint)
+
+    def nodes(self, value: object, declared: set[str]) -> tuple[NodeEntry, ...]:
+        if not isinstance(value, list):
+            raise self.error("nodes", value, "a list of node objects (use [] for a library without nodes)")
+        directory = self.file.parent
+        out: list[NodeEntry] = []
+        first: dict[str, int] = {}
+        undeclared: dict[str, list[int]] = {}  # category -> indexes of the nodes using it
+        for i, node in enumerate(value):
+            path = f"nodes[{i}]"
+            if not isinstance(node, dict):
+                raise self.error(path, node, "a node object with class_name, file_path and metadata")
+            for key, what in (("class_name", "the node's Python class name"),
+                              ("file_path", "the node's .py file, relative to the manifest")):
+                if not isinstance(node.get(key), str) or not node[key].strip():
+                    raise self.error(f"{path}.{key}", node.get(key, _MISSING), f"a non-empty string: {what}")
+            class_name, file_path = node["class_name"], node["file_path"]
+            if class_name in first:
+                self.warn(f"{path}.class_name", f"duplicate class_name {class_name!r}:"
+                          f" nodes[{first[class_name]}] already declares it; this entry is ignored")
+                continue
+            first[class_name] = i
+            meta = node.get("metadata", {})
+            if not isinstance(meta, dict):
+                self.warn(f"{path}.metadata", f"is {_found(meta)}, expected an object; ignored")
+                meta = {}
+            resolved = Path(os.path.normpath(directory / file_path))
+            if not resolved.is_relative_to(directory):
+                self.warn(f"{path}.file_path", f"{file_path!r} leaves the library directory ({resolved}); the"
+                          " library is not self-contained, so copying or isolating it may break this node")
+            category = self.opt_str(meta, f"{path}.metadata.", "category")
+            if category is not None and category not in declared:
+                undeclared.setdefault(category, []).append(i)
+            display_name = self.opt_str(meta, f"{path}.metadata.", "display_name")
+            if display_name is None and isinstance(node.get("display_name"), str):
+                display_name = node["display_name"]
+            out.append(NodeEntry(class_name, file_path, resolved, category,
+                                 self.opt_str(meta, f"{path}.metadata.", "description"), display_name,
+                                 MappingProxyType(meta)))
+        for category, where in undeclared.items():
+            self.warn(f"nodes[{where[0]}].metadata.category",
+                      f"category {category!r} (used by {len(where)} node(s)) is not declared in categories; add"
+                      f' {{"{category}": {{"title": ..., "description": ...}}}} to categories')
+        return tuple(out)
+
+
+def load_manifest(path: str | os.PathLike[str]) -> LibraryManifest:
+    """Load and check the manifest at ``path`` (a manifest file, or a folder holding one)."""
+    file = find_manifest(path)
+    return _Builder(file).build(_read_json(file))
+
+
+# ---------------------------------------------------------------- JSON Schema
+
+
+def manifest_json_schema() -> dict[str, Any]:
+    """A JSON Schema (draft 2020-12) of the manifests that load_manifest accepts without error.
+
+    Tolerated oddities (a list for ``dependencies``, an object for ``declarations``) validate too;
+    extra keys are allowed everywhere real files carry them.
+    """
+
+    def obj(description: str, properties: dict[str, Any], **extra: Any) -> dict[str, Any]:
+        return {"type": "object", "description": description, "properties": properties,
+                "additionalProperties": True, **extra}
+
+    def text(description: str, **extra: Any) -> dict[str, Any]:
+        return {"type": "string", "description": description, **extra}
+
+    def strings(description: str) -> dict[str, Any]:
+        return {"type": "array", "items": {"type": "string", "minLength": 1}, "description": description}
+
+    def when(kind: str, key: str, value: dict[str, Any]) -> dict[str, Any]:
+        return {"if": {"properties": {"type": {"const": kind}}, "required": ["type"]},
+                "then": {"properties": {key: value}, "required": [key]}}
+
+    def has(kind: str, key: str, value: str) -> dict[str, Any]:
+        return {"contains": {"properties": {"type": {"const": kind}, key: {"const": value}},
+                             "required": ["type", key]}}
+
+    compat = {"enum": [c.value for c in Compatibility],
+              "description": "Whether the library may run on a worker subprocess (absent: COMPATIBLE)."}
+    mode = {"enum": [m.value for m in WorkerMode],
+            "description": "Where the library launches unless the user overrides it (absent: no suggestion)."}
+    requirements = strings("pip requirement strings; pin each with '==' (e.g. 'torch==2.4.1').")
+    declaration_list = {
+        "type": "array",
+        "description": "Typed declarations; unknown types are ignored with a warning.",
+        "items": obj("One declaration.", {"type": text("Declaration type.", minLength=1)}, required=["type"],
+                     allOf=[when("worker_mode_compatibility", "compatibility", compat),
+                            when("suggested_worker_mode", "mode", mode),
+                            when("required_secrets", "keys", strings("Secret names the library needs."))]),
+        "not": {"allOf": [has("worker_mode_compatibility", "compatibility", "INCOMPATIBLE"),
+                          has("suggested_worker_mode", "mode", "WORKER")],
+                "description": "INCOMPATIBLE together with a suggested WORKER mode is contradictory."},
+    }
+    declaration_object = obj("Malformed but tolerated (warning): {type: value} pairs.",
+                             {"worker_mode_compatibility": compat, "suggested_worker_mode": mode})
+    dependencies = obj("What the library's environment installs.", {
+        "pip_dependencies": requirements,
+        "pip_install_flags": strings("Extra installer arguments; option and value are separate items."),
+        "pip_dependencies_exec": requirements,
+    })
+    metadata = obj("Library metadata.", {
+        "author": text("Author."),
+        "description": text("What the library does."),
+        "library_version": text("Version of the library."),
+        "engine_version": text("Engine version the library was written for."),
+        "tags": strings("Free-form tags."),
+        "declarations": {"anyOf": [declaration_list, declaration_object]},
+        "dependencies": {"anyOf": [dependencies, dict(requirements, description="Old form (warning).")]},
+    })
+    node = obj("One node class.", {
+        "class_name": text("Python class name of the node.", minLength=1),
+        "file_path": text("Python file that defines the class, relative to the manifest.", minLength=1),
+        "metadata": obj("Node metadata.", {"category": text("Category name, declared in categories."),
+                                           "description": text("What the node does."),
+                                           "display_name": text("Name shown in the editor.")}),
+    }, required=["class_name", "file_path"])
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "Griptape Nodes library manifest (griptape-nodes-library.json)",
+        **obj("A node library: its metadata, categories and nodes.", {
+            "name": text("Library name.", minLength=1),
+            "library_schema_version": text("Manifest format version, e.g. 0.10.0 (absent: a warning)."),
+            "metadata": metadata,
+            "categories": {"type": "array", "description": "Objects mapping category names to display data."},
+            "nodes": {"type": "array", "items": node, "description": "Node classes of the library."},
+            "workflows": {"type": "array", "description": "Workflow file paths; empty entries are warned."},
+        }, required=["name", "nodes"]),
+    }

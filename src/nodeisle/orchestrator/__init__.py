@@ -1,0 +1,1 @@
+"""The orchestrator: the process that owns the flow graph and hosts or spawns node libraries."""

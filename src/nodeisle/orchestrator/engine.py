@@ -1,0 +1,447 @@
+"""The orchestrator: owns libraries and the graph, answers every request.
+
+Build one with :func:`build_orchestrator` (the composition root); there is no global instance.
+All state changes happen on the orchestrator's event loop; ``handle_sync`` from another thread
+hands the request to the loop and waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import traceback
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nodeisle
+from nodeisle import _hosting
+from nodeisle._errors import LibraryError, ManifestError, NotConnectedError
+from nodeisle._node import ParameterSpec
+from nodeisle._scope import engine as engine_scope
+from nodeisle._strict import Violation
+from nodeisle.manifest import Compatibility, LibraryManifest, WorkerMode, load_manifest
+from nodeisle.orchestrator.graph import Graph, NodeRecord, RequestFailed
+from nodeisle.orchestrator.hosts import LocalHost, NodeHost, WorkerHost
+from nodeisle.orchestrator.settings import LibraryMode, Settings, engine_home
+from nodeisle.orchestrator.workers import WorkerHub
+from nodeisle.requests import (
+    AddParameterToNodeRequest,
+    ConnectionInfo,
+    CreateConnectionRequest,
+    CreateFlowRequest,
+    CreateFlowResult,
+    CreateNodeRequest,
+    CreateNodeResult,
+    DeleteConnectionRequest,
+    DeleteFlowRequest,
+    DeleteNodeRequest,
+    ExecuteNodeRequest,
+    ExecuteNodeResult,
+    GetParameterDetailsRequest,
+    GetParameterDetailsResult,
+    GetParameterValueRequest,
+    GetParameterValueResult,
+    LibraryInfo,
+    ListConnectionsForNodeRequest,
+    ListConnectionsForNodeResult,
+    ListConnectionsForParameterRequest,
+    ListFlowsRequest,
+    ListFlowsResult,
+    ListNodesInFlowRequest,
+    ListNodesInFlowResult,
+    ListParametersOnNodeRequest,
+    ListParametersOnNodeResult,
+    ListRegisteredLibrariesRequest,
+    ListRegisteredLibrariesResult,
+    RegisterLibraryRequest,
+    RegisterLibraryResult,
+    ReloadLibraryRequest,
+    RemoveParameterFromNodeRequest,
+    Request,
+    Result,
+    RunFlowRequest,
+    SetLibraryModeRequest,
+    SetParameterValueRequest,
+)
+
+LOGGER = logging.getLogger("nodeisle.engine")
+
+
+@dataclass
+class LibraryState:
+    manifest: LibraryManifest
+    mode: LibraryMode
+    host: NodeHost | None = None
+    schemas: dict[str, _hosting.NodeTypeSchema] = field(default_factory=dict)
+    dropped: list[_hosting.DroppedClass] = field(default_factory=list)
+    violations: list[Violation] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.manifest.name
+
+
+def resolve_mode(manifest: LibraryManifest, requested: LibraryMode | None) -> LibraryMode:
+    """The user's choice, else the manifest's suggestion, else Shared. INCOMPATIBLE is never isolated."""
+    if requested is LibraryMode.ISOLATED and manifest.declarations.compatibility is Compatibility.INCOMPATIBLE:
+        raise RequestFailed(
+            f"library {manifest.name!r} cannot run Isolated: its manifest ({manifest.path}) declares "
+            "worker_mode_compatibility INCOMPATIBLE, so it only works in the orchestrator process (Shared)"
+        )
+    if requested is not None:
+        return requested
+    if manifest.declarations.suggested_mode is WorkerMode.WORKER:
+        return LibraryMode.ISOLATED
+    return LibraryMode.SHARED
+
+
+SyncHandler = Callable[[Any], Result]
+AsyncHandler = Callable[[Any], Awaitable[Result]]
+
+
+class Orchestrator:
+    def __init__(self, home: Path, settings: Settings, envs: Any) -> None:
+        self.home = home
+        self.settings = settings
+        self.envs = envs
+        self.graph = Graph()
+        self.libraries: dict[str, LibraryState] = {}
+        self.hub = WorkerHub(self._handle_from_worker)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._sync: dict[type[Request], SyncHandler] = {
+            CreateFlowRequest: self._create_flow, DeleteFlowRequest: self._delete_flow,
+            ListFlowsRequest: self._list_flows, DeleteNodeRequest: self._delete_node,
+            ListNodesInFlowRequest: self._list_nodes, ListParametersOnNodeRequest: self._list_parameters,
+            AddParameterToNodeRequest: self._add_parameter, RemoveParameterFromNodeRequest: self._remove_parameter,
+            GetParameterValueRequest: self._get_value, GetParameterDetailsRequest: self._get_details,
+            CreateConnectionRequest: self._connect, DeleteConnectionRequest: self._disconnect,
+            ListConnectionsForNodeRequest: self._connections_for_node,
+            ListConnectionsForParameterRequest: self._connections_for_parameter,
+            ListRegisteredLibrariesRequest: self._list_libraries, CreateNodeRequest: self._create_node,
+        }
+        self._async: dict[type[Request], AsyncHandler] = {
+            RegisterLibraryRequest: self._register_library, ReloadLibraryRequest: self._reload_library,
+            SetLibraryModeRequest: self._set_library_mode, SetParameterValueRequest: self._set_value,
+            ExecuteNodeRequest: self._execute_node, RunFlowRequest: self._run_flow,
+        }
+
+    def __repr__(self) -> str:
+        return f"Orchestrator(home={str(self.home)!r}, libraries={sorted(self.libraries)})"
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    async def __aenter__(self) -> Orchestrator:
+        self._loop = asyncio.get_running_loop()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        for state in self.libraries.values():
+            if state.host is not None:
+                with contextlib.suppress(Exception):
+                    await state.host.close()
+        await self.hub.close()
+
+    @contextlib.contextmanager
+    def activated(self) -> Iterator[None]:
+        """Let ``nodeisle.handle_request`` reach this orchestrator from a script in this context."""
+        with engine_scope(self):
+            yield
+
+    # -- request entry points ---------------------------------------------------------------------
+    async def handle_async(self, request: Request) -> Result:
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+        kind = type(request)
+        try:
+            if kind in self._sync:
+                return self._sync[kind](request)
+            if kind in self._async:
+                return await self._async[kind](request)
+            return kind.result_type.failure(f"{kind.__name__} is not handled by the orchestrator")  # type: ignore[no-any-return]
+        except RequestFailed as exc:
+            return kind.result_type.failure(str(exc))  # type: ignore[no-any-return]
+        except (ManifestError, LibraryError) as exc:
+            return kind.result_type.failure(str(exc))  # type: ignore[no-any-return]
+        except Exception as exc:
+            LOGGER.exception("internal error while handling %s", kind.__name__)
+            return kind.result_type.failure(f"internal error while handling {kind.__name__}: {type(exc).__name__}: {exc}")  # type: ignore[no-any-return]
+
+    def handle_sync(self, request: Request) -> Result:
+        loop = self._loop
+        if loop is None:
+            raise NotConnectedError("the orchestrator is not running: use it inside `async with orchestrator:`")
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            kind = type(request)
+            if kind not in self._sync:
+                raise NotConnectedError(
+                    f"{kind.__name__} needs the event loop; from async code use `await nodeisle.ahandle_request(...)`"
+                )
+            return self._dispatch_sync(request)
+        if threading.current_thread() is threading.main_thread() and not loop.is_running():
+            raise NotConnectedError("the orchestrator's event loop is not running")
+        return asyncio.run_coroutine_threadsafe(self.handle_async(request), loop).result()
+
+    def _dispatch_sync(self, request: Request) -> Result:
+        kind = type(request)
+        try:
+            return self._sync[kind](request)
+        except RequestFailed as exc:
+            return kind.result_type.failure(str(exc))  # type: ignore[no-any-return]
+
+    async def _handle_from_worker(self, worker: Any, name: str, payload: Any) -> Any:
+        if not isinstance(payload, Request) or type(payload).__name__ != name:
+            raise TypeError(f"Worker-{worker.worker_id} sent {name!r}, which is not a request the orchestrator answers")
+        return await self.handle_async(payload)
+
+    # -- libraries --------------------------------------------------------------------------------
+    async def _register_library(self, request: RegisterLibraryRequest) -> RegisterLibraryResult:
+        manifest = load_manifest(request.path)
+        if manifest.name in self.libraries:
+            existing = self.libraries[manifest.name].manifest.path
+            if existing == manifest.path:
+                return RegisterLibraryResult(library_name=manifest.name, message="already registered")
+            raise RequestFailed(f"a library named {manifest.name!r} is already registered from {existing}")
+        for warning in manifest.warnings:
+            LOGGER.warning("%s", warning)
+        requested = LibraryMode.parse(request.mode) if request.mode else self.settings.library_modes.get(manifest.name)
+        state = LibraryState(manifest, resolve_mode(manifest, requested))
+        self.libraries[manifest.name] = state
+        await self._load(state)
+        result = RegisterLibraryResult(library_name=manifest.name, warnings=[str(w) for w in manifest.warnings])
+        if state.error:
+            return RegisterLibraryResult.failure(state.error, library_name=manifest.name, warnings=result.warnings)  # type: ignore[no-any-return]
+        return result
+
+    async def _load(self, state: LibraryState) -> None:
+        if state.mode is LibraryMode.ISOLATED:
+            host: NodeHost = WorkerHost(state.manifest, self.hub, self.envs, probe_timeout=self.settings.probe_timeout,
+                                        runtime_source=Path(nodeisle.__file__).parent)
+        else:
+            host = LocalHost(state.manifest, self, self.settings.probe_timeout)
+        state.host, state.error = host, None
+        try:
+            report = await host.load()
+        except (LibraryError, ManifestError) as exc:
+            state.error = str(exc)
+            LOGGER.error("%s", exc)
+            return
+        state.schemas, state.dropped, state.violations = report.schemas, report.dropped, report.violations
+        for dropped in report.dropped:
+            LOGGER.warning("library %r: node class %r dropped: %s%s", state.name, dropped.class_name, dropped.reason,
+                           f"\n{dropped.traceback}" if dropped.traceback else "")
+
+    async def _reload_library(self, request: ReloadLibraryRequest) -> Result:
+        state = self._library(request.library_name)
+        if state.host is not None:
+            await state.host.close()
+        state.manifest = load_manifest(state.manifest.path)
+        await self._load(state)
+        return Result.failure(state.error) if state.error else Result(message=f"reloaded {state.name!r}")  # type: ignore[no-any-return]
+
+    async def _set_library_mode(self, request: SetLibraryModeRequest) -> Result:
+        state = self._library(request.library_name)
+        mode = resolve_mode(state.manifest, LibraryMode.parse(request.mode))
+        if mode is not state.mode:
+            if state.host is not None:
+                await state.host.close()
+            state.mode = mode
+            await self._load(state)
+        return Result.failure(state.error) if state.error else Result(message=f"{state.name!r} runs {mode}")  # type: ignore[no-any-return]
+
+    def _library(self, name: str) -> LibraryState:
+        try:
+            return self.libraries[name]
+        except KeyError:
+            raise RequestFailed(f"no library named {name!r} is registered; registered: {', '.join(self.libraries) or '(none)'}") from None
+
+    def library_info(self, state: LibraryState) -> LibraryInfo:
+        worker_id, worker_state = state.host.describe() if state.host else (None, None)
+        problems = [f"node class {d.class_name!r} dropped: {d.reason}" for d in state.dropped]
+        if state.error:
+            problems.insert(0, state.error)
+        decl = state.manifest.declarations
+        return LibraryInfo(
+            name=state.name, path=str(state.manifest.path), compatibility=str(decl.compatibility),
+            suggested_mode=str(decl.suggested_mode) if decl.suggested_mode else None,
+            effective_mode=str(state.mode), status="failed" if state.error else "loaded",
+            worker_id=worker_id, worker_state=worker_state, problems=problems,
+            node_types=sorted(state.schemas),
+            readable_secrets=list(decl.required_secrets) if decl.required_secrets is not None else None,
+        )
+
+    def _list_libraries(self, _request: ListRegisteredLibrariesRequest) -> ListRegisteredLibrariesResult:
+        return ListRegisteredLibrariesResult(libraries=[self.library_info(s) for s in self.libraries.values()])
+
+    # -- flows and nodes --------------------------------------------------------------------------
+    def _create_flow(self, request: CreateFlowRequest) -> CreateFlowResult:
+        return CreateFlowResult(flow_name=self.graph.create_flow(request.flow_name).name)
+
+    def _delete_flow(self, request: DeleteFlowRequest) -> Result:
+        self.graph.delete_flow(request.flow_name)
+        return Result()
+
+    def _list_flows(self, _request: ListFlowsRequest) -> ListFlowsResult:
+        return ListFlowsResult(flow_names=list(self.graph.flows))
+
+    def _create_node(self, request: CreateNodeRequest) -> CreateNodeResult:
+        state, schema = self._node_type(request.node_type, request.library_name)
+        flow = self.graph.flow(request.flow_name) if request.flow_name else self.graph.default_flow()
+        name = request.node_name or self.graph.unique_node_name(request.node_type)
+        metadata = {**{k: v for k, v in schema.metadata.items() if v is not None}, **(request.metadata or {})}
+        self.graph.add_node(NodeRecord(name, flow.name, state.name, schema.class_name, metadata, list(schema.parameters)))
+        return CreateNodeResult(node_name=name)
+
+    def _node_type(self, node_type: str, library: str | None) -> tuple[LibraryState, _hosting.NodeTypeSchema]:
+        candidates = [self._library(library)] if library else list(self.libraries.values())
+        found = [(s, s.schemas[node_type]) for s in candidates if node_type in s.schemas]
+        if len(found) == 1:
+            return found[0]
+        if len(found) > 1:
+            raise RequestFailed(f"node type {node_type!r} exists in several libraries ({', '.join(s.name for s, _ in found)}); name the library")
+        for state in candidates:
+            for dropped in state.dropped:
+                if dropped.class_name == node_type:
+                    raise RequestFailed(f"node type {node_type!r} of library {state.name!r} was dropped at load: {dropped.reason}")
+            if state.error and (state.manifest.node(node_type) is not None):
+                raise RequestFailed(f"node type {node_type!r}: library {state.name!r} failed to load: {state.error}")
+        where = f"library {library!r}" if library else "any registered library"
+        raise RequestFailed(f"no node type {node_type!r} in {where}")
+
+    def _delete_node(self, request: DeleteNodeRequest) -> Result:
+        self.graph.delete_node(request.node_name)
+        return Result()
+
+    def _list_nodes(self, request: ListNodesInFlowRequest) -> ListNodesInFlowResult:
+        return ListNodesInFlowResult(node_names=list(self.graph.flow(request.flow_name).nodes))
+
+    # -- parameters -------------------------------------------------------------------------------
+    def _list_parameters(self, request: ListParametersOnNodeRequest) -> ListParametersOnNodeResult:
+        return ListParametersOnNodeResult(parameter_names=[s.name for s in self.graph.node(request.node_name).specs])
+
+    def _add_parameter(self, request: AddParameterToNodeRequest) -> Result:
+        try:
+            spec = ParameterSpec.from_dict({
+                "name": request.parameter_name, "type": request.type, "default_value": request.default_value,
+                "tooltip": request.tooltip, "allowed_modes": request.allowed_modes,
+            })
+        except ValueError as exc:
+            raise RequestFailed(f"AddParameterToNodeRequest for node {request.node_name!r}: {exc}") from None
+        if not request.parameter_name.isidentifier():
+            raise RequestFailed(f"parameter name {request.parameter_name!r} must be a Python identifier")
+        self.graph.add_parameter(request.node_name, spec)
+        return Result(message=f"added {request.node_name}.{request.parameter_name}")
+
+    def _remove_parameter(self, request: RemoveParameterFromNodeRequest) -> Result:
+        self.graph.remove_parameter(request.node_name, request.parameter_name)
+        return Result(message=f"removed {request.node_name}.{request.parameter_name}")
+
+    async def _set_value(self, request: SetParameterValueRequest) -> Result:
+        record = self.graph.node(request.node_name)
+        record.spec(request.parameter_name)
+        host = self._host(record)
+        try:
+            specs, _violations = await host.apply_value(record, request.parameter_name, request.value)
+        except RequestFailed:
+            raise
+        except _hosting.HydrationError as exc:
+            raise RequestFailed(f"node {record.name!r}: {exc}") from None
+        except KeyError as exc:
+            raise RequestFailed(str(exc.args[0]) if exc.args else str(exc)) from None
+        record.values[request.parameter_name] = request.value
+        self.graph.replace_specs(record, specs)
+        return Result()
+
+    def _get_value(self, request: GetParameterValueRequest) -> GetParameterValueResult:
+        return GetParameterValueResult(value=self.graph.node(request.node_name).value(request.parameter_name))
+
+    def _get_details(self, request: GetParameterDetailsRequest) -> GetParameterDetailsResult:
+        spec = self.graph.node(request.node_name).spec(request.parameter_name)
+        return GetParameterDetailsResult(type=spec.type, default_value=spec.default_value, tooltip=spec.tooltip,
+                                         allowed_modes=[str(m) for m in spec.allowed_modes])
+
+    # -- connections ------------------------------------------------------------------------------
+    @staticmethod
+    def _connection(request: CreateConnectionRequest | DeleteConnectionRequest) -> ConnectionInfo:
+        return ConnectionInfo(source_node_name=request.source_node_name, source_parameter_name=request.source_parameter_name,
+                              target_node_name=request.target_node_name, target_parameter_name=request.target_parameter_name)
+
+    def _connect(self, request: CreateConnectionRequest) -> Result:
+        self.graph.connect(self._connection(request))
+        return Result()
+
+    def _disconnect(self, request: DeleteConnectionRequest) -> Result:
+        self.graph.disconnect(self._connection(request))
+        return Result()
+
+    def _connections_for_node(self, request: ListConnectionsForNodeRequest) -> ListConnectionsForNodeResult:
+        incoming, outgoing = self.graph.connections_of(request.node_name)
+        return ListConnectionsForNodeResult(incoming=incoming, outgoing=outgoing)
+
+    def _connections_for_parameter(self, request: ListConnectionsForParameterRequest) -> ListConnectionsForNodeResult:
+        incoming, outgoing = self.graph.connections_of(request.node_name, request.parameter_name)
+        return ListConnectionsForNodeResult(incoming=incoming, outgoing=outgoing)
+
+    # -- execution --------------------------------------------------------------------------------
+    def _host(self, record: NodeRecord) -> NodeHost:
+        state = self._library(record.library)
+        if state.host is None or state.error:
+            raise RequestFailed(f"node {record.name!r}: library {state.name!r} is not loaded: {state.error or 'no host'}")
+        return state.host
+
+    async def execute(self, record: NodeRecord, inputs: dict[str, Any]) -> _hosting.ExecutionOutcome:
+        """Run one node with its stored values overlaid by ``inputs``; store its outputs."""
+        for name in inputs:
+            record.spec(name)
+        outcome = await self._host(record).execute(record, {**record.values, **inputs})
+        if outcome.error is None:
+            record.outputs = dict(outcome.outputs)
+        return outcome
+
+    async def _execute_node(self, request: ExecuteNodeRequest) -> ExecuteNodeResult:
+        record = self.graph.node(request.node_name)
+        if request.node_metadata:
+            record.metadata = {**record.metadata, **request.node_metadata}
+        outcome = await self.execute(record, dict(request.parameter_values))
+        violations = [v.to_dict() for v in outcome.violations]
+        if outcome.error is not None:
+            return ExecuteNodeResult.failure(f"node {record.name!r} failed: {outcome.error}", error=outcome.error,  # type: ignore[no-any-return]
+                                             violations=violations)
+        return ExecuteNodeResult(parameter_output_values=outcome.outputs, violations=violations)
+
+    async def _run_flow(self, request: RunFlowRequest) -> Result:
+        from nodeisle.orchestrator.runner import run_flow
+
+        return await run_flow(self, self.graph.flow(request.flow_name))
+
+
+def build_orchestrator(home: Path | None = None, settings: Settings | None = None) -> Orchestrator:
+    """The composition root: engine home, settings, environment manager, orchestrator."""
+    import os
+
+    from nodeisle.orchestrator.envs import EnvManager
+
+    home = home or engine_home()
+    settings = settings or Settings.load(home)
+    find_links = list(settings.find_links)
+    extra = os.environ.get("NODEISLE_FIND_LINKS")
+    if extra:
+        find_links += [p for p in extra.split(os.pathsep) if p]
+    offline = settings.offline or os.environ.get("NODEISLE_OFFLINE", "").lower() in ("1", "true", "yes")
+    envs = EnvManager(home / "envs", find_links=find_links, offline=offline,
+                      progress=lambda p: LOGGER.info("env %s: %s (%.1f s) %s", p.library, p.step, p.elapsed_s, p.detail or ""))
+    return Orchestrator(home, settings, envs)
+
+
+def format_exception(exc: BaseException) -> str:
+    return "".join(traceback.format_exception(exc))

@@ -1,0 +1,527 @@
+"""Per-library virtualenvs for isolated node libraries, built with uv.
+
+An env is keyed by everything that decides its contents (interpreter, pins, flags, runtime
+requirements, find-links) and lives in ``root / f"{slug(library)}-{key[:16]}"``. A marker file,
+written atomically and last, makes a directory a valid env; without it the directory is debris.
+Builds of one env are serialised across threads and processes by ``fcntl.flock`` on
+``root / f"{dirname}.lock"``. The nodeisle worker runtime is copied into ``<env>/runtime`` (a
+symlink swapped atomically) and put on ``sys.path`` by a ``.pth`` file, so a change of nodeisle's
+own code refreshes that copy without re-running the installer. POSIX only (``fcntl``, ``bin/``).
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TextIO
+
+from nodeisle._errors import EnvironmentBuildError, LibraryError
+
+__all__ = ["MARKER_NAME", "EnvInfo", "EnvManager", "EnvProgress", "EnvStep", "slug"]
+
+MARKER_NAME = "nodeisle-env.json"
+_FORMAT = 1
+_TAIL_LINES = 20
+# Variables a child uv may see; nothing else of the orchestrator's environment is passed on.
+_PROXIES = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY")
+_BASICS = ("PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "SSL_CERT_FILE", "SSL_CERT_DIR")
+_PASSTHROUGH = (*_BASICS, *_PROXIES, *(name.lower() for name in _PROXIES))
+_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
+_PROBE = (
+    "import json, sys, sysconfig; print(json.dumps({'implementation': sys.implementation.name, "
+    "'version': sys.version.split()[0], 'cache_tag': sys.implementation.cache_tag, "
+    "'abiflags': getattr(sys, 'abiflags', ''), 'platform': sysconfig.get_platform(), "
+    "'executable': sys.executable}))"
+)
+_log = logging.getLogger("nodeisle.envs")
+
+EnvStep = Literal["reuse", "create", "install", "runtime", "done", "failed"]
+
+
+def slug(library: str) -> str:
+    """A filesystem-safe, lower-case form of a library name (at most 40 characters)."""
+    return re.sub(r"[^a-z0-9]+", "-", library.lower()).strip("-")[:40].rstrip("-") or "library"
+
+
+@dataclass(frozen=True)
+class EnvProgress:
+    """One step of ``EnvManager.ensure``; ``elapsed_s`` counts from the start of the call."""
+
+    library: str
+    step: EnvStep
+    elapsed_s: float
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class EnvInfo:
+    """A valid env. ``python`` is ``<env>/bin/python``, absolute but not resolved through symlinks."""
+
+    library: str
+    key: str
+    path: Path
+    python: Path
+    reused: bool
+    log_path: Path
+    created_at: float
+    pip_dependencies: tuple[str, ...]
+    pip_install_flags: tuple[str, ...]
+
+
+def _redact(text: str) -> str:
+    return _CREDENTIALS.sub("***@", text)
+
+
+def _local_identity() -> dict[str, str]:
+    return {
+        "implementation": sys.implementation.name,
+        "version": sys.version.split()[0],
+        "cache_tag": sys.implementation.cache_tag or "",
+        "abiflags": getattr(sys, "abiflags", ""),
+        "platform": sysconfig.get_platform(),
+        "executable": sys.executable,
+    }
+
+
+def _runtime_files(source: Path) -> dict[str, bytes]:
+    """The runtime's ``*.py`` and ``py.typed`` files by relative path, minus ``orchestrator/``."""
+    files: dict[str, bytes] = {}
+    for path in sorted(source.rglob("*")):
+        rel = path.relative_to(source)
+        if rel.parts[0] == "orchestrator" or "__pycache__" in rel.parts or not path.is_file():
+            continue
+        if path.suffix == ".py" or path.name == "py.typed":
+            files[rel.as_posix()] = path.read_bytes()
+    return files
+
+
+def _digest(files: dict[str, bytes]) -> str:
+    h = hashlib.sha256()
+    for rel, data in files.items():
+        h.update(f"{rel}\0{len(data)}\0".encode())
+        h.update(data)
+    return h.hexdigest()
+
+
+def _read_stamp(env: Path) -> str | None:
+    try:
+        return (env / "runtime" / ".stamp").read_text().strip()
+    except OSError:
+        return None
+
+
+def _read_marker(env: Path, key: str | None = None) -> dict[str, Any] | None:
+    """The marker of a valid env (matching ``key`` when given), else None."""
+    try:
+        marker = json.loads((env / MARKER_NAME).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(marker, dict) or marker.get("format") != _FORMAT:
+        return None
+    found = marker.get("key")
+    if not isinstance(found, str) or (key is not None and found != key):
+        return None
+    if not env.name.endswith(found[:16]) or not (env / "bin" / "python").exists():
+        return None  # renamed, or its base interpreter is gone
+    return marker
+
+
+def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f, indent=2)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _try_lock(lock_path: Path, blocking: bool) -> int | None:
+    """An fd holding an exclusive flock on ``lock_path``, or None if busy and not ``blocking``."""
+    while True:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        try:  # prune may have unlinked the file while we waited on it: retry on the live one
+            if os.stat(lock_path).st_ino == os.fstat(fd).st_ino:
+                return fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def _locked(lock_path: Path, *, blocking: bool = True) -> Iterator[bool]:
+    fd = _try_lock(lock_path, blocking)
+    try:
+        yield fd is not None
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+@dataclass
+class _Job:
+    """One ensure/rebuild call: whom it is for, where its log goes, whom to tell about progress."""
+
+    library: str
+    log_path: Path
+    progress: Callable[[EnvProgress], None] | None
+    start: float = field(default_factory=time.monotonic)
+
+    def emit(self, step: EnvStep, detail: str = "") -> None:
+        elapsed = time.monotonic() - self.start
+        level = logging.DEBUG if step == "reuse" else logging.INFO
+        _log.log(level, "env of %s: %s %s (%.0f ms)", self.library, step, detail, elapsed * 1000)
+        if self.progress is not None:
+            self.progress(EnvProgress(self.library, step, elapsed, detail))
+
+    def error(self, message: str, output: str = "") -> EnvironmentBuildError:
+        return EnvironmentBuildError(self.library, message, str(self.log_path), output)
+
+
+def _child_env() -> dict[str, str]:
+    env = {k: os.environ[k] for k in _PASSTHROUGH if k in os.environ}
+    env.setdefault("PATH", os.defpath)
+    env.update(UV_NO_PROGRESS="1", NO_COLOR="1")
+    return env
+
+
+def _install_runtime(env: Path, files: dict[str, bytes], digest: str) -> None:
+    """Write the runtime to ``runtime-<digest>`` and swap the ``runtime`` symlink to it (lock held)."""
+    staging = Path(tempfile.mkdtemp(prefix=".runtime-tmp-", dir=env))
+    for rel, data in files.items():
+        dest = staging / "nodeisle" / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(data)
+    (staging / ".stamp").write_text(digest + "\n")
+    target = env / f"runtime-{digest[:16]}"
+    shutil.rmtree(target, ignore_errors=True)
+    staging.rename(target)
+    link, new_link = env / "runtime", env / ".runtime-link.tmp"
+    previous = os.readlink(link) if link.is_symlink() else None
+    new_link.unlink(missing_ok=True)
+    new_link.symlink_to(target.name)
+    os.replace(new_link, link)
+    if previous is not None and previous != target.name:
+        shutil.rmtree(env / previous, ignore_errors=True)
+
+
+def _clean_temp(env: Path) -> list[Path]:
+    """Remove leftovers of interrupted runtime refreshes and marker writes from a valid env (lock held)."""
+    link = env / "runtime"
+    current = os.readlink(link) if link.is_symlink() else None
+    stale = [p for p in (*env.glob(".runtime-*"), *env.glob("runtime-*")) if p.name != current]
+    stale += env.glob(f".{MARKER_NAME}.*.tmp")
+    for path in stale:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    return stale
+
+
+class EnvManager:
+    """Builds, reuses and prunes the per-library virtualenvs under ``root``."""
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        uv_bin: str | None = None,
+        cache_dir: Path | None = None,
+        find_links: Sequence[str] = (),
+        offline: bool = False,
+        python: str | None = None,
+        progress: Callable[[EnvProgress], None] | None = None,
+    ) -> None:
+        self.root = Path(root).absolute()
+        self.cache_dir = Path(cache_dir).absolute() if cache_dir else self.root.parent / "uv-cache"
+        self.logs_dir = self.root.parent / "logs" / "envs"
+        # uv runs with cwd=root, so local find-links must be absolute.
+        self.find_links = tuple(x if "://" in x else str(Path(x).absolute()) for x in map(str, find_links))
+        self.offline = offline
+        self._python = python
+        self._uv_bin = uv_bin
+        self._progress = progress
+        self._identity: dict[str, str] | None = None
+
+    # -- public API ---------------------------------------------------------------------------
+
+    def ensure(
+        self,
+        library: str,
+        pip_dependencies: Sequence[str],
+        pip_install_flags: Sequence[str],
+        runtime_requirements: Sequence[str],
+        runtime_source: Path,
+    ) -> EnvInfo:
+        """Return a valid env for these inputs, building it only if none exists yet."""
+        return self._ensure(
+            library, pip_dependencies, pip_install_flags, runtime_requirements, runtime_source, force=False
+        )
+
+    def rebuild(
+        self,
+        library: str,
+        pip_dependencies: Sequence[str],
+        pip_install_flags: Sequence[str],
+        runtime_requirements: Sequence[str],
+        runtime_source: Path,
+    ) -> EnvInfo:
+        """Delete the env these inputs map to (if any) and build it again."""
+        return self._ensure(
+            library, pip_dependencies, pip_install_flags, runtime_requirements, runtime_source, force=True
+        )
+
+    def list(self) -> builtins.list[EnvInfo]:
+        """The valid envs under ``root``, read from their markers (``reused`` is True)."""
+        if not self.root.is_dir():
+            return []
+        found = []
+        for env in sorted(p for p in self.root.iterdir() if p.is_dir()):
+            marker = _read_marker(env)
+            if marker is not None:
+                found.append(self._info(env, marker, reused=True))
+        return found
+
+    def prune(self, keep: Iterable[str] = ()) -> builtins.list[Path]:
+        """Remove envs whose key is not in ``keep``, half-built dirs and stale lock/temp files.
+
+        Anything locked by a build in progress is left alone. Returns the removed paths.
+        """
+        keep_keys = set(keep)
+        removed: builtins.list[Path] = []
+        if not self.root.is_dir():
+            return removed
+        for entry in sorted(p for p in self.root.iterdir() if p.is_dir() and not p.is_symlink()):
+            lock = self.root / f"{entry.name}.lock"
+            with _locked(lock, blocking=False) as held:
+                if not held:
+                    continue
+                marker = _read_marker(entry)
+                if marker is not None and marker["key"] in keep_keys:
+                    removed += _clean_temp(entry)
+                    continue
+                shutil.rmtree(entry, ignore_errors=True)
+                lock.unlink(missing_ok=True)
+                removed += [entry, lock]
+        for lock in sorted(self.root.glob("*.lock")):
+            with _locked(lock, blocking=False) as held:
+                if held and not lock.with_suffix("").exists():
+                    lock.unlink(missing_ok=True)
+                    removed.append(lock)
+        for path in removed:
+            _log.info("pruned %s", path)
+        return removed
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _ensure(
+        self,
+        library: str,
+        pins: Sequence[str],
+        flags: Sequence[str],
+        requirements: Sequence[str],
+        runtime_source: Path,
+        *,
+        force: bool,
+    ) -> EnvInfo:
+        job = _Job(library, self.logs_dir / f"{slug(library)}.log", self._progress)
+        for spec in (*pins, *requirements):
+            if spec.startswith("-"):
+                raise LibraryError(
+                    library,
+                    f"pip dependency {spec!r} looks like an installer flag; put flags in pip_install_flags",
+                )
+        source = Path(runtime_source)
+        if not source.is_dir():
+            raise LibraryError(
+                library,
+                f"worker runtime source {source} is not a directory; pass the path of the nodeisle package",
+            )
+        inputs = {
+            "format": _FORMAT,
+            "python": self._python_identity(job),
+            "pip_dependencies": list(pins),
+            "pip_install_flags": list(flags),
+            "runtime_requirements": list(requirements),
+            "find_links": list(self.find_links),
+        }
+        key = hashlib.sha256(json.dumps(inputs, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+        env = self.root / f"{slug(library)}-{key[:16]}"
+        runtime = _runtime_files(source)
+        digest = _digest(runtime)
+
+        # Fast path without the lock: the marker is written last and atomically.
+        marker = None if force else _read_marker(env, key)
+        if marker is not None and _read_stamp(env) == digest:
+            job.emit("reuse", str(env))
+            return self._info(env, marker, reused=True)
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        with _locked(self.root / f"{env.name}.lock"):
+            marker = None if force else _read_marker(env, key)
+            if marker is not None:  # built meanwhile by another thread or process, or runtime changed
+                job.emit("reuse", str(env))
+                if _read_stamp(env) != digest:
+                    job.emit("runtime", f"refreshing the worker runtime ({len(runtime)} files)")
+                    _install_runtime(env, runtime, digest)
+                    job.emit("done", str(env))
+                return self._info(env, marker, reused=True)
+            try:
+                marker = self._build(job, env, key, inputs, runtime, digest)
+            except BaseException as exc:
+                shutil.rmtree(env, ignore_errors=True)
+                job.emit("failed", str(exc))
+                raise
+            job.emit("done", str(env))
+            return self._info(env, marker, reused=False)
+
+    def _build(
+        self, job: _Job, env: Path, key: str, inputs: dict[str, Any], runtime: dict[str, bytes], digest: str
+    ) -> dict[str, Any]:
+        """Build ``env`` from scratch and return its marker; the caller holds the lock and cleans up."""
+        shutil.rmtree(env, ignore_errors=True)
+        self.logs_dir.mkdir(parents=True, exist_ok=True)
+        base_python = inputs["python"]["executable"]
+        cache = ["--cache-dir", str(self.cache_dir)]
+        with job.log_path.open("a", encoding="utf-8") as log:
+            log.write(f"\n===== {time.strftime('%Y-%m-%dT%H:%M:%S%z')} {job.library!r} key={key} {env}\n")
+            job.emit("create", base_python)
+            self._run_uv(job, log, ["venv", "--python", base_python, *cache, str(env)])
+            requirements = [*inputs["pip_dependencies"], *inputs["runtime_requirements"]]
+            if requirements:  # pins and runtime requirements in one resolve, so conflicts surface
+                job.emit("install", " ".join(requirements))
+                args = ["pip", "install", "--python", str(env / "bin" / "python"), *requirements]
+                args += [*inputs["pip_install_flags"], *cache]
+                for link in self.find_links:
+                    args += ["--find-links", link]
+                self._run_uv(job, log, [*args, "--offline"] if self.offline else args)
+        job.emit("runtime", f"{len(runtime)} files")
+        _install_runtime(env, runtime, digest)
+        site_packages = sorted(env.glob("lib/python*/site-packages"))
+        if len(site_packages) != 1:
+            raise job.error(f"cannot find the site-packages directory of {env}")
+        (site_packages[0] / "_nodeisle_runtime.pth").write_text(f"{env / 'runtime'}\n")
+        marker = {
+            "format": _FORMAT,
+            "key": key,
+            "library": job.library,
+            "inputs": inputs,
+            "created_at": time.time(),
+            "python": str(env / "bin" / "python"),
+        }
+        _write_json_atomic(env / MARKER_NAME, marker)  # last: from here on the env is valid
+        return marker
+
+    def _info(self, env: Path, marker: dict[str, Any], *, reused: bool) -> EnvInfo:
+        inputs = marker.get("inputs", {})
+        library = str(marker.get("library", env.name))
+        return EnvInfo(
+            library=library,
+            key=str(marker["key"]),
+            path=env,
+            python=env / "bin" / "python",
+            reused=reused,
+            log_path=self.logs_dir / f"{slug(library)}.log",
+            created_at=float(marker.get("created_at", 0.0)),
+            pip_dependencies=tuple(inputs.get("pip_dependencies", ())),
+            pip_install_flags=tuple(inputs.get("pip_install_flags", ())),
+        )
+
+    def _python_identity(self, job: _Job) -> dict[str, str]:
+        """Implementation, version, ABI, platform and path of the target interpreter (cached)."""
+        if self._identity is None:
+            if self._python is None:
+                self._identity = _local_identity()
+            else:
+                exe = self._python
+                if not Path(exe).is_file():  # a request such as "3.12": let uv pick the interpreter
+                    exe = self._capture(job, [self._uv(job), "python", "find", exe])
+                self._identity = json.loads(self._capture(job, [exe, "-c", _PROBE]))
+        return self._identity
+
+    def _uv(self, job: _Job) -> str:
+        if self._uv_bin is None:
+            try:
+                import uv
+
+                self._uv_bin = uv.find_uv_bin()
+            except (ImportError, FileNotFoundError):
+                self._uv_bin = shutil.which("uv")
+                if self._uv_bin is None:
+                    raise job.error(
+                        "the uv installer is not available; install it with "
+                        "`pip install uv` or pass EnvManager(uv_bin=...)"
+                    ) from None
+        return self._uv_bin
+
+    def _capture(self, job: _Job, cmd: builtins.list[str]) -> str:
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, env=_child_env(), stdin=subprocess.DEVNULL, check=False
+        )
+        if proc.returncode != 0:
+            output = proc.stderr.strip()
+            self.logs_dir.mkdir(parents=True, exist_ok=True)
+            with job.log_path.open("a", encoding="utf-8") as log:
+                log.write(f"$ {_redact(' '.join(cmd))}\n{output}\n[exit {proc.returncode}]\n")
+            raise job.error(f"cannot use python {self._python!r}: `{' '.join(cmd)}` failed:\n{output}", output)
+        return proc.stdout.strip()
+
+    def _run_uv(self, job: _Job, log: TextIO, args: builtins.list[str]) -> None:
+        """Run uv, streaming its output into ``log``; raise with its last lines if it fails."""
+        cmd = [self._uv(job), *args]
+        shown = _redact(" ".join(cmd))
+        log.write(f"$ {shown}\n")
+        log.flush()
+        started = time.monotonic()
+        output: builtins.list[str] = []
+        try:
+            with subprocess.Popen(
+                cmd,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                env=_child_env(),
+                cwd=self.root,
+                stdin=subprocess.DEVNULL,
+            ) as proc:
+                assert proc.stdout is not None
+                for line in proc.stdout:
+                    output.append(line)
+                    log.write(line)
+                    log.flush()
+            returncode = proc.returncode
+        except OSError as exc:
+            output.append(f"{exc}\n")
+            log.write(output[-1])
+            returncode = -1
+        log.write(f"[exit {returncode} after {time.monotonic() - started:.2f} s]\n")
+        log.flush()
+        if returncode != 0:
+            text = _redact("".join(output))
+            what = " ".join(args[:2] if args[0] == "pip" else args[:1])
+            tail = "\n".join(deque((ln for ln in text.splitlines() if ln.strip()), maxlen=_TAIL_LINES))
+            raise job.error(
+                f"`uv {what}` failed with exit code {returncode}:\n{tail}\ncommand: {shown}",
+                text,
+            )

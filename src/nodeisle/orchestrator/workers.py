@@ -1,0 +1,314 @@
+"""Worker processes: spawn on the library's venv interpreter, admit over the bus, watch, stop.
+
+A worker's lifecycle is an explicit state machine::
+
+    STARTING --ready--> READY --exit--> CRASHED
+        |                  |
+        +------exit--------+--stop--> STOPPED
+
+Its stdout and stderr are read line by line and logged with a ``Worker-<id>`` prefix; they never
+share the bus channel. When the process exits, every request waiting on it fails at once with the
+exit code or signal and the last lines of its stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import enum
+import json
+import logging
+import os
+import secrets
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nodeisle._errors import BusError, LibraryError, WorkerCrashed
+from nodeisle.bus.peer import Peer
+from nodeisle.requests import WIRE_TYPES
+
+LOGGER = logging.getLogger("nodeisle.worker")
+STDERR_TAIL_LINES = 20
+
+
+class WorkerState(enum.StrEnum):
+    STARTING = "starting"
+    READY = "ready"
+    CRASHED = "crashed"
+    STOPPED = "stopped"
+
+
+_TRANSITIONS: dict[WorkerState, frozenset[WorkerState]] = {
+    WorkerState.STARTING: frozenset({WorkerState.READY, WorkerState.CRASHED, WorkerState.STOPPED}),
+    WorkerState.READY: frozenset({WorkerState.CRASHED, WorkerState.STOPPED}),
+    WorkerState.CRASHED: frozenset(),
+    WorkerState.STOPPED: frozenset(),
+}
+
+
+def next_state(current: WorkerState, wanted: WorkerState) -> WorkerState:
+    """The state after asking for ``wanted``; a finished worker stays finished."""
+    return wanted if wanted in _TRANSITIONS[current] else current
+
+
+def describe_exit(returncode: int | None) -> str:
+    if returncode is None:
+        return "still running"
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        hint = " (killed: out of memory, or by another process)" if -returncode == signal.SIGKILL else ""
+        return f"killed by {name}{hint}"
+    return f"exited with code {returncode}"
+
+
+# Variables a worker inherits from the orchestrator; everything else is left out (docs/workers.md).
+INHERITED_ENV = ("HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "TEMP", "TMP", "SYSTEMROOT", "USER", "LOGNAME")
+
+
+def worker_environment(venv_python: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = {key: os.environ[key] for key in INHERITED_ENV if key in os.environ}
+    env["PATH"] = os.pathsep.join([str(venv_python.parent), "/usr/local/bin", "/usr/bin", "/bin"])
+    env["VIRTUAL_ENV"] = str(venv_python.parent.parent)
+    env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    if extra:
+        env.update(extra)
+    return env
+
+
+@dataclass(frozen=True)
+class ReadyInfo:
+    pid: int
+    python: str
+    schemas: list[dict[str, Any]]
+    dropped: list[dict[str, str]]
+    violations: list[dict[str, str]]
+
+
+class WorkerProcess:
+    """One worker subprocess serving one library."""
+
+    def __init__(
+        self,
+        library: str,
+        python: Path,
+        manifest: Path,
+        *,
+        worker_id: str | None = None,
+        probe_timeout: float = 10.0,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.library = library
+        self.python = python
+        self.manifest = manifest
+        self.worker_id = worker_id or secrets.token_hex(2)
+        self.probe_timeout = probe_timeout
+        self.env = dict(env) if env is not None else worker_environment(python)
+        self.state = WorkerState.STARTING
+        self.process: asyncio.subprocess.Process | None = None
+        self.peer: Peer | None = None
+        self.stderr_tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
+        self._ready: asyncio.Future[ReadyInfo] = asyncio.get_running_loop().create_future()
+        self._exited: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._pumps: list[asyncio.Task[None]] = []
+
+    @property
+    def prefix(self) -> str:
+        return f"Worker-{self.worker_id}"
+
+    def _set_state(self, wanted: WorkerState) -> None:
+        self.state = next_state(self.state, wanted)
+
+    async def start(self, bus_url: str, token: str, timeout: float) -> ReadyInfo:
+        """Spawn the process and wait until it has connected and sent its schema."""
+        self.process = await asyncio.create_subprocess_exec(
+            str(self.python), "-I", "-m", "nodeisle.worker",
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            env=self.env, close_fds=True,
+        )
+        launch = {
+            "url": bus_url, "token": token, "worker_id": self.worker_id, "manifest": str(self.manifest),
+            "probe_timeout": self.probe_timeout, "parent_pid": os.getpid(),
+            "log_level": logging.getLevelName(LOGGER.getEffectiveLevel()),
+        }
+        assert self.process.stdin is not None and self.process.stdout is not None and self.process.stderr is not None
+        self.process.stdin.write((json.dumps(launch) + "\n").encode())
+        await self.process.stdin.drain()  # stdin stays open: its EOF tells the worker we are gone
+        self._pumps = [
+            asyncio.create_task(self._pump(self.process.stdout, keep=False)),
+            asyncio.create_task(self._pump(self.process.stderr, keep=True)),
+        ]
+        asyncio.create_task(self._watch())
+        done, _ = await asyncio.wait({self._ready, self._exited}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        if self._ready in done:
+            self._set_state(WorkerState.READY)
+            return self._ready.result()
+        if self._exited in done:
+            raise LibraryError(self.library, f"{self.prefix} failed to start: {await self._crash_text()}")
+        await self.stop()
+        raise LibraryError(self.library, f"{self.prefix} was not ready within {timeout:g} s (import or schema probe too slow)")
+
+    async def _pump(self, stream: asyncio.StreamReader, keep: bool) -> None:
+        while True:
+            try:
+                raw = await stream.readline()
+            except ValueError:  # a line longer than the stream limit
+                raw = await stream.read(65536)
+            if not raw:
+                return
+            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            if keep:
+                self.stderr_tail.append(line)
+            LOGGER.info("%s [%s] %s", self.prefix, self.library, line)
+
+    async def _watch(self) -> None:
+        assert self.process is not None
+        code = await self.process.wait()
+        if self.state is not WorkerState.STOPPED:
+            self._set_state(WorkerState.CRASHED)
+            LOGGER.warning("%s [%s] %s", self.prefix, self.library, describe_exit(code))
+        if not self._exited.done():
+            self._exited.set_result(code)
+        if self.peer is not None:
+            await self.peer.close()
+
+    async def _crash_text(self) -> str:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*self._pumps), 2)
+        reason = describe_exit(self.process.returncode if self.process else None)
+        tail = "\n".join(self.stderr_tail)
+        return f"{reason}" + (f"; last lines of its stderr:\n{tail}" if tail else "")
+
+    async def crash_error(self) -> WorkerCrashed:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*self._pumps), 2)
+        code = self.process.returncode if self.process else None
+        return WorkerCrashed(self.library, self.worker_id, describe_exit(code), "\n".join(self.stderr_tail))
+
+    # -- bus side ---------------------------------------------------------------------------------
+    async def attach(self, peer: Peer) -> None:
+        """Called by the hub when this worker's connection is admitted."""
+        self.peer = peer
+
+    def deliver_ready(self, payload: Mapping[str, Any]) -> None:
+        if not self._ready.done():
+            self._ready.set_result(ReadyInfo(
+                pid=int(payload.get("pid", 0)), python=str(payload.get("python", "")),
+                schemas=list(payload.get("schemas", [])), dropped=list(payload.get("dropped", [])),
+                violations=list(payload.get("violations", [])),
+            ))
+
+    @property
+    def alive(self) -> bool:
+        return self.state in (WorkerState.STARTING, WorkerState.READY) and not self._exited.done()
+
+    async def request(self, name: str, payload: Any, timeout: float | None = None) -> Any:
+        """Send a request; fails at once with WorkerCrashed if the process dies meanwhile."""
+        if not self.alive or self.peer is None:
+            raise await self.crash_error() if self._exited.done() else BusError(f"{self.prefix} is not connected")
+        call = asyncio.ensure_future(self.peer.request(name, payload, timeout))
+        done, _ = await asyncio.wait({call, self._exited}, return_when=asyncio.FIRST_COMPLETED)
+        if call in done:
+            try:
+                return call.result()
+            except BusError:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(self._exited), 2)
+                if self._exited.done():
+                    raise await self.crash_error() from None
+                raise
+        call.cancel()
+        raise await self.crash_error()
+
+    async def stop(self, grace: float = 3.0) -> None:
+        """Close the bus, then terminate, then kill: no process is left behind."""
+        self._set_state(WorkerState.STOPPED)
+        if self.peer is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.peer.close(), grace)
+        process = self.process
+        if process is None or process.returncode is not None:
+            return
+        if process.stdin is not None:
+            with contextlib.suppress(Exception):
+                process.stdin.close()
+        for sig, wait in ((None, grace), (signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+            if sig is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    process.send_signal(sig)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(process.wait(), wait)
+                break
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*self._pumps), 2)
+
+
+Connect = Callable[[Any, str], Awaitable[None]]
+
+
+class WorkerHub:
+    """The orchestrator's bus: one server, one token per run, workers registered by id."""
+
+    def __init__(self, handler: Callable[[WorkerProcess, str, Any], Awaitable[Any]]) -> None:
+        self.token = secrets.token_urlsafe(32)
+        self._handler = handler
+        self._workers: dict[str, WorkerProcess] = {}
+        self._server: Any = None
+        self.url = ""
+
+    def __repr__(self) -> str:
+        return f"WorkerHub(url={self.url!r}, workers={sorted(self._workers)})"
+
+    async def ensure_started(self) -> None:
+        if self._server is None:
+            from nodeisle.bus import ws
+
+            self._server = await ws.serve(self.token, self._on_connect)
+            self.url = self._server.url
+
+    def register(self, worker: WorkerProcess) -> None:
+        while worker.worker_id in self._workers:
+            worker.worker_id = secrets.token_hex(2)
+        self._workers[worker.worker_id] = worker
+
+    def unregister(self, worker: WorkerProcess) -> None:
+        if self._workers.get(worker.worker_id) is worker:
+            del self._workers[worker.worker_id]
+
+    async def _on_connect(self, transport: Any, worker_id: str) -> None:
+        worker = self._workers.get(worker_id)
+        if worker is None or worker.peer is not None:
+            LOGGER.warning("bus: refused a connection for unknown or already connected worker %r", worker_id)
+            await transport.close()
+            return
+
+        async def handle(name: str, payload: Any) -> Any:
+            if name == "_ready":
+                worker.deliver_ready(payload)
+                return None
+            return await self._handler(worker, name, payload)
+
+        peer = Peer(transport, handle, wire_types=WIRE_TYPES, name=f"orchestrator<->{worker.prefix}")
+        await worker.attach(peer)
+        peer.start()
+        await peer.closed
+
+    async def close(self) -> None:
+        for worker in list(self._workers.values()):
+            await worker.stop()
+        self._workers.clear()
+        if self._server is not None:
+            await self._server.close()
+            self._server = None
+
+
+def python_version_tag() -> str:
+    return f"{sys.implementation.name}-{sys.version_info.major}.{sys.version_info.minor}"

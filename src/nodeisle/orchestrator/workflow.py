@@ -1,0 +1,200 @@
+"""Workflow files: a JSON description of libraries, nodes, values and connections, and running one.
+
+    {"libraries": ["libs/text_tools"], "library_modes": {"Text Tools": "isolated"},
+     "nodes": [{"name": "greet", "library": "Text Tools", "type": "Echo", "values": {"text": "hi"}}],
+     "connections": [{"from": "greet.result", "to": "shout.text"}]}
+
+Library paths are relative to the workflow file.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nodeisle._errors import WorkflowError
+from nodeisle.orchestrator.engine import Orchestrator
+from nodeisle.orchestrator.settings import LibraryMode
+from nodeisle.requests import (
+    CreateConnectionRequest, CreateFlowRequest, CreateNodeRequest, NodeRunResult, RegisterLibraryRequest,
+    RemoteError, RunFlowRequest, RunFlowResult, SetParameterValueRequest,
+)
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    name: str
+    library: str | None
+    type: str
+    values: dict[str, Any]
+    json_path: str
+
+
+@dataclass(frozen=True)
+class ConnectionSpec:
+    source: tuple[str, str]
+    target: tuple[str, str]
+    json_path: str
+
+
+@dataclass(frozen=True)
+class Workflow:
+    path: Path
+    libraries: list[Path]
+    library_modes: dict[str, LibraryMode]
+    nodes: list[NodeSpec]
+    connections: list[ConnectionSpec] = field(default_factory=list)
+
+
+def load_workflow(path: str | Path) -> Workflow:
+    file = Path(path).resolve()
+    where = str(file)
+    try:
+        text = file.read_text("utf-8-sig")
+    except OSError as exc:
+        raise WorkflowError(where, "$", f"cannot read the workflow file: {exc.strerror or exc}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise WorkflowError(where, "$", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    if not isinstance(data, dict):
+        raise WorkflowError(where, "$", f"expected a JSON object, found {type(data).__name__}")
+    libraries = [file.parent / _str(where, f"libraries[{i}]", p) for i, p in enumerate(_list(where, "libraries", data))]
+    modes_raw = data.get("library_modes", {})
+    if not isinstance(modes_raw, dict):
+        raise WorkflowError(where, "library_modes", "expected an object of library name to 'shared' or 'isolated'")
+    modes: dict[str, LibraryMode] = {}
+    for name, mode in modes_raw.items():
+        try:
+            modes[name] = LibraryMode.parse(str(mode))
+        except ValueError as exc:
+            raise WorkflowError(where, f"library_modes.{name}", str(exc)) from None
+    nodes: list[NodeSpec] = []
+    seen: set[str] = set()
+    for i, node in enumerate(_list(where, "nodes", data)):
+        jp = f"nodes[{i}]"
+        if not isinstance(node, dict):
+            raise WorkflowError(where, jp, "each node must be an object with name, type and optional library and values")
+        name = _str(where, f"{jp}.name", node.get("name"))
+        if name in seen:
+            raise WorkflowError(where, f"{jp}.name", f"duplicate node name {name!r}")
+        seen.add(name)
+        values = node.get("values", {})
+        if not isinstance(values, dict):
+            raise WorkflowError(where, f"{jp}.values", "expected an object of parameter name to value")
+        library = node.get("library")
+        nodes.append(NodeSpec(name, _str(where, f"{jp}.library", library) if library is not None else None,
+                              _str(where, f"{jp}.type", node.get("type")), values, jp))
+    connections = []
+    for i, conn in enumerate(_list(where, "connections", data)):
+        jp = f"connections[{i}]"
+        if not isinstance(conn, dict):
+            raise WorkflowError(where, jp, 'expected {"from": "node.parameter", "to": "node.parameter"}')
+        ends = []
+        for key in ("from", "to"):
+            text_end = _str(where, f"{jp}.{key}", conn.get(key))
+            node_name, dot, parameter = text_end.partition(".")
+            if not dot or not node_name or not parameter:
+                raise WorkflowError(where, f"{jp}.{key}", f"expected 'node.parameter', found {text_end!r}")
+            if node_name not in seen:
+                raise WorkflowError(where, f"{jp}.{key}", f"no node named {node_name!r} in this workflow")
+            ends.append((node_name, parameter))
+        connections.append(ConnectionSpec(ends[0], ends[1], jp))
+    return Workflow(file, libraries, modes, nodes, connections)
+
+
+def _list(where: str, key: str, data: Mapping[str, Any]) -> list[Any]:
+    value = data.get(key, [])
+    if not isinstance(value, list):
+        raise WorkflowError(where, key, f"expected a list, found {type(value).__name__}")
+    return value
+
+
+def _str(where: str, json_path: str, value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise WorkflowError(where, json_path, f"expected a non-empty string, found {json.dumps(value)}")
+    return value
+
+
+async def run_workflow(
+    orchestrator: Orchestrator, workflow: Workflow, modes: Mapping[str, LibraryMode] | None = None
+) -> RunFlowResult:
+    """Register the workflow's libraries, build its flow and run it.
+
+    Raises WorkflowError for bad input. A library that fails to load (for example its environment
+    cannot be built) does not stop the run: its nodes fail with the library's error, nodes downstream
+    of them are skipped, and every other node runs.
+    """
+    where = str(workflow.path)
+    wanted_modes = {**workflow.library_modes, **(modes or {})}
+    failed_libraries: dict[str, str] = {}
+    for i, library in enumerate(workflow.libraries):
+        from nodeisle.manifest import load_manifest
+
+        try:
+            manifest = load_manifest(library)
+        except Exception as exc:
+            raise WorkflowError(where, f"libraries[{i}]", str(exc)) from None
+        mode = wanted_modes.get(manifest.name)
+        result = await orchestrator.handle_async(RegisterLibraryRequest(path=str(library), mode=str(mode) if mode else None))
+        if not result.succeeded:
+            if manifest.name not in orchestrator.libraries:  # refused before loading: bad input
+                raise WorkflowError(where, f"libraries[{i}]", result.message)
+            failed_libraries[manifest.name] = result.message
+    flow = await orchestrator.handle_async(CreateFlowRequest(flow_name=workflow.path.stem))
+    if not flow.succeeded:
+        raise WorkflowError(where, "$", flow.message)
+    flow_name = workflow.path.stem
+    unavailable = {
+        node.name: NodeRunResult(status="failed", error=RemoteError(type="LibraryError", message=failed_libraries[node.library]))
+        for node in workflow.nodes if node.library in failed_libraries
+    }
+    skipped = _downstream(workflow, set(unavailable))
+    for node in workflow.nodes:
+        if node.name in unavailable or node.name in skipped:
+            continue
+        created = await orchestrator.handle_async(CreateNodeRequest(
+            node_type=node.type, library_name=node.library, node_name=node.name, flow_name=flow_name))
+        if not created.succeeded:
+            raise WorkflowError(where, f"{node.json_path}.type", created.message)
+    for node in workflow.nodes:
+        if node.name in unavailable or node.name in skipped:
+            continue
+        for parameter, value in node.values.items():
+            result = await orchestrator.handle_async(SetParameterValueRequest(
+                node_name=node.name, parameter_name=parameter, value=value))
+            if not result.succeeded:
+                raise WorkflowError(where, f"{node.json_path}.values.{parameter}", result.message)
+    for connection in workflow.connections:
+        if {connection.source[0], connection.target[0]} & (set(unavailable) | skipped):
+            continue
+        result = await orchestrator.handle_async(CreateConnectionRequest(
+            source_node_name=connection.source[0], source_parameter_name=connection.source[1],
+            target_node_name=connection.target[0], target_parameter_name=connection.target[1]))
+        if not result.succeeded:
+            raise WorkflowError(where, connection.json_path, result.message)
+    result = await orchestrator.handle_async(RunFlowRequest(flow_name=flow_name))
+    assert isinstance(result, RunFlowResult)
+    if unavailable or skipped:
+        nodes = {**result.nodes, **unavailable}
+        for name in skipped:
+            nodes[name] = NodeRunResult(status="skipped", error=RemoteError(
+                type="Skipped", message="an upstream node's library failed to load"))
+        ordered = {n.name: nodes[n.name] for n in workflow.nodes if n.name in nodes}
+        return RunFlowResult(succeeded=False, status="failed", nodes=ordered,
+                             message=f"{len(failed_libraries)} library(ies) failed to load")
+    return result
+
+
+def _downstream(workflow: Workflow, roots: set[str]) -> set[str]:
+    found: set[str] = set()
+    frontier = set(roots)
+    while frontier:
+        nxt = {c.target[0] for c in workflow.connections if c.source[0] in frontier} - found - roots
+        found |= nxt
+        frontier = nxt
+    return found
+

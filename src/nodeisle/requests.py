@@ -1,0 +1,366 @@
+"""Typed requests and results: the one way state changes, for the CLI, scripts and node code alike.
+
+Every request class names its result class in ``result_type``. Results have ``succeeded`` and
+``message``; on failure the answer attributes keep their defaults. The wire name of a request or
+result is its class name; the registry below is built from the explicit tuples, never from import
+side effects.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+
+@dataclass(kw_only=True)
+class Result:
+    succeeded: bool = True
+    message: str = ""
+
+    @classmethod
+    def failure(cls, message: str, **fields: Any) -> Any:
+        return cls(succeeded=False, message=message, **fields)
+
+
+@dataclass(kw_only=True)
+class Request:
+    result_type: ClassVar[type[Result]] = Result
+    #: True when the request's state lives on the orchestrator (a worker forwards it).
+    orchestrator_owned: ClassVar[bool] = True
+
+
+# -- shared value types ---------------------------------------------------------------------------
+@dataclass(kw_only=True, frozen=True)
+class ConnectionInfo:
+    source_node_name: str
+    source_parameter_name: str
+    target_node_name: str
+    target_parameter_name: str
+
+    def __str__(self) -> str:
+        return (
+            f"{self.source_node_name}.{self.source_parameter_name} -> "
+            f"{self.target_node_name}.{self.target_parameter_name}"
+        )
+
+
+@dataclass(kw_only=True, frozen=True)
+class RemoteError:
+    """An exception raised by library code, as data: it may come from another process."""
+
+    type: str
+    message: str
+    traceback: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.type}: {self.message}"
+
+
+@dataclass(kw_only=True)
+class LibraryInfo:
+    name: str
+    path: str
+    compatibility: str
+    suggested_mode: str | None
+    effective_mode: str
+    status: str  # loaded | failed | not-loaded
+    worker_id: str | None = None
+    worker_state: str | None = None
+    problems: list[str] = field(default_factory=list)
+    node_types: list[str] = field(default_factory=list)
+    readable_secrets: list[str] | None = None
+
+
+@dataclass(kw_only=True)
+class NodeRunResult:
+    status: str  # succeeded | failed | skipped | cancelled
+    outputs: dict[str, Any] = field(default_factory=dict)
+    error: RemoteError | None = None
+    violations: list[dict[str, str]] = field(default_factory=list)
+
+
+# -- libraries ----------------------------------------------------------------------------------------
+@dataclass(kw_only=True)
+class RegisterLibraryResult(Result):
+    library_name: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(kw_only=True)
+class RegisterLibraryRequest(Request):
+    """Load a library from a manifest path (or a folder holding one)."""
+
+    result_type: ClassVar[type[Result]] = RegisterLibraryResult
+    path: str
+    mode: str | None = None  # "shared" | "isolated" for this engine only; None = settings / manifest
+
+
+@dataclass(kw_only=True)
+class ListRegisteredLibrariesResult(Result):
+    libraries: list[LibraryInfo] = field(default_factory=list)
+
+
+@dataclass(kw_only=True)
+class ListRegisteredLibrariesRequest(Request):
+    result_type: ClassVar[type[Result]] = ListRegisteredLibrariesResult
+
+
+@dataclass(kw_only=True)
+class ReloadLibraryRequest(Request):
+    """Re-read a library's manifest and code; an isolated library gets a fresh worker."""
+
+    library_name: str
+
+
+@dataclass(kw_only=True)
+class SetLibraryModeRequest(Request):
+    library_name: str
+    mode: str  # "shared" | "isolated"
+
+
+# -- flows --------------------------------------------------------------------------------------------
+@dataclass(kw_only=True)
+class CreateFlowResult(Result):
+    flow_name: str | None = None
+
+
+@dataclass(kw_only=True)
+class CreateFlowRequest(Request):
+    result_type: ClassVar[type[Result]] = CreateFlowResult
+    flow_name: str | None = None
+
+
+@dataclass(kw_only=True)
+class DeleteFlowRequest(Request):
+    flow_name: str
+
+
+@dataclass(kw_only=True)
+class ListFlowsResult(Result):
+    flow_names: list[str] = field(default_factory=list)
+
+
+@dataclass(kw_only=True)
+class ListFlowsRequest(Request):
+    result_type: ClassVar[type[Result]] = ListFlowsResult
+
+
+@dataclass(kw_only=True)
+class RunFlowResult(Result):
+    status: str = "failed"  # succeeded | failed | cancelled
+    nodes: dict[str, NodeRunResult] = field(default_factory=dict)
+
+
+@dataclass(kw_only=True)
+class RunFlowRequest(Request):
+    result_type: ClassVar[type[Result]] = RunFlowResult
+    flow_name: str
+
+
+# -- nodes --------------------------------------------------------------------------------------------
+@dataclass(kw_only=True)
+class CreateNodeResult(Result):
+    node_name: str | None = None
+
+
+@dataclass(kw_only=True)
+class CreateNodeRequest(Request):
+    result_type: ClassVar[type[Result]] = CreateNodeResult
+    node_type: str
+    library_name: str | None = None  # None: the only library that has node_type
+    node_name: str | None = None  # None: derived from node_type
+    flow_name: str | None = None  # None: the only flow, created if there is none
+    metadata: dict[str, Any] | None = None
+
+
+@dataclass(kw_only=True)
+class DeleteNodeRequest(Request):
+    node_name: str
+
+
+@dataclass(kw_only=True)
+class ListNodesInFlowResult(Result):
+    node_names: list[str] = field(default_factory=list)
+
+
+@dataclass(kw_only=True)
+class ListNodesInFlowRequest(Request):
+    result_type: ClassVar[type[Result]] = ListNodesInFlowResult
+    flow_name: str
+
+
+@dataclass(kw_only=True)
+class ExecuteNodeResult(Result):
+    parameter_output_values: dict[str, Any] = field(default_factory=dict)
+    error: RemoteError | None = None
+    violations: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass(kw_only=True)
+class ExecuteNodeRequest(Request):
+    """Run one node with its stored values overlaid by ``parameter_values``; return its outputs."""
+
+    result_type: ClassVar[type[Result]] = ExecuteNodeResult
+    node_name: str
+    parameter_values: dict[str, Any] = field(default_factory=dict)
+    node_metadata: dict[str, Any] | None = None
+
+
+# -- parameters ---------------------------------------------------------------------------------------
+@dataclass(kw_only=True)
+class ListParametersOnNodeResult(Result):
+    parameter_names: list[str] = field(default_factory=list)
+
+
+@dataclass(kw_only=True)
+class ListParametersOnNodeRequest(Request):
+    result_type: ClassVar[type[Result]] = ListParametersOnNodeResult
+    node_name: str
+
+
+@dataclass(kw_only=True)
+class AddParameterToNodeRequest(Request):
+    node_name: str
+    parameter_name: str
+    type: str = "any"
+    default_value: Any = None
+    tooltip: str = ""
+    allowed_modes: list[str] | None = None
+
+
+@dataclass(kw_only=True)
+class RemoveParameterFromNodeRequest(Request):
+    node_name: str
+    parameter_name: str
+
+
+@dataclass(kw_only=True)
+class SetParameterValueRequest(Request):
+    node_name: str
+    parameter_name: str
+    value: Any = None
+
+
+@dataclass(kw_only=True)
+class GetParameterValueResult(Result):
+    value: Any = None
+
+
+@dataclass(kw_only=True)
+class GetParameterValueRequest(Request):
+    result_type: ClassVar[type[Result]] = GetParameterValueResult
+    node_name: str
+    parameter_name: str
+
+
+@dataclass(kw_only=True)
+class GetParameterDetailsResult(Result):
+    type: str | None = None
+    default_value: Any = None
+    tooltip: str | None = None
+    allowed_modes: list[str] = field(default_factory=list)
+
+
+@dataclass(kw_only=True)
+class GetParameterDetailsRequest(Request):
+    result_type: ClassVar[type[Result]] = GetParameterDetailsResult
+    node_name: str
+    parameter_name: str
+
+
+# -- connections --------------------------------------------------------------------------------------
+@dataclass(kw_only=True)
+class CreateConnectionRequest(Request):
+    source_node_name: str
+    source_parameter_name: str
+    target_node_name: str
+    target_parameter_name: str
+
+
+@dataclass(kw_only=True)
+class DeleteConnectionRequest(Request):
+    source_node_name: str
+    source_parameter_name: str
+    target_node_name: str
+    target_parameter_name: str
+
+
+@dataclass(kw_only=True)
+class ListConnectionsForNodeResult(Result):
+    incoming: list[ConnectionInfo] = field(default_factory=list)
+    outgoing: list[ConnectionInfo] = field(default_factory=list)
+
+
+@dataclass(kw_only=True)
+class ListConnectionsForNodeRequest(Request):
+    result_type: ClassVar[type[Result]] = ListConnectionsForNodeResult
+    node_name: str
+
+
+@dataclass(kw_only=True)
+class ListConnectionsForParameterRequest(Request):
+    result_type: ClassVar[type[Result]] = ListConnectionsForNodeResult
+    node_name: str
+    parameter_name: str
+
+
+# -- broadcasts to workers ----------------------------------------------------------------------------
+@dataclass(kw_only=True)
+class ReloadConfigRequest(Request):
+    """Sent by the orchestrator to every worker after a config change."""
+
+    orchestrator_owned: ClassVar[bool] = False
+
+
+@dataclass(kw_only=True)
+class RefreshSecretsRequest(Request):
+    """Sent by the orchestrator to every worker after a secrets change."""
+
+    orchestrator_owned: ClassVar[bool] = False
+
+
+REQUEST_TYPES: tuple[type[Request], ...] = (
+    AddParameterToNodeRequest,
+    CreateConnectionRequest,
+    CreateFlowRequest,
+    CreateNodeRequest,
+    DeleteConnectionRequest,
+    DeleteFlowRequest,
+    DeleteNodeRequest,
+    ExecuteNodeRequest,
+    GetParameterDetailsRequest,
+    GetParameterValueRequest,
+    ListConnectionsForNodeRequest,
+    ListConnectionsForParameterRequest,
+    ListFlowsRequest,
+    ListNodesInFlowRequest,
+    ListParametersOnNodeRequest,
+    ListRegisteredLibrariesRequest,
+    RefreshSecretsRequest,
+    RegisterLibraryRequest,
+    ReloadConfigRequest,
+    ReloadLibraryRequest,
+    RemoveParameterFromNodeRequest,
+    RunFlowRequest,
+    SetLibraryModeRequest,
+    SetParameterValueRequest,
+)
+
+#: Every dataclass that may cross the bus, by wire name.
+WIRE_TYPES: dict[str, type[Any]] = {
+    cls.__name__: cls
+    for cls in (
+        *REQUEST_TYPES,
+        *{r.result_type for r in REQUEST_TYPES},
+        ConnectionInfo,
+        RemoteError,
+        LibraryInfo,
+        NodeRunResult,
+    )
+}
+
+
+def fields_of(obj: Any) -> dict[str, Any]:
+    """The init fields of a request or result, shallow (values are not converted)."""
+    return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj) if f.init}

@@ -1,0 +1,216 @@
+"""The worker runtime: stdlib and websockets only.
+
+Launch contract: the orchestrator starts ``<venv python> -I -m nodeisle.worker`` and writes one JSON
+line on the child's stdin (never argv or the environment, which other processes can read):
+
+    {"url": "ws://127.0.0.1:PORT/bus", "token": "...", "worker_id": "a3f9", "manifest": "/abs/path.json",
+     "probe_timeout": 10.0, "parent_pid": 1234, "log_level": "INFO"}
+
+The worker keeps stdin open: when it reaches end-of-file the orchestrator is gone and the worker exits
+(on Linux a parent-death signal does the same even if the worker is stuck). It then connects, loads the
+library, runs the schema probe and sends ``_ready`` with the schema; from then on it serves requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from nodeisle import _hosting
+from nodeisle._errors import HandshakeRefused, NotConnectedError
+from nodeisle._node import ParameterSpec
+from nodeisle._scope import NodeScope, Phase
+from nodeisle._strict import Context
+from nodeisle.bus.peer import Peer
+from nodeisle.manifest import load_manifest
+from nodeisle.requests import WIRE_TYPES, Request, Result
+
+LOGGER = logging.getLogger("nodeisle.worker")
+EXIT_HANDSHAKE_REFUSED = 3
+EXIT_BAD_LAUNCH = 4
+
+
+@dataclass(frozen=True)
+class LaunchConfig:
+    url: str
+    token: str
+    worker_id: str
+    manifest: str
+    probe_timeout: float = _hosting.DEFAULT_PROBE_TIMEOUT
+    parent_pid: int | None = None
+    log_level: str = "INFO"
+
+    def __repr__(self) -> str:  # the token never appears in logs or tracebacks
+        return f"LaunchConfig(url={self.url!r}, worker_id={self.worker_id!r}, manifest={self.manifest!r})"
+
+    @classmethod
+    def from_json(cls, line: str) -> LaunchConfig:
+        data = json.loads(line)
+        return cls(
+            url=str(data["url"]),
+            token=str(data["token"]),
+            worker_id=str(data["worker_id"]),
+            manifest=str(data["manifest"]),
+            probe_timeout=float(data.get("probe_timeout", _hosting.DEFAULT_PROBE_TIMEOUT)),
+            parent_pid=int(data["parent_pid"]) if data.get("parent_pid") is not None else None,
+            log_level=str(data.get("log_level", "INFO")),
+        )
+
+
+class Forwarder:
+    """Answers node code's requests by forwarding them to the orchestrator over the bus."""
+
+    def __init__(self, peer: Peer, loop: asyncio.AbstractEventLoop) -> None:
+        self._peer = peer
+        self._loop = loop
+
+    async def handle_async(self, request: Request) -> Result:
+        answer = await self._peer.request(type(request).__name__, request)
+        if not isinstance(answer, Result):
+            raise TypeError(f"orchestrator answered {type(request).__name__} with {type(answer).__name__}")
+        return answer
+
+    def handle_sync(self, request: Request) -> Result:
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self._loop:
+            raise NotConnectedError(
+                f"{type(request).__name__}: nodeisle.handle_request would block the worker's event loop; "
+                "from an async process use `await nodeisle.ahandle_request(...)`"
+            )
+        return asyncio.run_coroutine_threadsafe(self.handle_async(request), self._loop).result()
+
+
+class WorkerRuntime:
+    def __init__(self, config: LaunchConfig) -> None:
+        self.config = config
+        self.code: _hosting.LibraryCode | None = None
+        self._peer: Peer | None = None
+        self._forwarder: Forwarder | None = None
+
+    async def run(self) -> int:
+        from nodeisle.bus import ws  # the one module that imports websockets
+
+        try:
+            transport = await ws.connect(self.config.url, self.config.token, self.config.worker_id)
+        except HandshakeRefused as exc:
+            LOGGER.error("%s", exc)
+            return EXIT_HANDSHAKE_REFUSED
+        peer = self._peer = Peer(transport, self.handle, wire_types=WIRE_TYPES, name=f"Worker-{self.config.worker_id}")
+        self._forwarder = Forwarder(peer, asyncio.get_running_loop())
+        peer.start()
+        ready = await asyncio.to_thread(self._load)
+        await peer.request("_ready", ready)
+        reason = await peer.closed
+        LOGGER.debug("bus closed: %s", reason)
+        return 0
+
+    def _load(self) -> dict[str, Any]:
+        """Import the library and run the schema probe (in a thread: library code may block)."""
+        manifest = load_manifest(self.config.manifest)
+        self.code = _hosting.import_library(manifest)
+        report = _hosting.probe_library(self.code, Context.WORKER, self.config.probe_timeout)
+        return {
+            "pid": os.getpid(),
+            "python": sys.executable,
+            "schemas": [s.to_dict() for s in report.schemas.values()],
+            "dropped": [d.to_dict() for d in report.dropped],
+            "violations": [v.to_dict() for v in report.violations],
+        }
+
+    async def handle(self, name: str, payload: Any) -> Any:
+        if name == "_execute":
+            return await self._execute(payload)
+        if name == "_apply_value":
+            return await self._apply_value(payload)
+        if name in ("ReloadConfigRequest", "RefreshSecretsRequest"):
+            return Result(message=f"{name} acknowledged by Worker-{self.config.worker_id}")
+        raise LookupError(f"worker does not handle {name!r}")
+
+    def _class(self, class_name: str) -> Any:
+        if self.code is None or class_name not in self.code.classes:
+            raise LookupError(f"node class {class_name!r} is not loaded in this worker")
+        return self.code.classes[class_name]
+
+    async def _execute(self, payload: dict[str, Any]) -> dict[str, Any]:
+        outcome = await _hosting.execute(
+            self._class(payload["class_name"]),
+            payload["node_name"],
+            payload.get("metadata"),
+            [ParameterSpec.from_dict(p) for p in payload["specs"]],
+            payload["values"],
+            Context.WORKER,
+            self.code.manifest.name if self.code else "",
+            self._forwarder,
+        )
+        return {
+            "outputs": outcome.outputs,
+            "violations": [v.to_dict() for v in outcome.violations],
+            "error": outcome.error,
+        }
+
+    async def _apply_value(self, payload: dict[str, Any]) -> dict[str, Any]:
+        library = self.code.manifest.name if self.code else ""
+        scope = NodeScope(Context.WORKER, library, payload["node_name"], Phase.HYDRATION, self._forwarder)
+        specs = await asyncio.to_thread(
+            _hosting.apply_value,
+            self._class(payload["class_name"]),
+            payload["node_name"],
+            payload.get("metadata"),
+            [ParameterSpec.from_dict(p) for p in payload["specs"]],
+            payload["values"],
+            payload["parameter_name"],
+            payload["value"],
+            scope,
+        )
+        return {"specs": [s.to_dict() for s in specs], "violations": [v.to_dict() for v in scope.violations]}
+
+
+def _watch_parent(parent_pid: int | None) -> None:
+    """Exit when the orchestrator goes away, however it went."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            pr_set_pdeathsig = 1
+            libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+    if parent_pid is not None and os.getppid() != parent_pid:
+        os._exit(0)  # the parent died before the death signal was armed
+
+    def wait_for_eof() -> None:
+        try:
+            while sys.stdin.buffer.read(65536):
+                pass
+        except (OSError, ValueError):
+            pass
+        os._exit(0)
+
+    threading.Thread(target=wait_for_eof, name="parent-watch", daemon=True).start()
+
+
+def main() -> int:
+    line = sys.stdin.readline()
+    try:
+        config = LaunchConfig.from_json(line)
+    except (ValueError, KeyError, TypeError) as exc:
+        print(f"nodeisle worker: bad launch config on stdin: {exc}", file=sys.stderr)
+        return EXIT_BAD_LAUNCH
+    logging.basicConfig(
+        level=getattr(logging, config.log_level.upper(), logging.INFO),
+        stream=sys.stderr,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    _watch_parent(config.parent_pid)
+    return asyncio.run(WorkerRuntime(config).run())
