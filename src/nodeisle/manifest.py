@@ -126,7 +126,7 @@ def find_manifest(path: str | os.PathLike[str]) -> Path:
             if (target / name).is_file():
                 return target / name
         others = sorted(p.name for p in target.glob("griptape*nodes*library*.json"))
-        hint = f"it holds {', '.join(others)}; pass that file's path to load it" if others else ""
+        hint = f"It holds {', '.join(others)}; pass that file's path to load it" if others else ""
         raise ManifestError(str(target), "$", "a folder without a library manifest",
                             f"a folder holding {_ACCEPTED}", hint)
     if target.is_file():
@@ -145,7 +145,7 @@ def _read_json(file: Path) -> object:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ManifestError(str(file), "$", f"bytes that are not UTF-8 (at byte offset {exc.start})",
-                            "a UTF-8 encoded JSON file", "save the file as UTF-8") from exc
+                            "a UTF-8 encoded JSON file", "Save the file as UTF-8") from exc
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
@@ -156,13 +156,13 @@ def _read_json(file: Path) -> object:
 def _json_hint(text: str, exc: json.JSONDecodeError) -> str:
     if "<<<<<<<" in text:
         lines = [str(i) for i, line in enumerate(text.splitlines(), 1) if line.lstrip().startswith("<<<<<<<")]
-        return (f"the file contains unresolved git merge-conflict markers ('<<<<<<<' / '=======' / '>>>>>>>',"
+        return (f"The file contains unresolved git merge-conflict markers ('<<<<<<<' / '=======' / '>>>>>>>',"
                 f" first at line {lines[0] if lines else '?'}); resolve the conflict and delete the markers")
     before = text[: exc.pos].rstrip()
     if before.endswith(",") and text[exc.pos : exc.pos + 1] in ("}", "]"):
-        return "remove the trailing comma before this position: JSON allows no comma after the last item"
+        return "Remove the trailing comma before this position: JSON allows no comma after the last item"
     if exc.msg.startswith("Expecting ','"):
-        return "a comma is probably missing between the previous value and this one"
+        return "A comma is probably missing between the previous value and this one"
     return ""
 
 
@@ -396,7 +396,7 @@ class _Builder:
                 raise self.error(f"{path}.type", kind, "a declaration type such as worker_mode_compatibility")
             if kind in _WORKER_TYPES and kind in seen:
                 raise self.error(path, entry, f"at most one {kind} declaration",
-                                 f"{seen[kind]} already declares {kind}; keep one of them")
+                                 f"The first one is {seen[kind]}; keep one of them")
             seen.setdefault(kind, path)
             if kind == "worker_mode_compatibility":
                 compat = (self.enum_field(entry, path, "compatibility", Compatibility, direct), path)
@@ -416,7 +416,7 @@ class _Builder:
                 f" WORKER ({mode[1]})",
                 "suggested_worker_mode ORCHESTRATOR (or none) for an INCOMPATIBLE library, or"
                 " worker_mode_compatibility COMPATIBLE to suggest WORKER",
-                "a library that must never be hosted on a worker cannot suggest launching on one")
+                "A library that must never be hosted on a worker cannot suggest launching on one")
         return Declarations(compat[0] if compat else Compatibility.COMPATIBLE, mode[0] if mode else None,
                             secrets, tuple(unknown))
 
@@ -427,7 +427,7 @@ class _Builder:
             return cls(raw)
         hint = ""
         if isinstance(raw, str) and raw.strip().upper() in allowed:
-            hint = f'values are upper case: write "{raw.strip().upper()}"'
+            hint = f'Values are upper case: write "{raw.strip().upper()}"'
         raise self.error(path if direct else f"{path}.{key}", raw,
                          "one of " + " or ".join(f'"{v}"' for v in allowed), hint)
 

@@ -17,7 +17,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import websockets
+from websockets.exceptions import ConnectionClosed
 
 from nodeisle._errors import HandshakeRefused
 from nodeisle.bus.peer import TransportClosed
@@ -34,7 +34,6 @@ from nodeisle.bus.protocol import (
 LOGGER = logging.getLogger("nodeisle.bus")
 MAX_FRAME = max(DEFAULT_MAX_TEXT, DEFAULT_CHUNK_SIZE) + 1024
 
-_ConnectionClosed: type[Exception] = websockets.exceptions.ConnectionClosed
 
 
 class WebSocketTransport:
@@ -46,13 +45,13 @@ class WebSocketTransport:
     async def send(self, frame: Frame) -> None:
         try:
             await self._connection.send(frame)
-        except _ConnectionClosed as exc:
+        except ConnectionClosed as exc:
             raise TransportClosed(_closed_reason(exc)) from None
 
     async def recv(self) -> str | bytes:
         try:
             frame: str | bytes = await self._connection.recv()
-        except _ConnectionClosed as exc:
+        except ConnectionClosed as exc:
             raise TransportClosed(_closed_reason(exc)) from None
         return frame
 
@@ -60,7 +59,7 @@ class WebSocketTransport:
         await self._connection.close()
 
 
-def _closed_reason(exc: Exception) -> str:
+def _closed_reason(exc: ConnectionClosed) -> str:
     rcvd = getattr(exc, "rcvd", None)
     if rcvd is not None:
         return f"connection closed by the peer (code {rcvd.code}{', ' + rcvd.reason if rcvd.reason else ''})"
@@ -125,7 +124,8 @@ async def connect(url: str, token: str, worker_id: str, *, version: int = PROTOC
 
         options["additional_headers"] = headers
     except ImportError:  # websockets < 13: the legacy client
-        ws_connect = websockets.connect  # type: ignore[assignment]
+        from websockets.legacy.client import connect as ws_connect  # type: ignore[assignment,no-redef]
+
         options["extra_headers"] = headers
     try:
         connection = await ws_connect(url, **options)
