@@ -313,8 +313,7 @@ class _Builder:
             self.warn("categories", f"is {_found(categories)}, expected a list of objects; ignored")
             categories = []
         author, description, library_version, engine_version = (
-            self.opt_str(meta, "metadata.", key)
-            for key in ("author", "description", "library_version", "engine_version"))
+            self.opt_str(meta, "metadata.", k) for k in ("author", "description", "library_version", "engine_version"))
         declarations = self.declarations(meta.get("declarations"))
         dependencies = self.dependencies(meta)
         declared = {str(k) for c in categories if isinstance(c, dict) for k in c}

@@ -17,11 +17,7 @@ import pytest
 from nodeisle._errors import EnvironmentBuildError, LibraryError
 from nodeisle.orchestrator import envs
 from nodeisle.orchestrator.envs import MARKER_NAME, EnvManager, EnvProgress
-
-try:
-    from tests.wheels import build_wheel
-except ImportError:  # tests/ itself is on sys.path (rootdir-relative import mode)
-    from wheels import build_wheel  # type: ignore[no-redef, import-not-found]
+from tests.wheels import build_wheel
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 MakeManager = Callable[..., EnvManager]

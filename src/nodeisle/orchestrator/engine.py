@@ -69,6 +69,7 @@ from nodeisle.requests import (
 )
 
 LOGGER = logging.getLogger("nodeisle.engine")
+PROGRESS = logging.getLogger("nodeisle.progress")
 
 
 @dataclass
@@ -438,8 +439,9 @@ def build_orchestrator(home: Path | None = None, settings: Settings | None = Non
     if extra:
         find_links += [p for p in extra.split(os.pathsep) if p]
     offline = settings.offline or os.environ.get("NODEISLE_OFFLINE", "").lower() in ("1", "true", "yes")
-    envs = EnvManager(home / "envs", find_links=find_links, offline=offline,
-                      progress=lambda p: LOGGER.info("env %s: %s (%.1f s) %s", p.library, p.step, p.elapsed_s, p.detail or ""))
+    cache = os.environ.get("NODEISLE_UV_CACHE")
+    envs = EnvManager(home / "envs", find_links=find_links, offline=offline, cache_dir=Path(cache) if cache else None,
+                      progress=lambda p: PROGRESS.info("env %s: %s (%.1f s) %s", p.library, p.step, p.elapsed_s, p.detail or ""))
     return Orchestrator(home, settings, envs)
 
 

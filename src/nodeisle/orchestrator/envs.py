@@ -45,7 +45,7 @@ _PASSTHROUGH = (*_BASICS, *_PROXIES, *(name.lower() for name in _PROXIES))
 _CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
 _PROBE = (
     "import json, sys, sysconfig; print(json.dumps({'implementation': sys.implementation.name, "
-    "'version': sys.version.split()[0], 'cache_tag': sys.implementation.cache_tag, "
+    "'version': sys.version.split()[0], 'cache_tag': sys.implementation.cache_tag or '', "
     "'abiflags': getattr(sys, 'abiflags', ''), 'platform': sysconfig.get_platform(), "
     "'executable': sys.executable}))"
 )
@@ -456,7 +456,7 @@ class EnvManager:
             else:
                 exe = self._python
                 if not Path(exe).is_file():  # a request such as "3.12": let uv pick the interpreter
-                    exe = self._capture(job, [self._uv(job), "python", "find", exe])
+                    exe = self._capture(job, [self._uv(job), "python", "find", "--cache-dir", str(self.cache_dir), exe])
                 self._identity = json.loads(self._capture(job, [exe, "-c", _PROBE]))
         return self._identity
 

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Install nodeisle with its test dependencies, fetch the wheels the offline tests need, run every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 -m pip install --quiet --upgrade pip
+python3 -m pip install --quiet -e ".[test]"
+# The suite builds real virtualenvs with uv, offline: it needs the worker runtime's websockets wheels
+# (the current release, and an old one that a test library pins) in a local wheelhouse.
+mkdir -p .wheelhouse
+for spec in "websockets==$(python3 -c 'import importlib.metadata as m; print(m.version("websockets"))')" "websockets==12.0"; do
+  name="${spec/==/-}"
+  ls .wheelhouse/"${name}"-*.whl >/dev/null 2>&1 || \
+    python3 -m pip download --quiet --no-deps --only-binary=:all: --dest .wheelhouse "$spec"
+done
+exec python3 -m pytest "$@"

@@ -1,0 +1,443 @@
+"""The orchestrator through the request API, Shared and Isolated alike.
+
+Library code in these tests uses only the contract names (nodeisle.BaseNode, Parameter,
+ParameterMode, handle_request, ahandle_request and the request classes).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nodeisle.orchestrator.engine import Orchestrator, build_orchestrator
+from nodeisle.requests import (
+    AddParameterToNodeRequest, CreateConnectionRequest, CreateFlowRequest, CreateNodeRequest,
+    DeleteConnectionRequest, DeleteFlowRequest, DeleteNodeRequest, ExecuteNodeRequest,
+    GetParameterDetailsRequest, GetParameterValueRequest, ListConnectionsForNodeRequest,
+    ListConnectionsForParameterRequest, ListFlowsRequest, ListNodesInFlowRequest, ListParametersOnNodeRequest,
+    ListRegisteredLibrariesRequest, RegisterLibraryRequest, RemoveParameterFromNodeRequest, Result,
+    RunFlowRequest, SetParameterValueRequest,
+)
+from tests.conftest import TEXT_TOOLS, run, write_library
+
+NODES = '''
+import asyncio, os, threading
+import nodeisle
+from nodeisle import BaseNode, Parameter, ParameterMode
+from nodeisle.requests import (SetParameterValueRequest, GetParameterValueRequest, AddParameterToNodeRequest,
+    RemoveParameterFromNodeRequest, ListConnectionsForNodeRequest)
+
+IN = {ParameterMode.INPUT, ParameterMode.PROPERTY}
+OUT = {ParameterMode.OUTPUT}
+
+class Add(BaseNode):
+    def __init__(self, name, metadata=None):
+        super().__init__(name, metadata)
+        self.add_parameter(Parameter("a", type="int", default_value=0, allowed_modes=IN))
+        self.add_parameter(Parameter("b", type="int", default_value=0, allowed_modes=IN))
+        self.add_parameter(Parameter("sum", type="int", allowed_modes=OUT))
+    def process(self):
+        self.parameter_output_values["sum"] = self.parameter_values["a"] + self.parameter_values["b"]
+
+class Boom(BaseNode):
+    def __init__(self, name, metadata=None):
+        super().__init__(name, metadata)
+        self.add_parameter(Parameter("x", type="int", default_value=0, allowed_modes=IN))
+        self.add_parameter(Parameter("out", type="int", allowed_modes=OUT))
+    def process(self):
+        raise ValueError("boom on purpose")
+
+class Counter(BaseNode):
+    """Keeps state the supported way: a SetParameterValueRequest to the orchestrator."""
+    def __init__(self, name, metadata=None):
+        super().__init__(name, metadata)
+        self.add_parameter(Parameter("count", type="int", default_value=0, allowed_modes=IN))
+        self.add_parameter(Parameter("seen_attr", type="bool", allowed_modes=OUT))
+        self.add_parameter(Parameter("count_out", type="int", allowed_modes=OUT))
+    def process(self):
+        self.parameter_output_values["seen_attr"] = hasattr(self, "foo")
+        self.foo = "never survives"
+        count = self.parameter_values["count"] + 1
+        result = nodeisle.handle_request(SetParameterValueRequest(node_name=self.name, parameter_name="count", value=count))
+        assert result.succeeded, result.message
+        self.parameter_output_values["count_out"] = count
+
+class AsyncReader(BaseNode):
+    def __init__(self, name, metadata=None):
+        super().__init__(name, metadata)
+        self.add_parameter(Parameter("other", type="str", default_value="", allowed_modes=IN))
+        self.add_parameter(Parameter("value", type="any", allowed_modes=OUT))
+        self.add_parameter(Parameter("incoming", type="int", allowed_modes=OUT))
+    async def process(self):
+        got = await nodeisle.ahandle_request(GetParameterValueRequest(node_name=self.parameter_values["other"], parameter_name="a"))
+        self.parameter_output_values["value"] = got.value
+        conns = await nodeisle.ahandle_request(ListConnectionsForNodeRequest(node_name=self.name))
+        self.parameter_output_values["incoming"] = len(conns.incoming)
+
+class Grower(BaseNode):
+    """Adds and removes parameters on the authoritative node through requests."""
+    def __init__(self, name, metadata=None):
+        super().__init__(name, metadata)
+        self.add_parameter(Parameter("extra_default", type="str", default_value="", allowed_modes=IN))
+        self.add_parameter(Parameter("names", type="list", allowed_modes=OUT))
+    def process(self):
+        self.parameter_output_values["names"] = [p.name for p in self.parameters]
+        if self.get_parameter_by_name("extra") is None:
+            r = nodeisle.handle_request(AddParameterToNodeRequest(node_name=self.name, parameter_name="extra", type="str",
+                default_value="grown", tooltip="added by a request", allowed_modes=["INPUT"]))
+            assert r.succeeded, r.message
+        else:
+            r = nodeisle.handle_request(RemoveParameterFromNodeRequest(node_name=self.name, parameter_name="extra"))
+            assert r.succeeded, r.message
+
+class Mutator(BaseNode):
+    def __init__(self, name, metadata=None):
+        super().__init__(name, metadata)
+        self.add_parameter(Parameter("done", type="bool", allowed_modes=OUT))
+    def process(self):
+        self.add_parameter(Parameter("sneaky", type="str"))
+        self.parameter_output_values["done"] = True
+
+class Sleeper(BaseNode):
+    def __init__(self, name, metadata=None):
+        super().__init__(name, metadata)
+        self.add_parameter(Parameter("seconds", type="float", default_value=0.3, allowed_modes=IN))
+        self.add_parameter(Parameter("thread", type="str", allowed_modes=OUT))
+    def process(self):
+        import time
+        time.sleep(self.parameter_values["seconds"])
+        self.parameter_output_values["thread"] = threading.current_thread().name
+
+class Where(BaseNode):
+    def __init__(self, name, metadata=None):
+        super().__init__(name, metadata)
+        self.add_parameter(Parameter("pid", type="int", allowed_modes=OUT))
+    def process(self):
+        self.parameter_output_values["pid"] = os.getpid()
+'''
+CLASSES = ["Add", "Boom", "Counter", "AsyncReader", "Grower", "Mutator", "Sleeper", "Where"]
+MODES = ["shared", "isolated"]
+
+
+def ok(result: Result) -> Any:
+    assert result.succeeded, result.message
+    return result
+
+
+@pytest.fixture
+def library(tmp_path: Path) -> Path:
+    return write_library(tmp_path / "libs", "Math Lib", NODES, CLASSES)
+
+
+async def start(library: Path, mode: str) -> Orchestrator:
+    orchestrator = build_orchestrator()
+    await orchestrator.__aenter__()
+    ok(await orchestrator.handle_async(RegisterLibraryRequest(path=str(library), mode=mode)))
+    ok(await orchestrator.handle_async(CreateFlowRequest(flow_name="main")))
+    return orchestrator
+
+
+async def node(o: Orchestrator, node_type: str, name: str, **values: Any) -> str:
+    ok(await o.handle_async(CreateNodeRequest(node_type=node_type, node_name=name, flow_name="main")))
+    for key, value in values.items():
+        ok(await o.handle_async(SetParameterValueRequest(node_name=name, parameter_name=key, value=value)))
+    return name
+
+
+async def connect(o: Orchestrator, src: str, dst: str) -> Result:
+    (sn, sp), (tn, tp) = src.split("."), dst.split(".")
+    return await o.handle_async(CreateConnectionRequest(source_node_name=sn, source_parameter_name=sp,
+                                                        target_node_name=tn, target_parameter_name=tp))
+
+
+@pytest.fixture(params=MODES)
+def mode(request: pytest.FixtureRequest, offline_home: Path) -> str:
+    return str(request.param)
+
+
+def test_execute_node_returns_outputs_in_both_modes(library: Path, mode: str) -> None:
+    async def body() -> None:
+        o = await start(library, mode)
+        try:
+            await node(o, "Add", "add", a=2)
+            result = ok(await o.handle_async(ExecuteNodeRequest(node_name="add", parameter_values={"b": 40})))
+            assert result.parameter_output_values == {"sum": 42}
+        finally:
+            await o.close()
+    run(body())
+
+
+def test_isolated_node_runs_in_another_process_and_shared_in_this_one(library: Path, mode: str) -> None:
+    import os
+
+    async def body() -> None:
+        o = await start(library, mode)
+        try:
+            await node(o, "Where", "where")
+            result = ok(await o.handle_async(ExecuteNodeRequest(node_name="where")))
+            assert (result.parameter_output_values["pid"] == os.getpid()) == (mode == "shared")
+        finally:
+            await o.close()
+    run(body())
+
+
+def test_flow_passes_values_along_connections_and_runs_branches_concurrently(library: Path, mode: str) -> None:
+    async def body() -> None:
+        o = await start(library, mode)
+        try:
+            await node(o, "Add", "first", a=1, b=2)
+            await node(o, "Add", "second", b=10)
+            ok(await connect(o, "first.sum", "second.a"))
+            for i in range(3):
+                await node(o, "Sleeper", f"sleep{i}", seconds=0.4)
+            import time
+
+            started = time.monotonic()
+            result = await o.handle_async(RunFlowRequest(flow_name="main"))
+            elapsed = time.monotonic() - started
+            assert result.status == "succeeded", result
+            assert result.nodes["second"].outputs == {"sum": 13}
+            assert elapsed < 1.1, f"three 0.4 s branches took {elapsed:.2f} s: they did not run concurrently"
+        finally:
+            await o.close()
+    run(body())
+
+
+def test_failing_node_skips_downstream_and_other_branches_complete(library: Path, mode: str) -> None:
+    async def body() -> None:
+        o = await start(library, mode)
+        try:
+            await node(o, "Boom", "boom")
+            await node(o, "Add", "after")
+            await node(o, "Add", "independent", a=5)
+            ok(await connect(o, "boom.out", "after.a"))
+            result = await o.handle_async(RunFlowRequest(flow_name="main"))
+            assert result.status == "failed" and not result.succeeded
+            boom = result.nodes["boom"]
+            assert boom.status == "failed" and boom.error.type == "ValueError"
+            assert "boom on purpose" in boom.error.message and "raise ValueError" in boom.error.traceback
+            assert result.nodes["after"].status == "skipped" and "boom" in result.nodes["after"].error.message
+            assert result.nodes["independent"].status == "succeeded"
+        finally:
+            await o.close()
+    run(body())
+
+
+def test_set_parameter_value_from_process_persists_and_instance_state_does_not(library: Path, mode: str) -> None:
+    async def body() -> None:
+        o = await start(library, mode)
+        try:
+            await node(o, "Counter", "counter")
+            for expected in (1, 2, 3):
+                result = ok(await o.handle_async(ExecuteNodeRequest(node_name="counter")))
+                assert result.parameter_output_values == {"seen_attr": False, "count_out": expected}
+            value = ok(await o.handle_async(GetParameterValueRequest(node_name="counter", parameter_name="count")))
+            assert value.value == 3
+            rules = {v["rule_id"] for v in result.violations}
+            assert rules == ({"worker-reach-into-orchestrator"} if mode == "isolated" else set())
+        finally:
+            await o.close()
+    run(body())
+
+
+def test_async_process_reads_orchestrator_state_through_ahandle_request(library: Path, mode: str) -> None:
+    async def body() -> None:
+        o = await start(library, mode)
+        try:
+            await node(o, "Add", "source", a=7)
+            await node(o, "AsyncReader", "reader", other="source")
+            result = ok(await o.handle_async(ExecuteNodeRequest(node_name="reader")))
+            assert result.parameter_output_values == {"value": 7, "incoming": 0}
+        finally:
+            await o.close()
+    run(body())
+
+
+def test_parameter_requests_from_process_change_the_authoritative_node(library: Path, mode: str) -> None:
+    async def body() -> None:
+        o = await start(library, mode)
+        try:
+            await node(o, "Grower", "grower")
+            first = ok(await o.handle_async(ExecuteNodeRequest(node_name="grower")))
+            assert first.parameter_output_values["names"] == ["extra_default", "names"]
+            names = ok(await o.handle_async(ListParametersOnNodeRequest(node_name="grower"))).parameter_names
+            assert names == ["extra_default", "names", "extra"]
+            details = ok(await o.handle_async(GetParameterDetailsRequest(node_name="grower", parameter_name="extra")))
+            assert (details.type, details.default_value, details.allowed_modes) == ("str", "grown", ["INPUT"])
+            second = ok(await o.handle_async(ExecuteNodeRequest(node_name="grower")))
+            assert second.parameter_output_values["names"] == ["extra_default", "names", "extra"]
+            names = ok(await o.handle_async(ListParametersOnNodeRequest(node_name="grower"))).parameter_names
+            assert names == ["extra_default", "names"]
+        finally:
+            await o.close()
+    run(body())
+
+
+def test_add_parameter_during_process_warns_shared_and_fails_isolated(library: Path, mode: str) -> None:
+    async def body() -> None:
+        o = await start(library, mode)
+        try:
+            await node(o, "Mutator", "mutator")
+            result = await o.handle_async(ExecuteNodeRequest(node_name="mutator"))
+            [violation] = result.violations
+            assert violation["rule_id"] == "parameter-mutation-during-aprocess"
+            assert "AddParameterToNodeRequest" in violation["remediation"]
+            if mode == "shared":
+                assert result.succeeded and violation["severity"] == "WARNING"
+            else:
+                assert not result.succeeded and violation["severity"] == "ERROR"
+                assert result.error.type == "StrictModeViolation"
+            names = ok(await o.handle_async(ListParametersOnNodeRequest(node_name="mutator"))).parameter_names
+            assert names == ["done"], "a mutation inside process must not reach the authoritative node"
+        finally:
+            await o.close()
+    run(body())
+
+
+def test_example_library_features_behave_the_same_in_both_modes(mode: str) -> None:
+    async def body() -> None:
+        o = build_orchestrator()
+        async with o:
+            ok(await o.handle_async(RegisterLibraryRequest(path=str(TEXT_TOOLS), mode=mode)))
+            ok(await o.handle_async(CreateNodeRequest(node_type="Split", node_name="split")))
+            ok(await o.handle_async(SetParameterValueRequest(node_name="split", parameter_name="parts", value="3")))
+            names = ok(await o.handle_async(ListParametersOnNodeRequest(node_name="split"))).parameter_names
+            assert names == ["text", "parts", "part_1", "part_2", "part_3"]
+            ok(await o.handle_async(SetParameterValueRequest(node_name="split", parameter_name="parts", value=2)))
+            names = ok(await o.handle_async(ListParametersOnNodeRequest(node_name="split"))).parameter_names
+            assert names == ["text", "parts", "part_1", "part_2"]
+            ok(await o.handle_async(CreateNodeRequest(node_type="Repeat", node_name="repeat")))
+            bad = await o.handle_async(SetParameterValueRequest(node_name="repeat", parameter_name="times", value=0))
+            assert not bad.succeeded and "at least 1" in bad.message
+            ok(await o.handle_async(CreateNodeRequest(node_type="Decorate", node_name="decorate")))
+            bad = await o.handle_async(SetParameterValueRequest(node_name="decorate", parameter_name="style", value="neon"))
+            assert not bad.succeeded and "not one of the choices" in bad.message
+    run(body())
+
+
+# -- requests that need no execution: one mode is enough --------------------------------------------
+def test_graph_requests_create_list_and_delete(library: Path, home: Path) -> None:
+    async def body() -> None:
+        o = await start(library, "shared")
+        try:
+            assert ok(await o.handle_async(ListFlowsRequest())).flow_names == ["main"]
+            await node(o, "Add", "a1")
+            await node(o, "Add", "a2")
+            ok(await connect(o, "a1.sum", "a2.b"))
+            conns = ok(await o.handle_async(ListConnectionsForNodeRequest(node_name="a2")))
+            assert [str(c) for c in conns.incoming] == ["a1.sum -> a2.b"] and conns.outgoing == []
+            per_param = ok(await o.handle_async(ListConnectionsForParameterRequest(node_name="a2", parameter_name="a")))
+            assert per_param.incoming == []
+            ok(await o.handle_async(DeleteConnectionRequest(source_node_name="a1", source_parameter_name="sum",
+                                                            target_node_name="a2", target_parameter_name="b")))
+            assert ok(await o.handle_async(ListConnectionsForNodeRequest(node_name="a2"))).incoming == []
+            ok(await o.handle_async(AddParameterToNodeRequest(node_name="a1", parameter_name="note", type="str")))
+            ok(await o.handle_async(RemoveParameterFromNodeRequest(node_name="a1", parameter_name="note")))
+            assert ok(await o.handle_async(ListNodesInFlowRequest(flow_name="main"))).node_names == ["a1", "a2"]
+            ok(await o.handle_async(DeleteNodeRequest(node_name="a1")))
+            assert ok(await o.handle_async(ListNodesInFlowRequest(flow_name="main"))).node_names == ["a2"]
+            ok(await o.handle_async(DeleteFlowRequest(flow_name="main")))
+            assert ok(await o.handle_async(ListFlowsRequest())).flow_names == []
+            libs = ok(await o.handle_async(ListRegisteredLibrariesRequest())).libraries
+            assert [(l.name, l.effective_mode, l.status) for l in libs] == [("Math Lib", "shared", "loaded")]
+        finally:
+            await o.close()
+    run(body())
+
+
+@pytest.mark.parametrize(("request_obj", "needle"), [
+    (CreateNodeRequest(node_type="Nope", flow_name="main"), "no node type 'Nope'"),
+    (DeleteNodeRequest(node_name="ghost"), "no node named 'ghost'"),
+    (ListNodesInFlowRequest(flow_name="ghost"), "no flow named 'ghost'"),
+    (SetParameterValueRequest(node_name="add", parameter_name="zz", value=1), "no parameter 'zz'"),
+    (GetParameterValueRequest(node_name="ghost", parameter_name="a"), "no node named 'ghost'"),
+    (GetParameterDetailsRequest(node_name="add", parameter_name="zz"), "no parameter 'zz'"),
+    (RemoveParameterFromNodeRequest(node_name="add", parameter_name="zz"), "no parameter 'zz'"),
+    (AddParameterToNodeRequest(node_name="add", parameter_name="a"), "already has a parameter named 'a'"),
+    (AddParameterToNodeRequest(node_name="add", parameter_name="x", allowed_modes=["SIDEWAYS"]), "unknown parameter mode"),
+    (ExecuteNodeRequest(node_name="ghost"), "no node named 'ghost'"),
+    (ExecuteNodeRequest(node_name="add", parameter_values={"zz": 1}), "no parameter 'zz'"),
+    (RunFlowRequest(flow_name="ghost"), "no flow named 'ghost'"),
+    (CreateFlowRequest(flow_name="main"), "already exists"),
+    (ListConnectionsForNodeRequest(node_name="ghost"), "no node named 'ghost'"),
+    (DeleteConnectionRequest(source_node_name="add", source_parameter_name="sum", target_node_name="add2",
+                             target_parameter_name="a"), "no connection"),
+])
+def test_request_for_something_missing_fails_naming_it(library: Path, home: Path, request_obj: Any, needle: str) -> None:
+    async def body() -> None:
+        o = await start(library, "shared")
+        try:
+            await node(o, "Add", "add")
+            await node(o, "Add", "add2")
+            result = await o.handle_async(request_obj)
+            assert not result.succeeded
+            assert needle in result.message
+        finally:
+            await o.close()
+    run(body())
+
+
+def test_connections_are_checked_for_modes_types_duplicates_and_cycles(library: Path, home: Path) -> None:
+    async def body() -> None:
+        o = await start(library, "shared")
+        try:
+            for name in ("n1", "n2", "n3"):
+                await node(o, "Add", name)
+            await node(o, "Grower", "g")
+            assert "not an OUTPUT" in (await connect(o, "n1.a", "n2.a")).message
+            assert "not an INPUT" in (await connect(o, "n1.sum", "n2.sum")).message
+            assert "does not match" in (await connect(o, "g.names", "n1.a")).message
+            ok(await connect(o, "n1.sum", "n2.a"))
+            assert "already fed" in (await connect(o, "n3.sum", "n2.a")).message
+            ok(await connect(o, "n2.sum", "n3.a"))
+            cycle = await connect(o, "n3.sum", "n1.a")
+            assert not cycle.succeeded and "cycle n3 -> n1 -> n2 -> n3" in cycle.message
+        finally:
+            await o.close()
+    run(body())
+
+
+def test_incompatible_library_is_refused_isolation_with_the_reason(tmp_path: Path, home: Path) -> None:
+    lib = write_library(tmp_path, "Local Only", NODES, ["Add"],
+                        declarations=[{"type": "worker_mode_compatibility", "compatibility": "INCOMPATIBLE"}])
+
+    async def body() -> None:
+        async with build_orchestrator() as o:
+            result = await o.handle_async(RegisterLibraryRequest(path=str(lib), mode="isolated"))
+            assert not result.succeeded
+            assert "INCOMPATIBLE" in result.message and "cannot run Isolated" in result.message
+    run(body())
+
+
+def test_suggested_worker_mode_is_the_default_and_the_user_choice_wins(tmp_path: Path, offline_home: Path) -> None:
+    lib = write_library(tmp_path, "Suggests Worker", NODES, ["Where"],
+                        declarations=[{"type": "suggested_worker_mode", "mode": "WORKER"}])
+
+    async def body() -> None:
+        async with build_orchestrator() as o:
+            ok(await o.handle_async(RegisterLibraryRequest(path=str(lib))))
+            [info] = ok(await o.handle_async(ListRegisteredLibrariesRequest())).libraries
+            assert info.effective_mode == "isolated" and info.suggested_mode == "WORKER"
+            assert info.worker_id and info.worker_state == "ready"
+        async with build_orchestrator() as o:
+            ok(await o.handle_async(RegisterLibraryRequest(path=str(lib), mode="shared")))
+            [info] = ok(await o.handle_async(ListRegisteredLibrariesRequest())).libraries
+            assert info.effective_mode == "shared" and info.worker_id is None
+    run(body())
+
+
+def test_one_bad_library_does_not_stop_the_others(tmp_path: Path, home: Path, library: Path) -> None:
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "griptape-nodes-library.json").write_text('{"name": "Broken", "nodes": [}')
+
+    async def body() -> None:
+        async with build_orchestrator() as o:
+            bad = await o.handle_async(RegisterLibraryRequest(path=str(broken)))
+            assert not bad.succeeded and "line 1" in bad.message and "griptape-nodes-library.json" in bad.message
+            ok(await o.handle_async(RegisterLibraryRequest(path=str(library))))
+            ok(await o.handle_async(CreateNodeRequest(node_type="Add", node_name="add")))
+            assert ok(await o.handle_async(ExecuteNodeRequest(node_name="add"))).parameter_output_values == {"sum": 0}
+    run(body())
