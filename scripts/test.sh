@@ -7,7 +7,7 @@ python3 -m pip install --quiet -e ".[test]"
 # The suite builds real virtualenvs with uv, offline: it needs the worker runtime's websockets wheels
 # (the current release, and an old one that a test library pins) in a local wheelhouse.
 mkdir -p .wheelhouse
-for spec in "websockets==$(python3 -c 'import importlib.metadata as m; print(m.version("websockets"))')" "websockets==12.0"; do
+for spec in "websockets==$(python3 -c "import importlib.metadata as m; print(m.version('websockets'))")" "websockets==12.0" "numpy==$(python3 -c "import importlib.metadata as m; print(m.version('numpy'))")"; do
   name="${spec/==/-}"
   ls .wheelhouse/"${name}"-*.whl >/dev/null 2>&1 || \
     python3 -m pip download --quiet --no-deps --only-binary=:all: --dest .wheelhouse "$spec"

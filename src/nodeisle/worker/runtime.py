@@ -24,13 +24,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from nodeisle import _hosting
-from nodeisle._errors import HandshakeRefused, NotConnectedError
+from nodeisle._errors import HandshakeRefused, NotConnectedError, ValueTransferError
 from nodeisle._node import ParameterSpec
 from nodeisle._scope import NodeScope, Phase
 from nodeisle._strict import Context
+from nodeisle.bus import codec
 from nodeisle.bus.peer import Peer
 from nodeisle.manifest import load_manifest
-from nodeisle.requests import WIRE_TYPES, Request, Result
+from nodeisle.requests import WIRE_TYPES, RemoteError, Request, Result
 
 LOGGER = logging.getLogger("nodeisle.worker")
 EXIT_HANDSHAKE_REFUSED = 3
@@ -152,11 +153,15 @@ class WorkerRuntime:
             self.code.manifest.name if self.code else "",
             self._forwarder,
         )
-        return {
-            "outputs": outcome.outputs,
-            "violations": [v.to_dict() for v in outcome.violations],
-            "error": outcome.error,
-        }
+        error, outputs = outcome.error, outcome.outputs
+        for name, value in outputs.items():
+            try:
+                codec.encode(value)
+            except codec.UnencodableValue as exc:
+                problem = ValueTransferError(payload["node_name"], name, exc.type_name, exc.why)
+                error, outputs = RemoteError(type="ValueTransferError", message=str(problem)), {}
+                break
+        return {"outputs": outputs, "violations": [v.to_dict() for v in outcome.violations], "error": error}
 
     async def _apply_value(self, payload: dict[str, Any]) -> dict[str, Any]:
         library = self.code.manifest.name if self.code else ""
