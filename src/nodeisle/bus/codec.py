@@ -1,38 +1,66 @@
 """The value codec: Python values <-> a JSON tree plus out-of-band binary attachments.
 
 Contract (see docs/values.md):
-- JSON values (None, bool, int, float, str, list, dict with str keys) round-trip exactly.
+- JSON values (None, bool, int, float, str, list, dict with str keys) round-trip exactly; this
+  includes ints of any size, ``-0.0``, ``nan`` and the infinities. Subclasses of these types
+  (``IntEnum``, ``StrEnum``, other enums by their value) travel as the base type.
 - ``tuple`` stays a tuple; ``bytes``/``bytearray`` arrive as ``bytes``.
-- numpy arrays arrive as numpy arrays with the same dtype and shape; other buffer-protocol objects
+- numpy arrays arrive as numpy arrays with the same dtype (structured dtypes included) and shape,
+  C-ordered; numpy scalars arrive as numpy scalars of the same dtype. Other buffer-protocol objects
   (``memoryview``, ``array.array``) arrive as numpy arrays where numpy is importable, else as a
-  ``memoryview`` with the same format and shape.
+  ``memoryview`` with the same format and shape where the format allows it.
 - Binary data never goes inside the JSON text: it becomes an attachment, sent as binary frames.
 - Known wire dataclasses (requests, results and their parts) cross by name.
-- Anything else (an open file, a lock, an arbitrary object) is refused with :class:`UnencodableValue`,
-  which names where in the value it was found and its type.
+- Anything else (an open file, a lock, an arbitrary object, a set, a dict with non-str keys, an
+  object array, a value nested deeper than :data:`MAX_DEPTH` or containing itself) is refused with
+  :class:`UnencodableValue`, which names where in the value it was found and its type.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import enum
+import re
 import sys
 from collections.abc import Mapping
 from typing import Any
 
 TAG = "$ni"
 
+#: How deeply containers may nest in one value; deeper values (and cycles) are refused.
+MAX_DEPTH = 100
+
+# Ints at least this large travel as hex text: JSON's decimal form is limited to a few thousand
+# digits by ``sys.set_int_max_str_digits`` (minimum 640), hex conversion is not limited.
+_INT_LIMIT = 1 << 2000
+
+# Buffer formats a receiver without numpy can still rebuild (struct syntax, one item).
+_PORTABLE_FORMAT = re.compile(r"[@=<>!]?[?bBhHiIlLqQnNefd]")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
 
 class UnencodableValue(TypeError):
+    """A value that cannot cross the bus; ``path`` says where in the value, ``type_name`` what it is."""
+
     def __init__(self, path: str, type_name: str, why: str = "") -> None:
         self.path = path
         self.type_name = type_name
         self.why = why
-        super().__init__(f"value at {path or '<root>'} of type {type_name} cannot cross the bus{': ' + why if why else ''}")
+        where = path or "<root>"
+        super().__init__(f"value at {where} of type {type_name} cannot cross the bus{': ' + why if why else ''}")
+
+    def _inside(self, segment: str) -> UnencodableValue:
+        """The same refusal, seen from the container that holds the value at ``segment``."""
+        inner = self.path if not self.path or self.path.startswith("[") else "." + self.path
+        return UnencodableValue((segment + inner).removeprefix("."), self.type_name, self.why)
 
 
 class UndecodableValue(ValueError):
     """A tree that does not follow the codec's contract (bad tag, bad attachment reference)."""
+
+
+def _key_segment(key: str) -> str:
+    return f".{key}" if _IDENTIFIER.fullmatch(key) else f"[{key!r}]"
 
 
 class Encoder:
@@ -41,122 +69,202 @@ class Encoder:
     def __init__(self, wire_types: Mapping[str, type[Any]] | None = None) -> None:
         self.attachments: list[memoryview] = []
         self._wire_names = {cls: name for name, cls in (wire_types or {}).items()}
+        self._depth = 0
 
     def encode(self, value: Any, path: str = "") -> Any:
+        """The JSON tree for ``value``; ``path`` prefixes the location named by UnencodableValue."""
+        self._depth = 0
+        try:
+            return self._encode(value)
+        except UnencodableValue as exc:
+            raise exc._inside(path) if path else exc from None
+        except RecursionError:  # MAX_DEPTH guards containers; this guards a caller already deep in its stack
+            raise UnencodableValue(path, _type_name(value), "nested too deeply") from None
+
+    def _encode(self, value: Any) -> Any:
         # Exact type checks first: the common JSON cases stay fast.
         kind = type(value)
-        if value is None or kind is str or kind is int or kind is float or kind is bool:
+        if value is None or kind is str or kind is float or kind is bool:
             return value
+        if kind is int:
+            return value if -_INT_LIMIT < value < _INT_LIMIT else {TAG: "int", "hex": hex(value)}
         if kind is list:
-            return [self.encode(item, f"{path}[{i}]") for i, item in enumerate(value)]
+            return self._encode_items(value)
         if kind is dict:
-            return self._encode_dict(value, path)
-        if isinstance(value, enum.Enum):
-            return self.encode(value.value, path)
+            return self._encode_dict(value)
+        numpy = sys.modules.get("numpy")  # before the subclass checks: numpy.float64 is a float
+        if numpy is not None and isinstance(value, (numpy.ndarray, numpy.generic)):
+            return self._encode_numpy(numpy, value)
         if isinstance(value, (bytes, bytearray)):
             return {TAG: "bytes", "ref": self._attach(memoryview(value))}
         if isinstance(value, tuple):
-            return {TAG: "tuple", "items": [self.encode(item, f"{path}[{i}]") for i, item in enumerate(value)]}
+            return {TAG: "tuple", "items": self._encode_items(value)}
+        if isinstance(value, enum.Enum) and not isinstance(value, (int, float, str)):
+            return self._encode(value.value)
+        # Subclasses of the JSON scalars travel as the base type (the base method, not an override).
         if isinstance(value, bool):
             return bool(value)
-        if isinstance(value, str):  # subclasses of the JSON scalars travel as the base type
-            return str(value)
+        if isinstance(value, str):
+            return str.__str__(value)
         if isinstance(value, int):
-            return int(value)
+            return self._encode(int.__index__(value))
         if isinstance(value, float):
-            return float(value)
+            return float.__float__(value)
         if isinstance(value, list):
-            return [self.encode(item, f"{path}[{i}]") for i, item in enumerate(value)]
+            return self._encode_items(value)
         if isinstance(value, Mapping):
-            return self._encode_dict(value, path)
+            return self._encode_dict(value)
         if dataclasses.is_dataclass(value) and not isinstance(value, type) and kind in self._wire_names:
-            fields = {f.name: self.encode(getattr(value, f.name), f"{path}.{f.name}")
-                      for f in dataclasses.fields(value) if f.init}
+            self._enter(value)
+            fields = {}
+            for field in dataclasses.fields(value):
+                if field.init:
+                    fields[field.name] = self._nested(getattr(value, field.name), "." + field.name)
+            self._depth -= 1
             return {TAG: "dc", "type": self._wire_names[kind], "fields": fields}
-        numpy = sys.modules.get("numpy")
-        if numpy is not None and isinstance(value, numpy.ndarray):
-            return self._encode_ndarray(value, path)
-        if numpy is not None and isinstance(value, numpy.generic):
-            encoded = self._encode_ndarray(numpy.asarray(value), path)
-            encoded["scalar"] = True
-            return encoded
         try:
             view = memoryview(value)
         except TypeError:
-            raise UnencodableValue(path, _type_name(value)) from None
-        return self._encode_buffer(view, path)
+            raise UnencodableValue("", _type_name(value), _HINTS.get(kind, "")) from None
+        if numpy is not None:
+            return self._encode_numpy(numpy, numpy.asarray(view), _type_name(value))
+        return self._encode_buffer(view, _type_name(value))
 
-    def _encode_dict(self, value: Mapping[Any, Any], path: str) -> Any:
+    def _nested(self, value: Any, segment: str) -> Any:
+        """Encode a value held by a container; a refusal names ``segment`` in its path."""
+        try:
+            return self._encode(value)
+        except UnencodableValue as exc:
+            raise exc._inside(segment) from None
+
+    def _enter(self, value: Any) -> None:
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            raise UnencodableValue("", _type_name(value), f"nested deeper than {MAX_DEPTH} levels, or contains itself")
+
+    def _encode_items(self, value: list[Any] | tuple[Any, ...]) -> list[Any]:
+        self._enter(value)
+        out = []
+        for i, item in enumerate(value):
+            try:
+                out.append(self._encode(item))
+            except UnencodableValue as exc:
+                raise exc._inside(f"[{i}]") from None
+        self._depth -= 1
+        return out
+
+    def _encode_dict(self, value: Mapping[Any, Any]) -> Any:
+        self._enter(value)
         out: dict[str, Any] = {}
         for key, item in value.items():
-            if type(key) is not str:
-                raise UnencodableValue(f"{path}[{key!r}]", _type_name(key), "dictionary keys must be str")
-            out[key] = self.encode(item, f"{path}.{key}" if path else key)
+            if not isinstance(key, str):
+                raise UnencodableValue(f"[{key!r}]", _type_name(key), "dictionary keys must be str")
+            try:
+                out[str.__str__(key)] = self._encode(item)
+            except UnencodableValue as exc:
+                raise exc._inside(_key_segment(key)) from None
+        self._depth -= 1
         if TAG in out:
             return {TAG: "dict", "items": out}
         return out
 
-    def _encode_ndarray(self, array: Any, path: str) -> dict[str, Any]:
-        if array.dtype.hasobject:
-            raise UnencodableValue(path, f"numpy.ndarray[{array.dtype}]", "object arrays hold Python objects")
+    def _encode_numpy(self, numpy: Any, value: Any, type_name: str = "") -> dict[str, Any]:
+        array = numpy.asarray(value)
+        dtype = array.dtype
+        if dtype.hasobject:
+            raise UnencodableValue("", type_name or f"numpy.ndarray[{dtype}]", "object arrays hold Python objects")
+        masked = sys.modules.get("numpy.ma")
+        if masked is not None and isinstance(value, masked.MaskedArray):
+            raise UnencodableValue("", _type_name(value), "the mask would be lost; send .data and .mask separately")
         if not array.flags.c_contiguous:
             array = array.copy(order="C")
-        view = memoryview(array).cast("B") if array.ndim else memoryview(array.reshape(1)).cast("B")
-        return {TAG: "ndarray", "ref": self._attach(view), "dtype": array.dtype.str, "shape": list(array.shape)}
+        try:
+            raw = array.reshape(-1).view(numpy.uint8)
+        except (TypeError, ValueError) as exc:
+            raise UnencodableValue("", type_name or f"numpy.ndarray[{dtype}]", str(exc)) from None
+        descr: Any = dtype.str if dtype.names is None else numpy.lib.format.dtype_to_descr(dtype)
+        encoded = {TAG: "ndarray", "ref": self._attach(memoryview(raw)), "dtype": descr, "shape": list(array.shape)}
+        if isinstance(value, numpy.generic):
+            encoded["scalar"] = True
+        return encoded
 
-    def _encode_buffer(self, view: memoryview, path: str) -> Any:
-        if not view.c_contiguous:
-            view = memoryview(view.tobytes())
-        return {
-            TAG: "buffer",
-            "ref": self._attach(view.cast("B") if view.ndim else memoryview(view.tobytes())),
-            "format": view.format,
-            "shape": list(view.shape),
-        }
+    def _encode_buffer(self, view: memoryview, type_name: str) -> Any:
+        """A buffer-protocol object while numpy is not loaded: only portable formats cross."""
+        if not _PORTABLE_FORMAT.fullmatch(view.format):
+            raise UnencodableValue("", type_name, f"buffer format {view.format!r} is not supported; send bytes")
+        raw = view.cast("B") if view.c_contiguous and view.ndim else memoryview(view.tobytes())
+        return {TAG: "buffer", "ref": self._attach(raw), "format": view.format, "shape": list(view.shape or ())}
 
     def _attach(self, view: memoryview) -> int:
-        self.attachments.append(view.cast("B") if view.format != "B" or view.ndim != 1 else view)
+        self.attachments.append(view if view.format == "B" and view.ndim == 1 else view.cast("B"))
         return len(self.attachments) - 1
 
 
+_HINTS: dict[type[Any], str] = {
+    set: "send a list or a tuple",
+    frozenset: "send a list or a tuple",
+    complex: "send a numpy complex scalar or two floats",
+}
+
+
 class Decoder:
-    def __init__(self, attachments: list[bytearray] | list[bytes], wire_types: Mapping[str, type[Any]] | None = None) -> None:
+    """Rebuilds a value from a tree and the attachments its ``ref`` numbers point into."""
+
+    def __init__(
+        self, attachments: list[bytearray] | list[bytes], wire_types: Mapping[str, type[Any]] | None = None
+    ) -> None:
         self.attachments = attachments
         self.wire_types = wire_types or {}
 
     def decode(self, tree: Any) -> Any:
+        try:
+            return self._decode(tree)
+        except RecursionError:
+            raise UndecodableValue("tree is nested too deeply") from None
+
+    def _decode(self, tree: Any) -> Any:
         kind = type(tree)
         if kind is list:
-            return [self.decode(item) for item in tree]
+            return [self._decode(item) for item in tree]
         if kind is not dict:
             return tree
         tag = tree.get(TAG)
         if tag is None:
-            return {key: self.decode(item) for key, item in tree.items()}
+            return {key: self._decode(item) for key, item in tree.items()}
         if tag == "bytes":
             return bytes(self._attachment(tree))
         if tag == "tuple":
-            return tuple(self.decode(item) for item in _list(tree, "items"))
+            return tuple(self._decode(item) for item in _list(tree, "items"))
         if tag == "dict":
             items = tree.get("items")
             if not isinstance(items, dict):
                 raise UndecodableValue("escaped dict without items")
-            return {key: self.decode(item) for key, item in items.items()}
+            return {key: self._decode(item) for key, item in items.items()}
+        if tag == "int":
+            text = tree.get("hex")
+            try:
+                return int(str(text), 16) if isinstance(text, str) else _bad(f"bad hex int {text!r}")
+            except ValueError:
+                raise UndecodableValue(f"bad hex int {text!r}") from None
         if tag == "ndarray":
-            array = self._decode_array(tree, str(tree.get("dtype")))
-            return array[()] if tree.get("scalar") is True and hasattr(array, "shape") else array
+            array = self._decode_array(tree, tree.get("dtype"))
+            return array[()] if tree.get("scalar") is True and hasattr(array, "dtype") else array
         if tag == "buffer":
             return self._decode_buffer(tree)
         if tag == "dc":
-            cls = self.wire_types.get(str(tree.get("type")))
-            fields = tree.get("fields")
-            if cls is None or not isinstance(fields, dict):
-                raise UndecodableValue(f"unknown wire type {tree.get('type')!r}")
-            try:
-                return cls(**{key: self.decode(item) for key, item in fields.items()})
-            except TypeError as exc:
-                raise UndecodableValue(f"bad fields for {cls.__name__}: {exc}") from None
+            return self._decode_dataclass(tree)
         raise UndecodableValue(f"unknown tag {tag!r}")
+
+    def _decode_dataclass(self, tree: dict[str, Any]) -> Any:
+        cls = self.wire_types.get(str(tree.get("type")))
+        fields = tree.get("fields")
+        if cls is None or not isinstance(fields, dict):
+            raise UndecodableValue(f"unknown wire type {tree.get('type')!r}")
+        values = {key: self._decode(item) for key, item in fields.items()}
+        try:
+            return cls(**values)
+        except Exception as exc:  # the class's own validation: any failure means a bad tree
+            raise UndecodableValue(f"bad fields for {cls.__name__}: {type(exc).__name__}: {exc}") from None
 
     def _attachment(self, tree: dict[str, Any]) -> bytearray | bytes:
         ref = tree.get("ref")
@@ -164,34 +272,81 @@ class Decoder:
             raise UndecodableValue(f"attachment reference {ref!r} out of range")
         return self.attachments[ref]
 
-    def _decode_array(self, tree: dict[str, Any], dtype: str) -> Any:
+    def _decode_array(self, tree: dict[str, Any], descr: Any) -> Any:
         data = self._attachment(tree)
         shape = tuple(_list(tree, "shape"))
         try:
             import numpy
         except ImportError:
-            return memoryview(data)
+            return _plain_view(data, descr, shape)
         try:
-            return numpy.frombuffer(data, dtype=numpy.dtype(dtype)).reshape(shape)
-        except (TypeError, ValueError) as exc:
-            raise UndecodableValue(f"bad array header: {exc}") from None
+            dtype = numpy.dtype(descr) if isinstance(descr, str) else numpy.lib.format.descr_to_dtype(_descr(descr))
+            return numpy.frombuffer(data, dtype=dtype).reshape(shape)
+        except (TypeError, ValueError, KeyError, IndexError) as exc:
+            raise UndecodableValue(f"bad array header {descr!r} {shape!r}: {exc}") from None
 
     def _decode_buffer(self, tree: dict[str, Any]) -> Any:
-        fmt = str(tree.get("format"))
-        shape = [int(n) for n in _list(tree, "shape")]
+        fmt = tree.get("format")
+        if not isinstance(fmt, str) or not _PORTABLE_FORMAT.fullmatch(fmt):
+            raise UndecodableValue(f"bad buffer format {fmt!r}")
         try:
             import numpy
         except ImportError:
-            view = memoryview(self._attachment(tree))
-            try:
-                return view.cast(fmt, shape) if shape else view.cast(fmt)
-            except (TypeError, ValueError) as exc:
-                raise UndecodableValue(f"bad buffer header: {exc}") from None
+            return _plain_view(self._attachment(tree), fmt, tuple(_list(tree, "shape")))
+        dtype = numpy.dtype(fmt.lstrip("@").replace("!", ">"))
+        return self._decode_array(tree, dtype.str)
+
+
+def _plain_view(data: bytearray | bytes, descr: Any, shape: tuple[Any, ...]) -> memoryview:
+    """Without numpy: a memoryview with the item format and shape where struct syntax allows it."""
+    view = memoryview(data)
+    char = _struct_char(descr)
+    if char is not None:
         try:
-            dtype = numpy.dtype(fmt)
-        except TypeError as exc:
-            raise UndecodableValue(f"bad buffer format {fmt!r}: {exc}") from None
-        return self._decode_array(tree, dtype.str) if shape else numpy.frombuffer(self._attachment(tree), dtype)
+            typed: memoryview = view.cast(char, [int(n) for n in shape])  # type: ignore[call-overload]
+            return typed
+        except (TypeError, ValueError):
+            pass
+    return view
+
+
+_NATIVE = "<" if sys.byteorder == "little" else ">"
+_STRUCT_CHARS = {
+    "b1": "?", "i1": "b", "u1": "B", "i2": "h", "u2": "H", "i4": "i", "u4": "I", "i8": "q", "u8": "Q",
+    "f2": "e", "f4": "f", "f8": "d",
+}
+
+
+def _struct_char(descr: Any) -> str | None:
+    """The native struct character for a numpy dtype string or a struct format, if there is one."""
+    if not isinstance(descr, str):
+        return None
+    if _PORTABLE_FORMAT.fullmatch(descr):
+        order, char = descr[:-1], descr[-1]
+        return char if order in ("", "@", "=", _NATIVE) else None
+    match = re.fullmatch(r"([<>|=])([a-z]\d+)", descr)
+    if match is None or match[1] not in ("|", "=", _NATIVE):
+        return None
+    return _STRUCT_CHARS.get(match[2])
+
+
+def _descr(obj: Any) -> Any:
+    """A numpy descr from its JSON form (lists where numpy wants tuples)."""
+    if isinstance(obj, str):
+        return obj
+    if not isinstance(obj, list):
+        raise UndecodableValue(f"bad dtype description {obj!r}")
+    fields = []
+    for field in obj:
+        if not isinstance(field, list) or len(field) not in (2, 3):
+            raise UndecodableValue(f"bad dtype field {field!r}")
+        name, sub = field[0], _descr(field[1])
+        fields.append((name, sub) if len(field) == 2 else (name, sub, tuple(_list({"s": field[2]}, "s"))))
+    return fields
+
+
+def _bad(why: str) -> Any:
+    raise UndecodableValue(why)
 
 
 def _list(tree: dict[str, Any], key: str) -> list[Any]:
@@ -207,10 +362,14 @@ def _type_name(value: Any) -> str:
 
 
 def encode(value: Any, wire_types: Mapping[str, type[Any]] | None = None) -> tuple[Any, list[memoryview]]:
+    """The JSON tree for ``value`` and its attachments; raises UnencodableValue."""
     encoder = Encoder(wire_types)
     tree = encoder.encode(value)
     return tree, encoder.attachments
 
 
-def decode(tree: Any, attachments: list[bytearray] | list[bytes], wire_types: Mapping[str, type[Any]] | None = None) -> Any:
+def decode(
+    tree: Any, attachments: list[bytearray] | list[bytes], wire_types: Mapping[str, type[Any]] | None = None
+) -> Any:
+    """The value a tree and its attachments describe; raises UndecodableValue."""
     return Decoder(attachments, wire_types).decode(tree)

@@ -7,13 +7,22 @@ Deadlines are checked by :meth:`BusProtocol.expire` with the current time passed
 Wire format (protocol version :data:`PROTOCOL_VERSION`). Every message is one JSON text frame,
 followed by its attachments as binary frames of at most ``chunk_size`` bytes:
 
-    {"t": "req", "id": 7, "name": "ExecuteNodeRequest", "body": <tree>, "sizes": [n, ...]}
-    {"t": "res", "id": 7, "ok": true, "body": <tree>, "sizes": [...]}
-    {"t": "cancel", "id": 7}
+    {"t":"req","id":7,"name":"ExecuteNodeRequest","body":<tree>,"sizes":[n, ...]}
+    {"t":"res","id":7,"ok":true,"body":<tree>,"sizes":[...]}
+    {"t":"cancel","id":7}
 
-``sizes`` lists each attachment's byte length; the receiver preallocates one buffer per
-attachment and fills it from the binary frames, which must follow their header with nothing in
-between. Ids are chosen by the sender of a request and are unique per direction.
+``sizes`` lists each attachment's byte length (omitted means ``[]``); the receiver preallocates
+one buffer per attachment and fills it from the binary frames, which must follow their header
+with nothing in between. An attachment may span several frames, and a frame may finish one
+attachment and start the next; zero-length attachments take no bytes. Ids are positive integers
+chosen by the sender of a request, unique per direction and never reused on one connection.
+
+Every request is answered exactly once, also when it was cancelled (then ``ok`` is false). A
+request whose sender cancelled it or let it expire is no longer awaited: its late response, with
+its attachments, is consumed silently. A response to an id that is neither awaited nor abandoned
+(a replayed or duplicate response) is a protocol error, like any malformed frame. After a
+:class:`~nodeisle._errors.ProtocolError` the protocol stays usable: the bad frame, and the
+partial message it belonged to, are dropped.
 """
 
 from __future__ import annotations
@@ -33,6 +42,9 @@ WORKER_HEADER = "X-Nodeisle-Worker"
 DEFAULT_CHUNK_SIZE = 1 << 20
 DEFAULT_MAX_TEXT = 16 << 20
 DEFAULT_MAX_ATTACHMENTS = 4 << 30
+
+# How many abandoned (cancelled or expired) request ids are remembered to absorb late responses.
+_MAX_ABANDONED = 4096
 
 Frame = str | bytes | bytearray | memoryview
 
@@ -62,37 +74,41 @@ Event = IncomingRequest | IncomingResponse | IncomingCancel
 
 
 class _Partial:
-    """A message whose header arrived and whose attachments are still coming."""
+    """A message whose header arrived and whose attachments are still coming.
 
-    __slots__ = ("buffers", "filled", "header", "index")
+    With ``discard`` the bytes are counted, not stored: the message is not wanted any more.
+    """
 
-    def __init__(self, header: dict[str, Any], sizes: list[int]) -> None:
+    __slots__ = ("buffers", "discard", "filled", "header", "index", "sizes")
+
+    def __init__(self, header: dict[str, Any], sizes: list[int], discard: bool = False) -> None:
         self.header = header
-        self.buffers = [bytearray(size) for size in sizes]
+        self.sizes = sizes
+        self.discard = discard
+        self.buffers = [] if discard else [bytearray(size) for size in sizes]
         self.index = 0
         self.filled = 0
-        self._skip_empty()
+        self._skip_full()
 
-    def _skip_empty(self) -> None:
-        while self.index < len(self.buffers) and self.filled == len(self.buffers[self.index]):
+    def _skip_full(self) -> None:
+        while self.index < len(self.sizes) and self.filled == self.sizes[self.index]:
             self.index += 1
             self.filled = 0
 
     @property
     def complete(self) -> bool:
-        return self.index >= len(self.buffers)
+        return self.index >= len(self.sizes)
 
-    def feed(self, chunk: bytes | bytearray | memoryview) -> None:
-        view = memoryview(chunk)
+    def feed(self, view: memoryview) -> None:
         while view.nbytes:
             if self.complete:
                 raise ProtocolError("binary frame carries more bytes than the message's attachments declare")
-            buffer = self.buffers[self.index]
-            take = min(view.nbytes, len(buffer) - self.filled)
-            buffer[self.filled : self.filled + take] = view[:take]
+            take = min(view.nbytes, self.sizes[self.index] - self.filled)
+            if not self.discard:
+                self.buffers[self.index][self.filled : self.filled + take] = view[:take]
             self.filled += take
             view = view[take:]
-            self._skip_empty()
+            self._skip_full()
 
 
 class BusProtocol:
@@ -105,43 +121,57 @@ class BusProtocol:
         max_text: int = DEFAULT_MAX_TEXT,
         max_attachments: int = DEFAULT_MAX_ATTACHMENTS,
     ) -> None:
+        for name, value in (("chunk_size", chunk_size), ("max_text", max_text), ("max_attachments", max_attachments)):
+            if type(value) is not int or value < 1:
+                raise ValueError(f"BusProtocol: {name} must be a positive int, got {value!r}")
         self.chunk_size = chunk_size
         self.max_text = max_text
         self.max_attachments = max_attachments
         self._next_id = 1
         self._outgoing: list[Frame] = []
-        self._pending: dict[int, float | None] = {}  # request id -> deadline
+        self._pending: dict[int, float | None] = {}  # our request id -> deadline
+        self._abandoned: dict[int, None] = {}  # our request ids no longer awaited, oldest first
+        self._incoming: set[int] = set()  # the peer's request ids not answered yet
         self._partial: _Partial | None = None
 
     # -- sending ----------------------------------------------------------------------------------
-    def send_request(self, name: str, body: Any, attachments: Sequence[memoryview] = (), deadline: float | None = None) -> int:
+    def send_request(
+        self, name: str, body: Any, attachments: Sequence[memoryview] = (), deadline: float | None = None
+    ) -> int:
+        """Queue a request; returns its id. ``deadline`` is a time in the clock :meth:`expire` uses."""
         request_id = self._next_id
+        self._queue({"t": "req", "id": request_id, "name": name, "body": body}, attachments)
         self._next_id += 1
         self._pending[request_id] = deadline
-        self._queue({"t": "req", "id": request_id, "name": name, "body": body}, attachments)
         return request_id
 
     def send_response(self, request_id: int, ok: bool, body: Any, attachments: Sequence[memoryview] = ()) -> None:
+        """Queue the answer to the peer's request ``request_id``."""
         self._queue({"t": "res", "id": request_id, "ok": ok, "body": body}, attachments)
+        self._incoming.discard(request_id)
 
     def send_cancel(self, request_id: int) -> None:
         """Ask the peer to cancel request ``request_id``; its answer is no longer awaited."""
         if self._pending.pop(request_id, _MISSING) is not _MISSING:
-            self._outgoing.append(json.dumps({"t": "cancel", "id": request_id}))
+            self._abandon(request_id)
+            self._outgoing.append(json.dumps({"t": "cancel", "id": request_id}, separators=(",", ":")))
 
     def forget(self, request_id: int) -> None:
         """Stop waiting for ``request_id`` without telling the peer (it is gone)."""
         self._pending.pop(request_id, None)
 
     def _queue(self, header: dict[str, Any], attachments: Sequence[memoryview]) -> None:
-        header["sizes"] = [a.nbytes for a in attachments]
-        self._outgoing.append(json.dumps(header, separators=(",", ":")))
+        """Serialize first, then queue: a body json cannot write leaves the protocol unchanged."""
+        views = [a if a.format == "B" and a.ndim == 1 else a.cast("B") for a in attachments]
+        header["sizes"] = [view.nbytes for view in views]
+        frames: list[Frame] = [json.dumps(header, separators=(",", ":"))]
         step = self.chunk_size
-        for attachment in attachments:
-            for start in range(0, attachment.nbytes, step):
-                self._outgoing.append(attachment[start : start + step])
+        for view in views:
+            frames.extend(view[start : start + step] for start in range(0, view.nbytes, step))
+        self._outgoing.extend(frames)
 
     def data_to_send(self) -> list[Frame]:
+        """The frames to write, in order; each message's frames are contiguous."""
         frames, self._outgoing = self._outgoing, []
         return frames
 
@@ -154,17 +184,21 @@ class BusProtocol:
         """
         if isinstance(frame, str):
             return self._receive_text(frame)
-        if self._partial is None:
+        partial = self._partial
+        if partial is None:
             raise ProtocolError("binary frame without a message header announcing attachments")
         try:
-            self._partial.feed(frame)
-        except ProtocolError:
+            view = memoryview(frame).cast("B")
+            partial.feed(view)
+        except (ProtocolError, TypeError, ValueError) as exc:
             self._partial = None
-            raise
-        if self._partial.complete:
-            partial, self._partial = self._partial, None
-            return [self._event(partial.header, partial.buffers)]
-        return []
+            if isinstance(exc, ProtocolError):
+                raise
+            raise ProtocolError(f"frame of type {type(frame).__name__} is not a binary frame") from None
+        if not partial.complete:
+            return []
+        self._partial = None
+        return self._complete(partial)
 
     def _receive_text(self, frame: str) -> list[Event]:
         if self._partial is not None:
@@ -174,7 +208,7 @@ class BusProtocol:
             raise ProtocolError(f"text frame of {len(frame)} characters exceeds the limit of {self.max_text}")
         try:
             header = json.loads(frame)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise ProtocolError(f"text frame is not JSON: {exc}") from None
         if not isinstance(header, dict):
             raise ProtocolError("message must be a JSON object")
@@ -183,47 +217,62 @@ class BusProtocol:
         if type(request_id) is not int or request_id <= 0:
             raise ProtocolError(f"message id must be a positive integer, got {request_id!r}")
         if kind == "cancel":
-            return [IncomingCancel(request_id)]
+            return [IncomingCancel(request_id)] if request_id in self._incoming else []
         if kind not in ("req", "res"):
             raise ProtocolError(f"unknown message type {kind!r}")
         if kind == "req" and not isinstance(header.get("name"), str):
             raise ProtocolError("request without a string 'name'")
+        if kind == "req" and request_id in self._incoming:
+            raise ProtocolError(f"request id {request_id} is already in use by an unanswered request")
         if kind == "res" and type(header.get("ok")) is not bool:
             raise ProtocolError("response without a boolean 'ok'")
-        if kind == "res" and request_id not in self._pending:
+        if kind == "res" and request_id not in self._pending and request_id not in self._abandoned:
             raise ProtocolError(f"response to unknown or already answered request {request_id}")
         sizes = header.get("sizes", [])
-        if not isinstance(sizes, list) or not all(type(s) is int and s >= 0 for s in sizes):
+        if type(sizes) is not list or not all(type(s) is int and s >= 0 for s in sizes):
             raise ProtocolError("'sizes' must be a list of non-negative integers")
         if sum(sizes) > self.max_attachments:
             raise ProtocolError(f"attachments of {sum(sizes)} bytes exceed the limit of {self.max_attachments}")
-        partial = _Partial(header, sizes)
+        partial = _Partial(header, sizes, discard=kind == "res" and request_id not in self._pending)
+        if kind == "req":
+            self._incoming.add(request_id)
         if partial.complete:
-            return [self._event(header, partial.buffers)]
+            return self._complete(partial)
         self._partial = partial
         return []
 
-    def _event(self, header: dict[str, Any], buffers: list[bytearray]) -> Event:
+    def _complete(self, partial: _Partial) -> list[Event]:
+        header = partial.header
         if header["t"] == "req":
-            return IncomingRequest(header["id"], header["name"], header.get("body"), buffers)
+            return [IncomingRequest(header["id"], header["name"], header.get("body"), partial.buffers)]
         if self._pending.pop(header["id"], _MISSING) is _MISSING:
-            raise ProtocolError(f"response to unknown or already answered request {header['id']}")
-        return IncomingResponse(header["id"], header["ok"], header.get("body"), buffers)
+            # Cancelled or expired meanwhile: the late answer is not wanted.
+            self._abandoned.pop(header["id"], None)
+            return []
+        return [IncomingResponse(header["id"], header["ok"], header.get("body"), partial.buffers)]
+
+    def _abandon(self, request_id: int) -> None:
+        self._abandoned[request_id] = None
+        if len(self._abandoned) > _MAX_ABANDONED:
+            del self._abandoned[next(iter(self._abandoned))]
 
     # -- deadlines --------------------------------------------------------------------------------
     def expire(self, now: float) -> list[int]:
-        """Ids of pending requests whose deadline has passed; they are no longer awaited."""
+        """Ids of pending requests whose deadline is at or before ``now``; they are no longer awaited."""
         expired = [rid for rid, deadline in self._pending.items() if deadline is not None and deadline <= now]
         for rid in expired:
             del self._pending[rid]
+            self._abandon(rid)
         return expired
 
     def next_deadline(self) -> float | None:
+        """The earliest deadline among pending requests, or None."""
         deadlines = [d for d in self._pending.values() if d is not None]
         return min(deadlines) if deadlines else None
 
     @property
     def pending(self) -> frozenset[int]:
+        """Ids of our requests still awaiting a response."""
         return frozenset(self._pending)
 
 

@@ -195,8 +195,8 @@ def _watch_parent(parent_pid: int | None) -> None:
         os._exit(0)  # the parent died before the death signal was armed
 
     def wait_for_eof() -> None:
-        try:
-            while sys.stdin.buffer.read(65536):
+        try:  # os.read, not sys.stdin: a buffered reader's lock would block interpreter shutdown
+            while os.read(0, 65536):
                 pass
         except (OSError, ValueError):
             pass

@@ -1,0 +1,91 @@
+"""Workflow files: loading, modes per run, and the same outputs Shared and Isolated."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nodeisle.orchestrator.engine import build_orchestrator
+from nodeisle.orchestrator.settings import LibraryMode
+from nodeisle.orchestrator.workflow import load_workflow, run_workflow
+from tests.conftest import EXAMPLES, run, write_library
+
+# Workflows whose libraries pin packages from PyPI: they need the network, which tests must not.
+NEEDS_NETWORK = {"pydantic_versions.json"}
+WORKFLOWS = sorted(p for p in (EXAMPLES / "workflows").glob("*.json") if p.name not in NEEDS_NETWORK)
+
+
+def outputs(path: Path, mode: LibraryMode) -> dict[str, Any]:
+    wf = load_workflow(path)
+
+    async def body() -> dict[str, Any]:
+        async with build_orchestrator() as o:
+            names = {}
+            for library in wf.libraries:
+                from nodeisle.manifest import load_manifest
+
+                names[load_manifest(library).name] = mode
+            result = await run_workflow(o, wf, names)
+            for state in o.libraries.values():
+                assert str(state.mode) == str(mode)
+            return {name: (r.status, r.outputs) for name, r in result.nodes.items()}
+    return run(body(), timeout=120)
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=[p.name for p in WORKFLOWS])
+def test_every_example_workflow_gives_the_same_outputs_shared_and_isolated(path: Path, offline_home: Path) -> None:
+    shared = outputs(path, LibraryMode.SHARED)
+    isolated = outputs(path, LibraryMode.ISOLATED)
+    assert shared == isolated
+    assert all(status == "succeeded" for status, _ in shared.values()), shared
+
+
+def test_network_only_examples_are_listed_and_exist() -> None:
+    for name in NEEDS_NETWORK:
+        assert (EXAMPLES / "workflows" / name).is_file()
+
+
+def test_library_modes_in_the_workflow_apply_to_that_run(tmp_path: Path, offline_home: Path) -> None:
+    wf_path = tmp_path / "wf.json"
+    wf_path.write_text(json.dumps({
+        "libraries": [str(EXAMPLES / "libraries" / "text_tools")],
+        "library_modes": {"Text Tools": "isolated"},
+        "nodes": [{"name": "where", "type": "WhereAmI"}],
+    }))
+
+    async def body() -> None:
+        import os
+
+        async with build_orchestrator() as o:
+            result = await run_workflow(o, load_workflow(wf_path))
+            assert result.nodes["where"].outputs["pid"] != os.getpid()
+    run(body(), timeout=60)
+
+
+def test_library_that_fails_to_build_fails_its_nodes_and_the_rest_still_run(tmp_path: Path, offline_home: Path) -> None:
+    source = (EXAMPLES / "libraries" / "text_tools" / "text_nodes.py").read_text()
+    bad = write_library(tmp_path, "Unbuildable", source, ["Echo"], pins=["tinyver==9.9"])
+    wf_path = tmp_path / "wf.json"
+    wf_path.write_text(json.dumps({
+        "libraries": [str(bad), str(EXAMPLES / "libraries" / "text_tools")],
+        "library_modes": {"Unbuildable": "isolated"},
+        "nodes": [
+            {"name": "broken", "library": "Unbuildable", "type": "Echo"},
+            {"name": "downstream", "library": "Text Tools", "type": "Upper"},
+            {"name": "fine", "library": "Text Tools", "type": "Echo", "values": {"text": "still here"}},
+        ],
+        "connections": [{"from": "broken.result", "to": "downstream.text"}],
+    }))
+
+    async def body() -> None:
+        async with build_orchestrator() as o:
+            result = await run_workflow(o, load_workflow(wf_path))
+            assert result.status == "failed"
+            assert result.nodes["broken"].status == "failed" and "tinyver" in result.nodes["broken"].error.message
+            assert result.nodes["downstream"].status == "skipped"
+            assert result.nodes["fine"].outputs == {"result": "still here"}
+            assert list(result.nodes) == ["broken", "downstream", "fine"]
+    run(body(), timeout=120)

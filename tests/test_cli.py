@@ -1,0 +1,189 @@
+"""The command line, run as a user runs it: a real process, real files, exit codes and output."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import EXAMPLES, TEXT_TOOLS, write_library
+
+NODES = '''
+from nodeisle import BaseNode, Parameter, ParameterMode
+class Num(BaseNode):
+    def __init__(self, name, metadata=None):
+        super().__init__(name, metadata)
+        self.add_parameter(Parameter("value", type="int", default_value=1, allowed_modes={ParameterMode.INPUT}))
+        self.add_parameter(Parameter("out", type="int", allowed_modes={ParameterMode.OUTPUT}))
+    def process(self):
+        self.parameter_output_values["out"] = self.parameter_values["value"] * 10
+class Fail(BaseNode):
+    def __init__(self, name, metadata=None):
+        super().__init__(name, metadata)
+        self.add_parameter(Parameter("value", type="int", default_value=1, allowed_modes={ParameterMode.INPUT}))
+        self.add_parameter(Parameter("out", type="int", allowed_modes={ParameterMode.OUTPUT}))
+    def process(self):
+        raise KeyError("no such thing")
+'''
+
+
+def nodeisle(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "nodeisle.cli", *args], capture_output=True, text=True,
+                          env=env or dict(os.environ), timeout=120)
+
+
+def workflow(tmp_path: Path, data: dict[str, object], name: str = "wf.json") -> Path:
+    path = tmp_path / name
+    path.write_text(json.dumps(data))
+    return path
+
+
+@pytest.fixture
+def lib(tmp_path: Path) -> Path:
+    return write_library(tmp_path / "libs", "Cli Lib", NODES, ["Num", "Fail"])
+
+
+def test_run_prints_each_node_and_exits_zero(home: Path) -> None:
+    result = nodeisle("run", str(EXAMPLES / "workflows" / "text.json"))
+    assert result.returncode == 0, result.stderr
+    assert 'shout     result="HELLO ISOLATED WORLD"' in result.stdout
+    assert "run succeeded: 7 of 7 nodes succeeded" in result.stdout
+
+
+def test_run_json_reports_failure_traceback_and_skips_with_exit_one(tmp_path: Path, home: Path, lib: Path) -> None:
+    wf = workflow(tmp_path, {
+        "libraries": [str(lib)],
+        "nodes": [{"name": "fail", "type": "Fail"}, {"name": "after", "type": "Num"},
+                  {"name": "other", "type": "Num", "values": {"value": 4}}],
+        "connections": [{"from": "fail.out", "to": "after.value"}],
+    })
+    result = nodeisle("run", str(wf), "--json")
+    assert result.returncode == 1, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["status"] == "failed"
+    fail = doc["nodes"]["fail"]
+    assert fail["status"] == "failed" and fail["outputs"] == {} and fail["violations"] == []
+    assert fail["error"]["type"] == "KeyError" and "no such thing" in fail["error"]["message"]
+    assert 'raise KeyError("no such thing")' in fail["error"]["traceback"]
+    assert doc["nodes"]["after"]["status"] == "skipped"
+    assert doc["nodes"]["other"] == {"status": "succeeded", "outputs": {"out": 40}, "error": None, "violations": []}
+
+
+@pytest.mark.parametrize(("data", "needles"), [
+    ({"libraries": ["nowhere"], "nodes": []}, ["libraries[0]", "nowhere"]),
+    ({"libraries": ["LIB"], "nodes": [{"name": "x", "type": "Nope"}]}, ["nodes[0].type", "no node type 'Nope'"]),
+    ({"libraries": ["LIB"], "nodes": [{"name": "x", "type": "Num", "values": {"zz": 1}}]},
+     ["nodes[0].values.zz", "no parameter 'zz'"]),
+    ({"libraries": ["LIB"], "nodes": [{"name": "x", "type": "Num"}], "connections": [{"from": "x.out", "to": "y.value"}]},
+     ["connections[0].to", "no node named 'y'"]),
+    ({"libraries": ["LIB"], "nodes": [{"name": "x", "type": "Num"}, {"name": "y", "type": "Num"}],
+      "connections": [{"from": "x.value", "to": "y.value"}]}, ["connections[0]", "not an OUTPUT parameter"]),
+    ({"libraries": ["LIB"], "nodes": [{"name": "x", "type": "Num"}, {"name": "x", "type": "Num"}]},
+     ["nodes[1].name", "duplicate node name 'x'"]),
+    ({"libraries": "LIB", "nodes": []}, ["libraries", "expected a list"]),
+    ({"libraries": [], "nodes": [{"type": "Num"}]}, ["nodes[0].name", "non-empty string"]),
+    ({"libraries": ["LIB"], "library_modes": {"Cli Lib": "sideways"}, "nodes": []}, ["library_modes.Cli Lib", "sideways"]),
+])
+def test_bad_workflow_exits_two_naming_file_and_field(tmp_path: Path, home: Path, lib: Path,
+                                                       data: dict[str, object], needles: list[str]) -> None:
+    text = json.dumps(data).replace('"LIB"', json.dumps(str(lib)))
+    wf = tmp_path / "bad.json"
+    wf.write_text(text)
+    result = nodeisle("run", str(wf))
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert str(wf) in result.stderr
+    for needle in needles:
+        assert needle in result.stderr
+
+
+def test_unreadable_or_broken_workflow_file_exits_two(tmp_path: Path, home: Path) -> None:
+    missing = nodeisle("run", str(tmp_path / "missing.json"))
+    assert missing.returncode == 2 and "missing.json" in missing.stderr and "cannot read" in missing.stderr
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"nodes": [\n  {"name": "a",}\n]}')
+    result = nodeisle("run", str(broken))
+    assert result.returncode == 2 and "line 2 column" in result.stderr
+
+
+def test_broken_manifest_in_workflow_exits_two_naming_the_manifest(tmp_path: Path, home: Path) -> None:
+    bad = tmp_path / "badlib"
+    bad.mkdir()
+    (bad / "griptape_nodes_library.json").write_text('{"name": 3, "nodes": []}')
+    wf = workflow(tmp_path, {"libraries": ["badlib"], "nodes": []})
+    result = nodeisle("run", str(wf))
+    assert result.returncode == 2
+    assert "griptape_nodes_library.json" in result.stderr and "name" in result.stderr
+
+
+def test_libraries_add_mode_list_and_remove(tmp_path: Path, home: Path, lib: Path) -> None:
+    assert nodeisle("libraries", "add", str(lib)).returncode == 0
+    assert json.loads((home / "settings.json").read_text())["libraries"] == [str(lib / "griptape-nodes-library.json")]
+    listed = nodeisle("libraries", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    [row] = json.loads(listed.stdout)
+    assert (row["name"], row["compatibility"], row["suggested_mode"], row["effective_mode"], row["status"]) == \
+        ("Cli Lib", "COMPATIBLE", None, "shared", "loaded")
+    assert nodeisle("libraries", "mode", "Cli Lib", "isolated").returncode == 0
+    assert json.loads((home / "settings.json").read_text())["library_modes"] == {"Cli Lib": "isolated"}
+    human = nodeisle("libraries", "list")
+    assert "Cli Lib  [" in human.stdout
+    assert nodeisle("libraries", "remove", "Cli Lib").returncode == 0
+    assert json.loads((home / "settings.json").read_text())["libraries"] == []
+    assert nodeisle("libraries", "remove", "Cli Lib").returncode == 2
+
+
+def test_libraries_list_shows_worker_id_beside_the_library(tmp_path: Path, offline_home: Path, lib: Path) -> None:
+    assert nodeisle("libraries", "add", str(lib)).returncode == 0
+    assert nodeisle("libraries", "mode", "Cli Lib", "isolated").returncode == 0
+    listed = nodeisle("libraries", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert "effective=isolated" in listed.stdout and "worker=Worker-" in listed.stdout
+
+
+def test_mode_isolated_for_incompatible_library_is_refused_with_the_reason(tmp_path: Path, home: Path) -> None:
+    lib = write_library(tmp_path, "Only Here", NODES, ["Num"],
+                        declarations=[{"type": "worker_mode_compatibility", "compatibility": "INCOMPATIBLE"}])
+    assert nodeisle("libraries", "add", str(lib)).returncode == 0
+    refused = nodeisle("libraries", "mode", "Only Here", "isolated")
+    assert refused.returncode == 2 and "INCOMPATIBLE" in refused.stderr
+    assert "library_modes" not in (home / "settings.json").read_text() or \
+        json.loads((home / "settings.json").read_text())["library_modes"] == {}
+
+
+def test_corrupt_settings_file_is_reported_and_never_overwritten(tmp_path: Path, home: Path, lib: Path) -> None:
+    settings = home / "settings.json"
+    settings.write_text('{"libraries": [')
+    result = nodeisle("libraries", "add", str(lib))
+    assert result.returncode == 2 and "settings.json" in result.stderr and "line 1" in result.stderr
+    assert settings.read_text() == '{"libraries": ['
+
+
+def test_schema_manifest_prints_a_json_schema(home: Path) -> None:
+    result = nodeisle("schema", "manifest")
+    assert result.returncode == 0
+    schema = json.loads(result.stdout)
+    assert schema["type"] == "object" and "nodes" in schema["properties"]
+
+
+def test_isolated_run_gives_the_same_json_as_shared(offline_home: Path) -> None:
+    wf = str(EXAMPLES / "workflows" / "text.json")
+    shared = nodeisle("run", wf, "--json")
+    isolated = nodeisle("run", wf, "--json", "--all-isolated")
+    assert shared.returncode == isolated.returncode == 0, isolated.stderr
+    assert json.loads(shared.stdout) == json.loads(isolated.stdout)
+    assert "Worker-" in isolated.stderr and "Worker-" not in shared.stderr
+
+
+def test_envs_list_and_prune(offline_home: Path) -> None:
+    assert nodeisle("libraries", "add", str(TEXT_TOOLS)).returncode == 0
+    assert nodeisle("libraries", "mode", "Text Tools", "isolated").returncode == 0
+    assert nodeisle("libraries", "list").returncode == 0
+    listed = nodeisle("envs", "list")
+    assert listed.returncode == 0 and "Text Tools" in listed.stdout
+    pruned = nodeisle("envs", "prune")
+    assert pruned.returncode == 0 and "removed" not in pruned.stdout
+    assert "Text Tools" in nodeisle("envs", "list").stdout

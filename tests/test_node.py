@@ -1,0 +1,140 @@
+"""The node API library code imports: BaseNode, Parameter, ParameterMode, Options, and the public surface."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+import pytest
+
+import nodeisle
+from nodeisle import BaseNode, Options, Parameter, ParameterMode
+from tests.conftest import run
+
+
+def test_public_surface_is_exactly_the_contract() -> None:
+    assert nodeisle.__all__ == sorted(nodeisle.__all__, key=str.lower) or nodeisle.__all__ == sorted(nodeisle.__all__)
+    assert set(nodeisle.__all__) == {"BaseNode", "NodeisleError", "Options", "Parameter", "ParameterMode", "Trait",
+                                     "__version__", "ahandle_request", "handle_request"}
+
+
+def test_importing_nodeisle_pulls_in_only_the_standard_library() -> None:
+    import subprocess
+    import sys
+
+    listing = "print('\\n'.join(sorted({m.split('.')[0] for m in sys.modules})))"
+    code = f"import sys, nodeisle, nodeisle.worker.runtime, nodeisle.bus.peer; {listing}"
+    out = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    # Whatever the interpreter's own site hooks import (e.g. a distro .pth) is not ours.
+    baseline = subprocess.run([sys.executable, "-I", "-c", f"import sys; {listing}"], capture_output=True, text=True,
+                              check=True).stdout.split()
+    third_party = [m for m in out if m not in sys.stdlib_module_names and m not in ("nodeisle", "__main__")
+                   and m not in baseline]
+    assert third_party == [], f"the worker runtime must import only the stdlib (and websockets lazily): {third_party}"
+
+
+class Sample(BaseNode):
+    def __init__(self, name: str, metadata: dict[str, Any] | None = None) -> None:
+        super().__init__(name, metadata)
+        self.add_parameter(Parameter("text", type="str", default_value="x", tooltip="t",
+                                     allowed_modes={ParameterMode.INPUT}))
+        self.add_parameter(Parameter("out", type="str", allowed_modes={ParameterMode.OUTPUT}))
+        self.events: list[str] = []
+
+    def before_value_set(self, parameter: Parameter, value: Any) -> Any:
+        self.events.append(f"before {parameter.name}={value}")
+        return value.strip() if isinstance(value, str) else value
+
+    def after_value_set(self, parameter: Parameter, value: Any) -> None:
+        self.events.append(f"after {parameter.name}={value}")
+
+    def process(self) -> None:
+        self.parameter_output_values["out"] = self.parameter_values["text"] + "!"
+
+
+def test_unset_parameters_hold_their_default_and_outputs_start_empty() -> None:
+    node = Sample("s")
+    assert node.parameter_values == {"text": "x"}
+    assert node.parameter_output_values == {}
+    assert node.get_parameter_by_name("nope") is None
+    assert [p.name for p in node.parameters] == ["text", "out"]
+
+
+def test_set_runs_before_hook_converters_validators_then_after_hook() -> None:
+    calls: list[str] = []
+
+    def conv(v: Any) -> Any:
+        calls.append("convert")
+        return v.upper()
+
+    def check(p: Parameter, v: Any) -> None:
+        calls.append("validate")
+        if v == "BAD":
+            raise ValueError("bad value")
+
+    node = Sample("s")
+    node.add_parameter(Parameter("word", type="str", converters=[conv], validators=[check]))
+    assert node.set_parameter_value("word", "  hi ") == "HI"
+    assert node.events == ["before word=  hi ", "after word=HI"] and calls == ["convert", "validate"]
+    with pytest.raises(ValueError, match="bad value"):
+        node.set_parameter_value("word", "bad")
+
+
+def test_options_trait_restricts_values_and_offers_ui_choices() -> None:
+    p = Parameter("style", traits=[Options(choices=["a", "b"])])
+    node = Sample("s")
+    node.add_parameter(p)
+    node.set_parameter_value("style", "a")
+    with pytest.raises(ValueError, match="not one of the choices"):
+        node.set_parameter_value("style", "c")
+    assert p.ui_options() == {"choices": ["a", "b"]}
+    with pytest.raises(ValueError):
+        Options(choices=[])
+
+
+def test_allowed_modes_default_to_all_three_and_reject_unknown_names() -> None:
+    assert set(Parameter("p").allowed_modes) == set(ParameterMode)
+    assert Parameter("p", allowed_modes=["output", "INPUT"]).allowed_modes == (ParameterMode.INPUT, ParameterMode.OUTPUT)
+    with pytest.raises(ValueError, match="unknown parameter mode"):
+        Parameter("p", allowed_modes=["SIDEWAYS"])
+    with pytest.raises(ValueError, match="identifier"):
+        Parameter("not a name")
+
+
+def test_duplicate_and_unknown_parameters_are_clear_errors() -> None:
+    node = Sample("s")
+    with pytest.raises(ValueError, match="already has a parameter named 'text'"):
+        node.add_parameter(Parameter("text"))
+    with pytest.raises(KeyError, match="no parameter named 'ghost'"):
+        node.remove_parameter_element("ghost")
+    node.remove_parameter_element(node.get_parameter_by_name("text"))  # type: ignore[arg-type]
+    assert "text" not in node.parameter_values
+
+
+def test_plain_process_runs_off_the_event_loop_and_async_process_is_awaited() -> None:
+    seen: dict[str, Any] = {}
+
+    class Plain(BaseNode):
+        def process(self) -> None:
+            seen["thread"] = threading.current_thread() is threading.main_thread()
+
+    class Async(BaseNode):
+        async def process(self) -> None:
+            await asyncio.sleep(0)
+            seen["async"] = True
+
+    async def body() -> None:
+        await Plain("p").aprocess()
+        await Async("a").aprocess()
+    run(body(), timeout=10)
+    assert seen == {"thread": False, "async": True}
+
+
+def test_handle_request_outside_any_engine_fails_at_once_with_guidance() -> None:
+    from nodeisle.requests import ListFlowsRequest
+
+    with pytest.raises(nodeisle.NodeisleError, match="no engine is running this code"):
+        nodeisle.handle_request(ListFlowsRequest())
+    with pytest.raises(TypeError, match="expects a nodeisle request"):
+        nodeisle.handle_request("ListFlowsRequest")  # type: ignore[arg-type]
