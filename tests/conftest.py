@@ -71,9 +71,16 @@ def offline_home(home: Path, wheelhouse: Path, uv_cache: Path, monkeypatch: pyte
     yield home
 
 
-def write_library(root: Path, name: str, nodes_source: str, classes: list[str], *,
-                  pins: list[str] | None = None, declarations: list[dict[str, Any]] | None = None,
-                  flags: list[str] | None = None) -> Path:
+def write_library(
+    root: Path,
+    name: str,
+    nodes_source: str,
+    classes: list[str],
+    *,
+    pins: list[str] | None = None,
+    declarations: list[dict[str, Any]] | None = None,
+    flags: list[str] | None = None,
+) -> Path:
     """Write a one-file library (manifest + nodes.py) under ``root`` and return its folder."""
     import json
 
@@ -84,13 +91,23 @@ def write_library(root: Path, name: str, nodes_source: str, classes: list[str], 
         "name": name,
         "library_schema_version": "0.9.0",
         "metadata": {
-            "author": "tests", "description": "test library", "library_version": "0.1.0", "engine_version": "0.1.0",
-            "tags": [], "declarations": declarations or [],
+            "author": "tests",
+            "description": "test library",
+            "library_version": "0.1.0",
+            "engine_version": "0.1.0",
+            "tags": [],
+            "declarations": declarations or [],
             "dependencies": {"pip_dependencies": pins or [], "pip_install_flags": flags or []},
         },
         "categories": [],
-        "nodes": [{"class_name": c, "file_path": "nodes.py", "metadata": {"category": "test", "description": c,
-                                                                        "display_name": c}} for c in classes],
+        "nodes": [
+            {
+                "class_name": c,
+                "file_path": "nodes.py",
+                "metadata": {"category": "test", "description": c, "display_name": c},
+            }
+            for c in classes
+        ],
     }
     (folder / "griptape-nodes-library.json").write_text(json.dumps(manifest, indent=2))
     return folder

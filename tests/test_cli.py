@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import EXAMPLES, TEXT_TOOLS, write_library
 
-NODES = '''
+NODES = """
 from nodeisle import BaseNode, Parameter, ParameterMode
 class Num(BaseNode):
     def __init__(self, name, metadata=None):
@@ -28,12 +28,17 @@ class Fail(BaseNode):
         self.add_parameter(Parameter("out", type="int", allowed_modes={ParameterMode.OUTPUT}))
     def process(self):
         raise KeyError("no such thing")
-'''
+"""
 
 
 def nodeisle(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "nodeisle.cli", *args], capture_output=True, text=True,
-                          env=env or dict(os.environ), timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "nodeisle.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env or dict(os.environ),
+        timeout=120,
+    )
 
 
 def workflow(tmp_path: Path, data: dict[str, object], name: str = "wf.json") -> Path:
@@ -55,12 +60,18 @@ def test_run_prints_each_node_and_exits_zero(home: Path) -> None:
 
 
 def test_run_json_reports_failure_traceback_and_skips_with_exit_one(tmp_path: Path, home: Path, lib: Path) -> None:
-    wf = workflow(tmp_path, {
-        "libraries": [str(lib)],
-        "nodes": [{"name": "fail", "type": "Fail"}, {"name": "after", "type": "Num"},
-                  {"name": "other", "type": "Num", "values": {"value": 4}}],
-        "connections": [{"from": "fail.out", "to": "after.value"}],
-    })
+    wf = workflow(
+        tmp_path,
+        {
+            "libraries": [str(lib)],
+            "nodes": [
+                {"name": "fail", "type": "Fail"},
+                {"name": "after", "type": "Num"},
+                {"name": "other", "type": "Num", "values": {"value": 4}},
+            ],
+            "connections": [{"from": "fail.out", "to": "after.value"}],
+        },
+    )
     result = nodeisle("run", str(wf), "--json")
     assert result.returncode == 1, result.stderr
     doc = json.loads(result.stdout)
@@ -73,23 +84,46 @@ def test_run_json_reports_failure_traceback_and_skips_with_exit_one(tmp_path: Pa
     assert doc["nodes"]["other"] == {"status": "succeeded", "outputs": {"out": 40}, "error": None, "violations": []}
 
 
-@pytest.mark.parametrize(("data", "needles"), [
-    ({"libraries": ["nowhere"], "nodes": []}, ["libraries[0]", "nowhere"]),
-    ({"libraries": ["LIB"], "nodes": [{"name": "x", "type": "Nope"}]}, ["nodes[0].type", "no node type 'Nope'"]),
-    ({"libraries": ["LIB"], "nodes": [{"name": "x", "type": "Num", "values": {"zz": 1}}]},
-     ["nodes[0].values.zz", "no parameter 'zz'"]),
-    ({"libraries": ["LIB"], "nodes": [{"name": "x", "type": "Num"}], "connections": [{"from": "x.out", "to": "y.value"}]},
-     ["connections[0].to", "no node named 'y'"]),
-    ({"libraries": ["LIB"], "nodes": [{"name": "x", "type": "Num"}, {"name": "y", "type": "Num"}],
-      "connections": [{"from": "x.value", "to": "y.value"}]}, ["connections[0]", "not an OUTPUT parameter"]),
-    ({"libraries": ["LIB"], "nodes": [{"name": "x", "type": "Num"}, {"name": "x", "type": "Num"}]},
-     ["nodes[1].name", "duplicate node name 'x'"]),
-    ({"libraries": "LIB", "nodes": []}, ["libraries", "expected a list"]),
-    ({"libraries": [], "nodes": [{"type": "Num"}]}, ["nodes[0].name", "non-empty string"]),
-    ({"libraries": ["LIB"], "library_modes": {"Cli Lib": "sideways"}, "nodes": []}, ["library_modes.Cli Lib", "sideways"]),
-])
-def test_bad_workflow_exits_two_naming_file_and_field(tmp_path: Path, home: Path, lib: Path,
-                                                       data: dict[str, object], needles: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("data", "needles"),
+    [
+        ({"libraries": ["nowhere"], "nodes": []}, ["libraries[0]", "nowhere"]),
+        ({"libraries": ["LIB"], "nodes": [{"name": "x", "type": "Nope"}]}, ["nodes[0].type", "no node type 'Nope'"]),
+        (
+            {"libraries": ["LIB"], "nodes": [{"name": "x", "type": "Num", "values": {"zz": 1}}]},
+            ["nodes[0].values.zz", "no parameter 'zz'"],
+        ),
+        (
+            {
+                "libraries": ["LIB"],
+                "nodes": [{"name": "x", "type": "Num"}],
+                "connections": [{"from": "x.out", "to": "y.value"}],
+            },
+            ["connections[0].to", "no node named 'y'"],
+        ),
+        (
+            {
+                "libraries": ["LIB"],
+                "nodes": [{"name": "x", "type": "Num"}, {"name": "y", "type": "Num"}],
+                "connections": [{"from": "x.value", "to": "y.value"}],
+            },
+            ["connections[0]", "not an OUTPUT parameter"],
+        ),
+        (
+            {"libraries": ["LIB"], "nodes": [{"name": "x", "type": "Num"}, {"name": "x", "type": "Num"}]},
+            ["nodes[1].name", "duplicate node name 'x'"],
+        ),
+        ({"libraries": "LIB", "nodes": []}, ["libraries", "expected a list"]),
+        ({"libraries": [], "nodes": [{"type": "Num"}]}, ["nodes[0].name", "non-empty string"]),
+        (
+            {"libraries": ["LIB"], "library_modes": {"Cli Lib": "sideways"}, "nodes": []},
+            ["library_modes.Cli Lib", "sideways"],
+        ),
+    ],
+)
+def test_bad_workflow_exits_two_naming_file_and_field(
+    tmp_path: Path, home: Path, lib: Path, data: dict[str, object], needles: list[str]
+) -> None:
     text = json.dumps(data).replace('"LIB"', json.dumps(str(lib)))
     wf = tmp_path / "bad.json"
     wf.write_text(text)
@@ -125,8 +159,13 @@ def test_libraries_add_mode_list_and_remove(tmp_path: Path, home: Path, lib: Pat
     listed = nodeisle("libraries", "list", "--json")
     assert listed.returncode == 0, listed.stderr
     [row] = json.loads(listed.stdout)
-    assert (row["name"], row["compatibility"], row["suggested_mode"], row["effective_mode"], row["status"]) == \
-        ("Cli Lib", "COMPATIBLE", None, "shared", "loaded")
+    assert (row["name"], row["compatibility"], row["suggested_mode"], row["effective_mode"], row["status"]) == (
+        "Cli Lib",
+        "COMPATIBLE",
+        None,
+        "shared",
+        "loaded",
+    )
     assert nodeisle("libraries", "mode", "Cli Lib", "isolated").returncode == 0
     assert json.loads((home / "settings.json").read_text())["library_modes"] == {"Cli Lib": "isolated"}
     human = nodeisle("libraries", "list")
@@ -145,13 +184,20 @@ def test_libraries_list_shows_worker_id_beside_the_library(tmp_path: Path, offli
 
 
 def test_mode_isolated_for_incompatible_library_is_refused_with_the_reason(tmp_path: Path, home: Path) -> None:
-    lib = write_library(tmp_path, "Only Here", NODES, ["Num"],
-                        declarations=[{"type": "worker_mode_compatibility", "compatibility": "INCOMPATIBLE"}])
+    lib = write_library(
+        tmp_path,
+        "Only Here",
+        NODES,
+        ["Num"],
+        declarations=[{"type": "worker_mode_compatibility", "compatibility": "INCOMPATIBLE"}],
+    )
     assert nodeisle("libraries", "add", str(lib)).returncode == 0
     refused = nodeisle("libraries", "mode", "Only Here", "isolated")
     assert refused.returncode == 2 and "INCOMPATIBLE" in refused.stderr
-    assert "library_modes" not in (home / "settings.json").read_text() or \
-        json.loads((home / "settings.json").read_text())["library_modes"] == {}
+    assert (
+        "library_modes" not in (home / "settings.json").read_text()
+        or json.loads((home / "settings.json").read_text())["library_modes"] == {}
+    )
 
 
 def test_corrupt_settings_file_is_reported_and_never_overwritten(tmp_path: Path, home: Path, lib: Path) -> None:

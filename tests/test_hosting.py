@@ -33,8 +33,12 @@ def scope() -> NodeScope:
 
 
 def test_values_for_dynamic_parameters_are_set_after_the_hook_creates_them() -> None:
-    specs = [ParameterSpec("n", "int", 1), ParameterSpec("static", "str", "s"), ParameterSpec("d0", "str", "default0"),
-             ParameterSpec("d1", "str", "default1")]
+    specs = [
+        ParameterSpec("n", "int", 1),
+        ParameterSpec("static", "str", "s"),
+        ParameterSpec("d0", "str", "default0"),
+        ParameterSpec("d1", "str", "default1"),
+    ]
     node = materialize(Dynamic, "node", None, specs, {"d1": "given", "n": 2}, scope())
     assert [p.name for p in node.parameters] == ["n", "static", "d0", "d1"]
     assert node.parameter_values == {"n": 2, "static": "s", "d0": "default0", "d1": "given"}
@@ -69,7 +73,10 @@ def test_a_failing_converter_names_the_parameter_in_the_error() -> None:
         def process(self) -> None:
             pass
 
-    outcome = run(execute(Strict, "node", None, [ParameterSpec("count", "int")], {"count": "many"},
-                          Context.ORCHESTRATOR, "lib", None))
+    outcome = run(
+        execute(
+            Strict, "node", None, [ParameterSpec("count", "int")], {"count": "many"}, Context.ORCHESTRATOR, "lib", None
+        )
+    )
     assert outcome.error is not None and outcome.error.type == "ValueError"
     assert "while setting parameter 'count'" in outcome.error.message

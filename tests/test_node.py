@@ -15,8 +15,17 @@ from tests.conftest import run
 
 def test_public_surface_is_exactly_the_contract() -> None:
     assert nodeisle.__all__ == sorted(nodeisle.__all__, key=str.lower) or nodeisle.__all__ == sorted(nodeisle.__all__)
-    assert set(nodeisle.__all__) == {"BaseNode", "NodeisleError", "Options", "Parameter", "ParameterMode", "Trait",
-                                     "__version__", "ahandle_request", "handle_request"}
+    assert set(nodeisle.__all__) == {
+        "BaseNode",
+        "NodeisleError",
+        "Options",
+        "Parameter",
+        "ParameterMode",
+        "Trait",
+        "__version__",
+        "ahandle_request",
+        "handle_request",
+    }
 
 
 def test_importing_nodeisle_pulls_in_only_the_standard_library() -> None:
@@ -27,18 +36,21 @@ def test_importing_nodeisle_pulls_in_only_the_standard_library() -> None:
     code = f"import sys, nodeisle, nodeisle.worker.runtime, nodeisle.bus.peer; {listing}"
     out = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, check=True).stdout.split()
     # Whatever the interpreter's own site hooks import (e.g. a distro .pth) is not ours.
-    baseline = subprocess.run([sys.executable, "-I", "-c", f"import sys; {listing}"], capture_output=True, text=True,
-                              check=True).stdout.split()
-    third_party = [m for m in out if m not in sys.stdlib_module_names and m not in ("nodeisle", "__main__")
-                   and m not in baseline]
+    baseline = subprocess.run(
+        [sys.executable, "-I", "-c", f"import sys; {listing}"], capture_output=True, text=True, check=True
+    ).stdout.split()
+    third_party = [
+        m for m in out if m not in sys.stdlib_module_names and m not in ("nodeisle", "__main__") and m not in baseline
+    ]
     assert third_party == [], f"the worker runtime must import only the stdlib (and websockets lazily): {third_party}"
 
 
 class Sample(BaseNode):
     def __init__(self, name: str, metadata: dict[str, Any] | None = None) -> None:
         super().__init__(name, metadata)
-        self.add_parameter(Parameter("text", type="str", default_value="x", tooltip="t",
-                                     allowed_modes={ParameterMode.INPUT}))
+        self.add_parameter(
+            Parameter("text", type="str", default_value="x", tooltip="t", allowed_modes={ParameterMode.INPUT})
+        )
         self.add_parameter(Parameter("out", type="str", allowed_modes={ParameterMode.OUTPUT}))
         self.events: list[str] = []
 
@@ -95,7 +107,10 @@ def test_options_trait_restricts_values_and_offers_ui_choices() -> None:
 
 def test_allowed_modes_default_to_all_three_and_reject_unknown_names() -> None:
     assert set(Parameter("p").allowed_modes) == set(ParameterMode)
-    assert Parameter("p", allowed_modes=["output", "INPUT"]).allowed_modes == (ParameterMode.INPUT, ParameterMode.OUTPUT)
+    assert Parameter("p", allowed_modes=["output", "INPUT"]).allowed_modes == (
+        ParameterMode.INPUT,
+        ParameterMode.OUTPUT,
+    )
     with pytest.raises(ValueError, match="unknown parameter mode"):
         Parameter("p", allowed_modes=["SIDEWAYS"])
     with pytest.raises(ValueError, match="identifier"):
@@ -127,6 +142,7 @@ def test_plain_process_runs_off_the_event_loop_and_async_process_is_awaited() ->
     async def body() -> None:
         await Plain("p").aprocess()
         await Async("a").aprocess()
+
     run(body(), timeout=10)
     assert seen == {"thread": False, "async": True}
 

@@ -22,7 +22,9 @@ def _route(request: Request) -> None:
             + _strict.REENTRANT_BUS_IN_INIT.remediation
         )
     if scope is not None and request.orchestrator_owned:
-        scope.violate(_strict.WORKER_REACH_INTO_ORCHESTRATOR, f"{name} forwarded to the orchestrator during {scope.phase}.")
+        scope.violate(
+            _strict.WORKER_REACH_INTO_ORCHESTRATOR, f"{name} forwarded to the orchestrator during {scope.phase}."
+        )
 
 
 def _engine_for(request: Request) -> RequestHandler:

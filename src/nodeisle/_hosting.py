@@ -119,7 +119,11 @@ def import_library(manifest: LibraryManifest) -> LibraryCode:
         if cls is None:
             dropped.append(DroppedClass(entry.class_name, f"{entry.path} defines no class {entry.class_name!r}"))
         elif not (isinstance(cls, type) and issubclass(cls, BaseNode)):
-            dropped.append(DroppedClass(entry.class_name, f"{entry.class_name} in {entry.path} is not a nodeisle.BaseNode subclass"))
+            dropped.append(
+                DroppedClass(
+                    entry.class_name, f"{entry.class_name} in {entry.path} is not a nodeisle.BaseNode subclass"
+                )
+            )
         else:
             classes[entry.class_name] = cls
     return LibraryCode(manifest, classes, dropped)
@@ -128,7 +132,9 @@ def import_library(manifest: LibraryManifest) -> LibraryCode:
 def _import_file(manifest: LibraryManifest, path: Path) -> ModuleType | DroppedClass:
     if not path.is_file():
         return DroppedClass("", f"node file {path} does not exist (nodes[].file_path in {manifest.path})")
-    name = f"_nodeisle_lib_{_slug(manifest.name)}_{_slug(str(path.relative_to(manifest.directory)) if path.is_relative_to(manifest.directory) else path.stem)}"
+    inside = path.is_relative_to(manifest.directory)
+    relative = str(path.relative_to(manifest.directory)) if inside else path.stem
+    name = f"_nodeisle_lib_{_slug(manifest.name)}_{_slug(relative)}"
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         return DroppedClass("", f"cannot import {path}")
@@ -138,7 +144,9 @@ def _import_file(manifest: LibraryManifest, path: Path) -> ModuleType | DroppedC
         spec.loader.exec_module(module)
     except BaseException as exc:  # library code may raise anything, SystemExit included
         sys.modules.pop(name, None)
-        return DroppedClass("", f"importing {path} raised {type(exc).__name__}: {exc}", "".join(traceback.format_exception(exc)))
+        return DroppedClass(
+            "", f"importing {path} raised {type(exc).__name__}: {exc}", "".join(traceback.format_exception(exc))
+        )
     return module
 
 
@@ -193,19 +201,25 @@ def _construct_with_timeout(
             try:
                 result.append(cls(f"probe-{cls.__name__}", None))
             except BaseException as exc:
-                result.append(DroppedClass(
-                    cls.__name__,
-                    f"__init__ raised {type(exc).__name__}: {exc}",
-                    "".join(traceback.format_exception(exc)),
-                ))
+                result.append(
+                    DroppedClass(
+                        cls.__name__,
+                        f"__init__ raised {type(exc).__name__}: {exc}",
+                        "".join(traceback.format_exception(exc)),
+                    )
+                )
 
-    thread = threading.Thread(target=contextvars.copy_context().run, args=(construct,),
-                              name=f"probe-{cls.__name__}", daemon=True)
+    thread = threading.Thread(
+        target=contextvars.copy_context().run, args=(construct,), name=f"probe-{cls.__name__}", daemon=True
+    )
     thread.start()
     thread.join(timeout)
     if thread.is_alive() or not result:
-        return None, DroppedClass(cls.__name__, f"__init__ did not finish within the probe timeout of {timeout:g} s; "
-                                  "move I/O out of __init__ into process()")
+        return None, DroppedClass(
+            cls.__name__,
+            f"__init__ did not finish within the probe timeout of {timeout:g} s; "
+            "move I/O out of __init__ into process()",
+        )
     outcome = result[0]
     return (None, outcome) if isinstance(outcome, DroppedClass) else (outcome, None)
 
@@ -303,7 +317,9 @@ async def execute(
             with phase(scope, Phase.APROCESS):
                 await node.aprocess()
         except HydrationError as exc:
-            return ExecutionOutcome({}, scope.violations, _remote_error(exc.cause, f"while setting parameter {exc.parameter!r}: "))
+            return ExecutionOutcome(
+                {}, scope.violations, _remote_error(exc.cause, f"while setting parameter {exc.parameter!r}: ")
+            )
         except Exception as exc:
             return ExecutionOutcome({}, scope.violations, _remote_error(exc))
     errors = [v for v in scope.violations if v.severity is Severity.ERROR]

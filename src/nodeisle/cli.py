@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import sys
@@ -51,10 +52,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         from nodeisle.orchestrator.settings import LibraryMode
 
         for path in workflow.libraries:
-            try:
+            # A broken manifest is reported, with the field, when the workflow registers it.
+            with contextlib.suppress(ManifestError):
                 workflow.library_modes[load_manifest(path).name] = LibraryMode.ISOLATED
-            except ManifestError:
-                pass  # reported, with the field, when the workflow registers it
 
     async def main() -> RunFlowResult:
         async with build_orchestrator() as orchestrator:
@@ -84,8 +84,12 @@ def to_display(value: Any) -> Any:
         import base64
 
         data = bytes(value)
-        return {"$type": "bytes", "length": len(data), "base64": base64.b64encode(data[:4096]).decode(),
-                "truncated": len(data) > 4096}
+        return {
+            "$type": "bytes",
+            "length": len(data),
+            "base64": base64.b64encode(data[:4096]).decode(),
+            "truncated": len(data) > 4096,
+        }
     shape = getattr(value, "shape", None)
     if shape is not None and hasattr(value, "dtype"):
         return {"$type": "ndarray", "dtype": str(value.dtype), "shape": list(shape)}
@@ -98,8 +102,12 @@ def run_to_json(result: RunFlowResult) -> dict[str, Any]:
         error = None
         if node.error is not None:
             error = {"type": node.error.type, "message": node.error.message, "traceback": node.error.traceback}
-        nodes[name] = {"status": node.status, "outputs": to_display(node.outputs), "error": error,
-                       "violations": node.violations}
+        nodes[name] = {
+            "status": node.status,
+            "outputs": to_display(node.outputs),
+            "error": error,
+            "violations": node.violations,
+        }
     return {"status": result.status, "nodes": nodes}
 
 
@@ -178,8 +186,10 @@ def cmd_libraries(args: argparse.Namespace) -> int:
                 settings.save()
                 print(f"{args.name!r} will run {mode}")
                 return EXIT_OK
-        print(f"error: no registered library named {args.name!r}; add it first with `nodeisle libraries add PATH`",
-              file=sys.stderr)
+        print(
+            f"error: no registered library named {args.name!r}; add it first with `nodeisle libraries add PATH`",
+            file=sys.stderr,
+        )
         return EXIT_BAD_INPUT
 
     async def listing() -> list[Any]:
@@ -204,8 +214,10 @@ def cmd_libraries(args: argparse.Namespace) -> int:
     for row in rows:
         worker = f"Worker-{row['worker_id']} ({row['worker_state']})" if row.get("worker_id") else "in process"
         print(f"{row['name']}  [{row['status']}]  {row['path']}")
-        print(f"    compatibility={row.get('compatibility')}  suggested={row.get('suggested_mode')}  "
-              f"effective={row.get('effective_mode')}  worker={worker}")
+        print(
+            f"    compatibility={row.get('compatibility')}  suggested={row.get('suggested_mode')}  "
+            f"effective={row.get('effective_mode')}  worker={worker}"
+        )
         if row.get("readable_secrets") is not None:
             print(f"    can read secrets: {', '.join(row['readable_secrets']) or '(none)'}")
         for problem in row.get("problems", []):
@@ -243,8 +255,13 @@ def cmd_envs(args: argparse.Namespace) -> int:
         manifest = load_manifest(path)
         if manifest.name == args.name:
             deps = manifest.dependencies
-            info = envs.rebuild(manifest.name, list(deps.pip_dependencies), list(deps.pip_install_flags),
-                                list(RUNTIME_REQUIREMENTS), Path(package_file).parent)
+            info = envs.rebuild(
+                manifest.name,
+                list(deps.pip_dependencies),
+                list(deps.pip_install_flags),
+                list(RUNTIME_REQUIREMENTS),
+                Path(package_file).parent,
+            )
             print(f"rebuilt {manifest.name!r} at {info.path}")
             return EXIT_OK
     print(f"error: no registered library named {args.name!r}", file=sys.stderr)
@@ -258,7 +275,9 @@ def _current(info: Any, load_manifest: Any, orchestrator: Any) -> bool:
             manifest = load_manifest(path)
         except ManifestError:
             continue
-        if manifest.name == info.library and tuple(manifest.dependencies.pip_dependencies) == tuple(info.pip_dependencies):
+        if manifest.name == info.library and tuple(manifest.dependencies.pip_dependencies) == tuple(
+            info.pip_dependencies
+        ):
             return True
     return False
 
@@ -271,7 +290,9 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="nodeisle", description="Run node-graph workflows; libraries Shared or Isolated.")
+    parser = argparse.ArgumentParser(
+        prog="nodeisle", description="Run node-graph workflows; libraries Shared or Isolated."
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log engine internals")
     sub = parser.add_subparsers(dest="command", required=True)
 

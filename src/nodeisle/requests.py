@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 
 @dataclass(kw_only=True)
@@ -19,7 +19,7 @@ class Result:
     message: str = ""
 
     @classmethod
-    def failure(cls, message: str, **fields: Any) -> Any:
+    def failure(cls, message: str, **fields: Any) -> Self:
         return cls(succeeded=False, message=message, **fields)
 
 

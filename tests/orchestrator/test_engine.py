@@ -13,12 +13,27 @@ import pytest
 
 from nodeisle.orchestrator.engine import Orchestrator, build_orchestrator
 from nodeisle.requests import (
-    AddParameterToNodeRequest, CreateConnectionRequest, CreateFlowRequest, CreateNodeRequest,
-    DeleteConnectionRequest, DeleteFlowRequest, DeleteNodeRequest, ExecuteNodeRequest,
-    GetParameterDetailsRequest, GetParameterValueRequest, ListConnectionsForNodeRequest,
-    ListConnectionsForParameterRequest, ListFlowsRequest, ListNodesInFlowRequest, ListParametersOnNodeRequest,
-    ListRegisteredLibrariesRequest, RegisterLibraryRequest, RemoveParameterFromNodeRequest, Result,
-    RunFlowRequest, SetParameterValueRequest,
+    AddParameterToNodeRequest,
+    CreateConnectionRequest,
+    CreateFlowRequest,
+    CreateNodeRequest,
+    DeleteConnectionRequest,
+    DeleteFlowRequest,
+    DeleteNodeRequest,
+    ExecuteNodeRequest,
+    GetParameterDetailsRequest,
+    GetParameterValueRequest,
+    ListConnectionsForNodeRequest,
+    ListConnectionsForParameterRequest,
+    ListFlowsRequest,
+    ListNodesInFlowRequest,
+    ListParametersOnNodeRequest,
+    ListRegisteredLibrariesRequest,
+    RegisterLibraryRequest,
+    RemoveParameterFromNodeRequest,
+    Result,
+    RunFlowRequest,
+    SetParameterValueRequest,
 )
 from tests.conftest import TEXT_TOOLS, run, write_library
 
@@ -148,8 +163,11 @@ async def node(o: Orchestrator, node_type: str, name: str, **values: Any) -> str
 
 async def connect(o: Orchestrator, src: str, dst: str) -> Result:
     (sn, sp), (tn, tp) = src.split("."), dst.split(".")
-    return await o.handle_async(CreateConnectionRequest(source_node_name=sn, source_parameter_name=sp,
-                                                        target_node_name=tn, target_parameter_name=tp))
+    return await o.handle_async(
+        CreateConnectionRequest(
+            source_node_name=sn, source_parameter_name=sp, target_node_name=tn, target_parameter_name=tp
+        )
+    )
 
 
 @pytest.fixture(params=MODES)
@@ -166,6 +184,7 @@ def test_execute_node_returns_outputs_in_both_modes(library: Path, mode: str) ->
             assert result.parameter_output_values == {"sum": 42}
         finally:
             await o.close()
+
     run(body())
 
 
@@ -180,6 +199,7 @@ def test_isolated_node_runs_in_another_process_and_shared_in_this_one(library: P
             assert (result.parameter_output_values["pid"] == os.getpid()) == (mode == "shared")
         finally:
             await o.close()
+
     run(body())
 
 
@@ -202,6 +222,7 @@ def test_flow_passes_values_along_connections_and_runs_branches_concurrently(lib
             assert elapsed < 1.1, f"three 0.4 s branches took {elapsed:.2f} s: they did not run concurrently"
         finally:
             await o.close()
+
     run(body())
 
 
@@ -222,6 +243,7 @@ def test_failing_node_skips_downstream_and_other_branches_complete(library: Path
             assert result.nodes["independent"].status == "succeeded"
         finally:
             await o.close()
+
     run(body())
 
 
@@ -239,6 +261,7 @@ def test_set_parameter_value_from_process_persists_and_instance_state_does_not(l
             assert rules == ({"worker-reach-into-orchestrator"} if mode == "isolated" else set())
         finally:
             await o.close()
+
     run(body())
 
 
@@ -252,6 +275,7 @@ def test_async_process_reads_orchestrator_state_through_ahandle_request(library:
             assert result.parameter_output_values == {"value": 7, "incoming": 0}
         finally:
             await o.close()
+
     run(body())
 
 
@@ -272,6 +296,7 @@ def test_parameter_requests_from_process_change_the_authoritative_node(library: 
             assert names == ["extra_default", "names"]
         finally:
             await o.close()
+
     run(body())
 
 
@@ -293,6 +318,7 @@ def test_add_parameter_during_process_warns_shared_and_fails_isolated(library: P
             assert names == ["done"], "a mutation inside process must not reach the authoritative node"
         finally:
             await o.close()
+
     run(body())
 
 
@@ -312,8 +338,11 @@ def test_example_library_features_behave_the_same_in_both_modes(mode: str) -> No
             bad = await o.handle_async(SetParameterValueRequest(node_name="repeat", parameter_name="times", value=0))
             assert not bad.succeeded and "at least 1" in bad.message
             ok(await o.handle_async(CreateNodeRequest(node_type="Decorate", node_name="decorate")))
-            bad = await o.handle_async(SetParameterValueRequest(node_name="decorate", parameter_name="style", value="neon"))
+            bad = await o.handle_async(
+                SetParameterValueRequest(node_name="decorate", parameter_name="style", value="neon")
+            )
             assert not bad.succeeded and "not one of the choices" in bad.message
+
     run(body())
 
 
@@ -330,8 +359,16 @@ def test_graph_requests_create_list_and_delete(library: Path, home: Path) -> Non
             assert [str(c) for c in conns.incoming] == ["a1.sum -> a2.b"] and conns.outgoing == []
             per_param = ok(await o.handle_async(ListConnectionsForParameterRequest(node_name="a2", parameter_name="a")))
             assert per_param.incoming == []
-            ok(await o.handle_async(DeleteConnectionRequest(source_node_name="a1", source_parameter_name="sum",
-                                                            target_node_name="a2", target_parameter_name="b")))
+            ok(
+                await o.handle_async(
+                    DeleteConnectionRequest(
+                        source_node_name="a1",
+                        source_parameter_name="sum",
+                        target_node_name="a2",
+                        target_parameter_name="b",
+                    )
+                )
+            )
             assert ok(await o.handle_async(ListConnectionsForNodeRequest(node_name="a2"))).incoming == []
             ok(await o.handle_async(AddParameterToNodeRequest(node_name="a1", parameter_name="note", type="str")))
             ok(await o.handle_async(RemoveParameterFromNodeRequest(node_name="a1", parameter_name="note")))
@@ -341,31 +378,44 @@ def test_graph_requests_create_list_and_delete(library: Path, home: Path) -> Non
             ok(await o.handle_async(DeleteFlowRequest(flow_name="main")))
             assert ok(await o.handle_async(ListFlowsRequest())).flow_names == []
             libs = ok(await o.handle_async(ListRegisteredLibrariesRequest())).libraries
-            assert [(l.name, l.effective_mode, l.status) for l in libs] == [("Math Lib", "shared", "loaded")]
+            assert [(lib.name, lib.effective_mode, lib.status) for lib in libs] == [("Math Lib", "shared", "loaded")]
         finally:
             await o.close()
+
     run(body())
 
 
-@pytest.mark.parametrize(("request_obj", "needle"), [
-    (CreateNodeRequest(node_type="Nope", flow_name="main"), "no node type 'Nope'"),
-    (DeleteNodeRequest(node_name="ghost"), "no node named 'ghost'"),
-    (ListNodesInFlowRequest(flow_name="ghost"), "no flow named 'ghost'"),
-    (SetParameterValueRequest(node_name="add", parameter_name="zz", value=1), "no parameter 'zz'"),
-    (GetParameterValueRequest(node_name="ghost", parameter_name="a"), "no node named 'ghost'"),
-    (GetParameterDetailsRequest(node_name="add", parameter_name="zz"), "no parameter 'zz'"),
-    (RemoveParameterFromNodeRequest(node_name="add", parameter_name="zz"), "no parameter 'zz'"),
-    (AddParameterToNodeRequest(node_name="add", parameter_name="a"), "already has a parameter named 'a'"),
-    (AddParameterToNodeRequest(node_name="add", parameter_name="x", allowed_modes=["SIDEWAYS"]), "unknown parameter mode"),
-    (ExecuteNodeRequest(node_name="ghost"), "no node named 'ghost'"),
-    (ExecuteNodeRequest(node_name="add", parameter_values={"zz": 1}), "no parameter 'zz'"),
-    (RunFlowRequest(flow_name="ghost"), "no flow named 'ghost'"),
-    (CreateFlowRequest(flow_name="main"), "already exists"),
-    (ListConnectionsForNodeRequest(node_name="ghost"), "no node named 'ghost'"),
-    (DeleteConnectionRequest(source_node_name="add", source_parameter_name="sum", target_node_name="add2",
-                             target_parameter_name="a"), "no connection"),
-])
-def test_request_for_something_missing_fails_naming_it(library: Path, home: Path, request_obj: Any, needle: str) -> None:
+@pytest.mark.parametrize(
+    ("request_obj", "needle"),
+    [
+        (CreateNodeRequest(node_type="Nope", flow_name="main"), "no node type 'Nope'"),
+        (DeleteNodeRequest(node_name="ghost"), "no node named 'ghost'"),
+        (ListNodesInFlowRequest(flow_name="ghost"), "no flow named 'ghost'"),
+        (SetParameterValueRequest(node_name="add", parameter_name="zz", value=1), "no parameter 'zz'"),
+        (GetParameterValueRequest(node_name="ghost", parameter_name="a"), "no node named 'ghost'"),
+        (GetParameterDetailsRequest(node_name="add", parameter_name="zz"), "no parameter 'zz'"),
+        (RemoveParameterFromNodeRequest(node_name="add", parameter_name="zz"), "no parameter 'zz'"),
+        (AddParameterToNodeRequest(node_name="add", parameter_name="a"), "already has a parameter named 'a'"),
+        (
+            AddParameterToNodeRequest(node_name="add", parameter_name="x", allowed_modes=["SIDEWAYS"]),
+            "unknown parameter mode",
+        ),
+        (ExecuteNodeRequest(node_name="ghost"), "no node named 'ghost'"),
+        (ExecuteNodeRequest(node_name="add", parameter_values={"zz": 1}), "no parameter 'zz'"),
+        (RunFlowRequest(flow_name="ghost"), "no flow named 'ghost'"),
+        (CreateFlowRequest(flow_name="main"), "already exists"),
+        (ListConnectionsForNodeRequest(node_name="ghost"), "no node named 'ghost'"),
+        (
+            DeleteConnectionRequest(
+                source_node_name="add", source_parameter_name="sum", target_node_name="add2", target_parameter_name="a"
+            ),
+            "no connection",
+        ),
+    ],
+)
+def test_request_for_something_missing_fails_naming_it(
+    library: Path, home: Path, request_obj: Any, needle: str
+) -> None:
     async def body() -> None:
         o = await start(library, "shared")
         try:
@@ -376,6 +426,7 @@ def test_request_for_something_missing_fails_naming_it(library: Path, home: Path
             assert needle in result.message
         finally:
             await o.close()
+
     run(body())
 
 
@@ -396,24 +447,36 @@ def test_connections_are_checked_for_modes_types_duplicates_and_cycles(library: 
             assert not cycle.succeeded and "cycle n3 -> n1 -> n2 -> n3" in cycle.message
         finally:
             await o.close()
+
     run(body())
 
 
 def test_incompatible_library_is_refused_isolation_with_the_reason(tmp_path: Path, home: Path) -> None:
-    lib = write_library(tmp_path, "Local Only", NODES, ["Add"],
-                        declarations=[{"type": "worker_mode_compatibility", "compatibility": "INCOMPATIBLE"}])
+    lib = write_library(
+        tmp_path,
+        "Local Only",
+        NODES,
+        ["Add"],
+        declarations=[{"type": "worker_mode_compatibility", "compatibility": "INCOMPATIBLE"}],
+    )
 
     async def body() -> None:
         async with build_orchestrator() as o:
             result = await o.handle_async(RegisterLibraryRequest(path=str(lib), mode="isolated"))
             assert not result.succeeded
             assert "INCOMPATIBLE" in result.message and "cannot run Isolated" in result.message
+
     run(body())
 
 
 def test_suggested_worker_mode_is_the_default_and_the_user_choice_wins(tmp_path: Path, offline_home: Path) -> None:
-    lib = write_library(tmp_path, "Suggests Worker", NODES, ["Where"],
-                        declarations=[{"type": "suggested_worker_mode", "mode": "WORKER"}])
+    lib = write_library(
+        tmp_path,
+        "Suggests Worker",
+        NODES,
+        ["Where"],
+        declarations=[{"type": "suggested_worker_mode", "mode": "WORKER"}],
+    )
 
     async def body() -> None:
         async with build_orchestrator() as o:
@@ -425,6 +488,7 @@ def test_suggested_worker_mode_is_the_default_and_the_user_choice_wins(tmp_path:
             ok(await o.handle_async(RegisterLibraryRequest(path=str(lib), mode="shared")))
             [info] = ok(await o.handle_async(ListRegisteredLibrariesRequest())).libraries
             assert info.effective_mode == "shared" and info.worker_id is None
+
     run(body())
 
 
@@ -440,4 +504,5 @@ def test_one_bad_library_does_not_stop_the_others(tmp_path: Path, home: Path, li
             ok(await o.handle_async(RegisterLibraryRequest(path=str(library))))
             ok(await o.handle_async(CreateNodeRequest(node_type="Add", node_name="add")))
             assert ok(await o.handle_async(ExecuteNodeRequest(node_name="add"))).parameter_output_values == {"sum": 0}
+
     run(body())

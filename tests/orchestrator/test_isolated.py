@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import signal
@@ -17,12 +18,19 @@ import pytest
 
 from nodeisle.orchestrator.engine import Orchestrator, build_orchestrator
 from nodeisle.requests import (
-    CreateConnectionRequest, CreateNodeRequest, ExecuteNodeRequest, ListRegisteredLibrariesRequest,
-    RegisterLibraryRequest, ReloadLibraryRequest, Result, RunFlowRequest, SetParameterValueRequest,
+    CreateConnectionRequest,
+    CreateNodeRequest,
+    ExecuteNodeRequest,
+    ListRegisteredLibrariesRequest,
+    RegisterLibraryRequest,
+    ReloadLibraryRequest,
+    Result,
+    RunFlowRequest,
+    SetParameterValueRequest,
 )
 from tests.conftest import run, write_library
 
-VERSION_NODES = '''
+VERSION_NODES = """
 from nodeisle import BaseNode, Parameter, ParameterMode
 class Version(BaseNode):
     def __init__(self, name, metadata=None):
@@ -34,9 +42,9 @@ class Version(BaseNode):
         import tinyver, websockets
         self.parameter_output_values["version"] = self.parameter_values["label"] + tinyver.__version__
         self.parameter_output_values["websockets"] = websockets.__version__ if hasattr(websockets, "__version__") else websockets.version.version
-'''
+"""
 
-PAYLOAD_NODES = '''
+PAYLOAD_NODES = """
 import threading
 from nodeisle import BaseNode, Parameter, ParameterMode
 IN, OUT = {ParameterMode.INPUT}, {ParameterMode.OUTPUT}
@@ -79,7 +87,7 @@ class Talk(BaseNode):
         print("hello from stderr", file=sys.stderr, flush=True)
         logging.getLogger("my.library").warning("hello from logging")
         self.parameter_output_values["done"] = True
-'''
+"""
 PAYLOAD_CLASSES = ["Double", "LeakLock", "Crash", "Talk"]
 
 
@@ -106,20 +114,33 @@ def test_two_libraries_pinning_conflicting_versions_run_side_by_side(tmp_path: P
             await register(o, two)
             ok(await o.handle_async(CreateNodeRequest(node_type="Version", library_name="Pins One", node_name="v1")))
             ok(await o.handle_async(CreateNodeRequest(node_type="Version", library_name="Pins Two", node_name="v2")))
-            ok(await o.handle_async(CreateConnectionRequest(source_node_name="v1", source_parameter_name="version",
-                                                            target_node_name="v2", target_parameter_name="label")))
+            ok(
+                await o.handle_async(
+                    CreateConnectionRequest(
+                        source_node_name="v1",
+                        source_parameter_name="version",
+                        target_node_name="v2",
+                        target_parameter_name="label",
+                    )
+                )
+            )
             result = await o.handle_async(RunFlowRequest(flow_name="flow"))
             assert result.status == "succeeded", result
             assert result.nodes["v1"].outputs["version"] == "1.0"
             assert result.nodes["v2"].outputs["version"] == "1.02.0"
+
     run(body(), timeout=120)
 
 
-def test_library_pinning_another_websockets_works_and_leaves_the_orchestrator_alone(tmp_path: Path, offline_home: Path) -> None:
+def test_library_pinning_another_websockets_works_and_leaves_the_orchestrator_alone(
+    tmp_path: Path, offline_home: Path
+) -> None:
     import websockets
 
     orchestrator_version = websockets.__version__
-    old = write_library(tmp_path, "Old Websockets", VERSION_NODES, ["Version"], pins=["tinyver==1.0", "websockets==12.0"])
+    old = write_library(
+        tmp_path, "Old Websockets", VERSION_NODES, ["Version"], pins=["tinyver==1.0", "websockets==12.0"]
+    )
 
     async def body() -> None:
         async with build_orchestrator() as o:
@@ -127,6 +148,7 @@ def test_library_pinning_another_websockets_works_and_leaves_the_orchestrator_al
             ok(await o.handle_async(CreateNodeRequest(node_type="Version", node_name="v")))
             result = ok(await execute(o, "v"))
             assert result.parameter_output_values["websockets"] == "12.0"
+
     run(body(), timeout=120)
     assert websockets.__version__ == orchestrator_version != "12.0"
     assert "websockets" not in {m.split(".")[0] for m in sys.modules if m.startswith("tinyver")}
@@ -151,7 +173,9 @@ def test_unchanged_library_reuses_its_env_and_changed_pins_rebuild(tmp_path: Pat
     assert len(third) == 2 and set(first) < set(third)
 
 
-def test_failed_install_marks_only_that_library_failed_with_uv_error_and_log(tmp_path: Path, offline_home: Path) -> None:
+def test_failed_install_marks_only_that_library_failed_with_uv_error_and_log(
+    tmp_path: Path, offline_home: Path
+) -> None:
     bad = write_library(tmp_path, "Bad Pin", VERSION_NODES, ["Version"], pins=["tinyver==9.9"])
     good = write_library(tmp_path, "Good Pin", VERSION_NODES, ["Version"], pins=["tinyver==1.0"])
 
@@ -167,8 +191,11 @@ def test_failed_install_marks_only_that_library_failed_with_uv_error_and_log(tmp
             assert libs["Good Pin"].status == "loaded"
             ok(await o.handle_async(CreateNodeRequest(node_type="Version", library_name="Good Pin", node_name="v")))
             assert ok(await execute(o, "v")).parameter_output_values["version"] == "1.0"
-            refused = await o.handle_async(CreateNodeRequest(node_type="Version", library_name="Bad Pin", node_name="b"))
+            refused = await o.handle_async(
+                CreateNodeRequest(node_type="Version", library_name="Bad Pin", node_name="b")
+            )
             assert not refused.succeeded and "failed to load" in refused.message
+
     run(body(), timeout=120)
 
 
@@ -196,6 +223,7 @@ def test_bytes_and_arrays_cross_the_bus_intact(payload_lib: Path, offline_home: 
             exact = {"a": [1, 2.5, None, True, "é"], "t": (1, 2)}
             assert ok(await execute(o, "d", data=exact["a"])).parameter_output_values["result"] == exact["a"] * 2
             assert ok(await execute(o, "d", data=exact["t"])).parameter_output_values["result"] == (1, 2, 1, 2)
+
     run(body(), timeout=120)
 
 
@@ -213,6 +241,7 @@ def test_value_that_cannot_cross_fails_naming_node_parameter_and_type(payload_li
             result = await execute(o, "leak")
             assert not result.succeeded and result.error.type == "ValueTransferError"
             assert "'leak'" in result.message and "'lock'" in result.message and "lock" in result.message.lower()
+
     run(body(), timeout=120)
 
 
@@ -234,11 +263,13 @@ def test_worker_death_fails_the_execution_at_once_and_the_next_gets_a_fresh_work
                 assert "about to exit on purpose" in died.message
             second = ok(await execute(o, "c", how="live")).parameter_output_values["pid"]
             assert second != first
+
     run(body(), timeout=120)
 
 
-def test_worker_output_and_logging_reach_the_orchestrator_prefixed(payload_lib: Path, offline_home: Path,
-                                                                   caplog: pytest.LogCaptureFixture) -> None:
+def test_worker_output_and_logging_reach_the_orchestrator_prefixed(
+    payload_lib: Path, offline_home: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO, logger="nodeisle.worker")
 
     async def body() -> str:
@@ -265,10 +296,11 @@ def test_reloading_a_library_restarts_its_worker(payload_lib: Path, offline_home
             ok(await o.handle_async(ReloadLibraryRequest(library_name="Payloads")))
             after = ok(await execute(o, "c", how="live")).parameter_output_values["pid"]
             assert before != after
+
     run(body(), timeout=120)
 
 
-PROBE_NODES = '''
+PROBE_NODES = """
 import time
 import nodeisle
 from nodeisle import BaseNode, Parameter
@@ -294,7 +326,7 @@ class BusInInit(BaseNode):
             nodeisle.handle_request(ListFlowsRequest())
         except Exception:
             pass
-'''
+"""
 
 
 def test_schema_probe_drops_broken_classes_and_says_why(tmp_path: Path, offline_home: Path) -> None:
@@ -317,26 +349,34 @@ def test_schema_probe_drops_broken_classes_and_says_why(tmp_path: Path, offline_
             dropped = {d.class_name: d for d in o.libraries["Probe"].dropped}
             assert "RuntimeError: cannot construct" in dropped["RaisesInInit"].traceback
             schema = o.libraries["Probe"].schemas["Fine"]
-            assert [(p.name, p.type, p.default_value, p.tooltip) for p in schema.parameters] == [("x", "int", 3, "an x")]
+            assert [(p.name, p.type, p.default_value, p.tooltip) for p in schema.parameters] == [
+                ("x", "int", 3, "an x")
+            ]
+
     run(body(), timeout=120)
 
 
 def test_requests_outside_execution_fail_at_once_instead_of_deadlocking(tmp_path: Path, offline_home: Path) -> None:
-    source = PROBE_NODES.replace("class Fine", textwrap.dedent('''
+    source = PROBE_NODES.replace(
+        "class Fine",
+        textwrap.dedent("""
         try:
             nodeisle.handle_request(ListFlowsRequest())
             IMPORT_TIME = "answered"
         except Exception as exc:
             IMPORT_TIME = type(exc).__name__
-        class Fine''').strip() + "(BaseNode):\n    pass\nclass Fine", 1)
-    source += '''
+        class Fine""").strip()
+        + "(BaseNode):\n    pass\nclass Fine",
+        1,
+    )
+    source += """
 class Report(BaseNode):
     def __init__(self, name, metadata=None):
         super().__init__(name, metadata)
         self.add_parameter(Parameter("import_time", type="str"))
     def process(self):
         self.parameter_output_values["import_time"] = IMPORT_TIME
-'''
+"""
     lib = write_library(tmp_path, "Import Time", source, ["Report"])
 
     async def body() -> None:
@@ -344,15 +384,19 @@ class Report(BaseNode):
             await register(o, lib)
             ok(await o.handle_async(CreateNodeRequest(node_type="Report", node_name="r")))
             assert ok(await execute(o, "r")).parameter_output_values["import_time"] == "NotConnectedError"
+
     run(body(), timeout=60)
 
 
-def test_workers_die_with_the_orchestrator_even_on_sigkill(tmp_path: Path, payload_lib: Path, offline_home: Path) -> None:
+def test_workers_die_with_the_orchestrator_even_on_sigkill(
+    tmp_path: Path, payload_lib: Path, offline_home: Path
+) -> None:
     workflow = tmp_path / "wf.json"
-    workflow.write_text('{"libraries": ["%s"], "library_modes": {"Payloads": "isolated"}, "nodes": '
-                        '[{"name": "c", "type": "Crash", "values": {"how": "live"}}, '
-                        '{"name": "slow", "type": "Double"}], "connections": []}' % payload_lib)
-    script = textwrap.dedent(f'''
+    workflow.write_text(json.dumps({
+        "libraries": [str(payload_lib)], "library_modes": {"Payloads": "isolated"},
+        "nodes": [{"name": "c", "type": "Crash", "values": {"how": "live"}}, {"name": "slow", "type": "Double"}],
+    }))
+    script = textwrap.dedent(f"""
         import asyncio, os, sys
         from nodeisle.orchestrator.engine import build_orchestrator
         from nodeisle.orchestrator.workflow import load_workflow, run_workflow
@@ -362,7 +406,7 @@ def test_workers_die_with_the_orchestrator_even_on_sigkill(tmp_path: Path, paylo
                 print("WORKER", result.nodes["c"].outputs["pid"], flush=True)
                 await asyncio.sleep(60)
         asyncio.run(main())
-    ''')
+    """)
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=dict(os.environ))
     try:
         assert proc.stdout is not None
@@ -394,4 +438,5 @@ def test_set_value_on_isolated_node_runs_hooks_in_the_worker(tmp_path: Path, off
             ok(await o.handle_async(CreateNodeRequest(node_type="Repeat", node_name="r")))
             bad = await o.handle_async(SetParameterValueRequest(node_name="r", parameter_name="times", value="zero"))
             assert not bad.succeeded and "invalid literal for int()" in bad.message
+
     run(body(), timeout=60)

@@ -10,15 +10,18 @@ import pytest
 from nodeisle.orchestrator.workers import WorkerState, describe_exit, next_state, worker_environment
 
 
-@pytest.mark.parametrize(("current", "wanted", "expected"), [
-    (WorkerState.STARTING, WorkerState.READY, WorkerState.READY),
-    (WorkerState.STARTING, WorkerState.CRASHED, WorkerState.CRASHED),
-    (WorkerState.READY, WorkerState.CRASHED, WorkerState.CRASHED),
-    (WorkerState.READY, WorkerState.STOPPED, WorkerState.STOPPED),
-    (WorkerState.READY, WorkerState.STARTING, WorkerState.READY),
-    (WorkerState.CRASHED, WorkerState.READY, WorkerState.CRASHED),
-    (WorkerState.STOPPED, WorkerState.CRASHED, WorkerState.STOPPED),
-])
+@pytest.mark.parametrize(
+    ("current", "wanted", "expected"),
+    [
+        (WorkerState.STARTING, WorkerState.READY, WorkerState.READY),
+        (WorkerState.STARTING, WorkerState.CRASHED, WorkerState.CRASHED),
+        (WorkerState.READY, WorkerState.CRASHED, WorkerState.CRASHED),
+        (WorkerState.READY, WorkerState.STOPPED, WorkerState.STOPPED),
+        (WorkerState.READY, WorkerState.STARTING, WorkerState.READY),
+        (WorkerState.CRASHED, WorkerState.READY, WorkerState.CRASHED),
+        (WorkerState.STOPPED, WorkerState.CRASHED, WorkerState.STOPPED),
+    ],
+)
 def test_worker_states_only_move_forward(current: WorkerState, wanted: WorkerState, expected: WorkerState) -> None:
     assert next_state(current, wanted) is expected
 

@@ -32,6 +32,7 @@ def outputs(path: Path, mode: LibraryMode) -> dict[str, Any]:
             for state in o.libraries.values():
                 assert str(state.mode) == str(mode)
             return {name: (r.status, r.outputs) for name, r in result.nodes.items()}
+
     return run(body(), timeout=120)
 
 
@@ -50,11 +51,15 @@ def test_network_only_examples_are_listed_and_exist() -> None:
 
 def test_library_modes_in_the_workflow_apply_to_that_run(tmp_path: Path, offline_home: Path) -> None:
     wf_path = tmp_path / "wf.json"
-    wf_path.write_text(json.dumps({
-        "libraries": [str(EXAMPLES / "libraries" / "text_tools")],
-        "library_modes": {"Text Tools": "isolated"},
-        "nodes": [{"name": "where", "type": "WhereAmI"}],
-    }))
+    wf_path.write_text(
+        json.dumps(
+            {
+                "libraries": [str(EXAMPLES / "libraries" / "text_tools")],
+                "library_modes": {"Text Tools": "isolated"},
+                "nodes": [{"name": "where", "type": "WhereAmI"}],
+            }
+        )
+    )
 
     async def body() -> None:
         import os
@@ -62,6 +67,7 @@ def test_library_modes_in_the_workflow_apply_to_that_run(tmp_path: Path, offline
         async with build_orchestrator() as o:
             result = await run_workflow(o, load_workflow(wf_path))
             assert result.nodes["where"].outputs["pid"] != os.getpid()
+
     run(body(), timeout=60)
 
 
@@ -69,16 +75,20 @@ def test_library_that_fails_to_build_fails_its_nodes_and_the_rest_still_run(tmp_
     source = (EXAMPLES / "libraries" / "text_tools" / "text_nodes.py").read_text()
     bad = write_library(tmp_path, "Unbuildable", source, ["Echo"], pins=["tinyver==9.9"])
     wf_path = tmp_path / "wf.json"
-    wf_path.write_text(json.dumps({
-        "libraries": [str(bad), str(EXAMPLES / "libraries" / "text_tools")],
-        "library_modes": {"Unbuildable": "isolated"},
-        "nodes": [
-            {"name": "broken", "library": "Unbuildable", "type": "Echo"},
-            {"name": "downstream", "library": "Text Tools", "type": "Upper"},
-            {"name": "fine", "library": "Text Tools", "type": "Echo", "values": {"text": "still here"}},
-        ],
-        "connections": [{"from": "broken.result", "to": "downstream.text"}],
-    }))
+    wf_path.write_text(
+        json.dumps(
+            {
+                "libraries": [str(bad), str(EXAMPLES / "libraries" / "text_tools")],
+                "library_modes": {"Unbuildable": "isolated"},
+                "nodes": [
+                    {"name": "broken", "library": "Unbuildable", "type": "Echo"},
+                    {"name": "downstream", "library": "Text Tools", "type": "Upper"},
+                    {"name": "fine", "library": "Text Tools", "type": "Echo", "values": {"text": "still here"}},
+                ],
+                "connections": [{"from": "broken.result", "to": "downstream.text"}],
+            }
+        )
+    )
 
     async def body() -> None:
         async with build_orchestrator() as o:
@@ -88,4 +98,5 @@ def test_library_that_fails_to_build_fails_its_nodes_and_the_rest_still_run(tmp_
             assert result.nodes["downstream"].status == "skipped"
             assert result.nodes["fine"].outputs == {"result": "still here"}
             assert list(result.nodes) == ["broken", "downstream", "fine"]
+
     run(body(), timeout=120)

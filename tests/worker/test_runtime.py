@@ -16,8 +16,9 @@ from tests.conftest import TEXT_TOOLS, run
 
 
 def test_bad_launch_config_exits_with_a_message() -> None:
-    proc = subprocess.run([sys.executable, "-m", "nodeisle.worker"], input="not json\n", capture_output=True,
-                          text=True, timeout=30)
+    proc = subprocess.run(
+        [sys.executable, "-m", "nodeisle.worker"], input="not json\n", capture_output=True, text=True, timeout=30
+    )
     assert proc.returncode == EXIT_BAD_LAUNCH and "bad launch config" in proc.stderr
 
 
@@ -35,8 +36,12 @@ def test_worker_with_a_wrong_token_is_refused_on_both_sides(caplog: pytest.LogCa
 
         hub = WorkerHub(handler)
         await hub.ensure_started()
-        worker = WorkerProcess("Text Tools", Path(sys.executable), TEXT_TOOLS / "griptape-nodes-library.json",
-                               env={"PATH": "/usr/bin:/bin"})
+        worker = WorkerProcess(
+            "Text Tools",
+            Path(sys.executable),
+            TEXT_TOOLS / "griptape-nodes-library.json",
+            env={"PATH": "/usr/bin:/bin"},
+        )
         hub.register(worker)
         try:
             with pytest.raises(Exception, match="failed to start") as info:
@@ -45,6 +50,7 @@ def test_worker_with_a_wrong_token_is_refused_on_both_sides(caplog: pytest.LogCa
             assert "HTTP 401" in str(info.value) and "missing or wrong token" in str(info.value)
         finally:
             await hub.close()
+
     run(body(), timeout=40)
     assert any("refused a connection" in r.getMessage() and "wrong token" in r.getMessage() for r in caplog.records)
 
@@ -57,8 +63,12 @@ def test_worker_started_by_the_hub_is_admitted_and_reports_its_schema() -> None:
         hub = WorkerHub(handler)
         await hub.ensure_started()
         assert hub.url.startswith("ws://127.0.0.1:")
-        worker = WorkerProcess("Text Tools", Path(sys.executable), TEXT_TOOLS / "griptape-nodes-library.json",
-                               env={"PATH": "/usr/bin:/bin"})
+        worker = WorkerProcess(
+            "Text Tools",
+            Path(sys.executable),
+            TEXT_TOOLS / "griptape-nodes-library.json",
+            env={"PATH": "/usr/bin:/bin"},
+        )
         hub.register(worker)
         try:
             ready = await worker.start(hub.url, hub.token, timeout=20)
@@ -67,5 +77,6 @@ def test_worker_started_by_the_hub_is_admitted_and_reports_its_schema() -> None:
         finally:
             await hub.close()
         assert worker.process is not None and worker.process.returncode is not None
+
     run(body(), timeout=40)
     asyncio.set_event_loop(None)

@@ -241,11 +241,7 @@ class Decoder:
                 raise UndecodableValue("escaped dict without items")
             return {key: self._decode(item) for key, item in items.items()}
         if tag == "int":
-            text = tree.get("hex")
-            try:
-                return int(str(text), 16) if isinstance(text, str) else _bad(f"bad hex int {text!r}")
-            except ValueError:
-                raise UndecodableValue(f"bad hex int {text!r}") from None
+            return _hex_int(tree.get("hex"))
         if tag == "ndarray":
             array = self._decode_array(tree, tree.get("dtype"))
             return array[()] if tree.get("scalar") is True and hasattr(array, "dtype") else array
@@ -345,8 +341,13 @@ def _descr(obj: Any) -> Any:
     return fields
 
 
-def _bad(why: str) -> Any:
-    raise UndecodableValue(why)
+def _hex_int(text: Any) -> int:
+    try:
+        if isinstance(text, str):
+            return int(text, 16)
+    except ValueError:
+        pass
+    raise UndecodableValue(f"bad hex int {text!r}")
 
 
 def _list(tree: dict[str, Any], key: str) -> list[Any]:

@@ -234,8 +234,6 @@ class BusProtocol:
         if sum(sizes) > self.max_attachments:
             raise ProtocolError(f"attachments of {sum(sizes)} bytes exceed the limit of {self.max_attachments}")
         partial = _Partial(header, sizes, discard=kind == "res" and request_id not in self._pending)
-        if kind == "req":
-            self._incoming.add(request_id)
         if partial.complete:
             return self._complete(partial)
         self._partial = partial
@@ -244,6 +242,7 @@ class BusProtocol:
     def _complete(self, partial: _Partial) -> list[Event]:
         header = partial.header
         if header["t"] == "req":
+            self._incoming.add(header["id"])  # only a delivered request awaits an answer
             return [IncomingRequest(header["id"], header["name"], header.get("body"), partial.buffers)]
         if self._pending.pop(header["id"], _MISSING) is _MISSING:
             # Cancelled or expired meanwhile: the late answer is not wanted.

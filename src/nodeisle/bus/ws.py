@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hmac
 import http
+import ipaddress
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -33,8 +34,6 @@ from nodeisle.bus.protocol import (
 
 LOGGER = logging.getLogger("nodeisle.bus")
 MAX_FRAME = max(DEFAULT_MAX_TEXT, DEFAULT_CHUNK_SIZE) + 1024
-
-
 
 class WebSocketTransport:
     """A :class:`~nodeisle.bus.peer.FrameTransport` over one websockets connection (any API generation)."""
@@ -70,12 +69,17 @@ Admitted = Callable[[WebSocketTransport, str], Awaitable[None]]
 
 
 class BusServer:
-    """The orchestrator's bus endpoint on 127.0.0.1."""
+    """The orchestrator's bus endpoint on a loopback address."""
 
-    def __init__(self, server: Any, port: int) -> None:
+    def __init__(self, server: Any, port: int, host: str = "127.0.0.1") -> None:
         self._server = server
         self.port = port
-        self.url = f"ws://127.0.0.1:{port}/bus"
+        self.url = f"ws://{host if ':' not in host else f'[{host}]'}:{port}/bus"
+
+    @property
+    def addresses(self) -> list[tuple[Any, ...]]:
+        """The socket addresses the server listens on."""
+        return [sock.getsockname() for sock in self._server.sockets]
 
     async def close(self) -> None:
         self._server.close()
@@ -85,6 +89,11 @@ class BusServer:
 async def serve(token: str, on_connect: Admitted, *, host: str = "127.0.0.1") -> BusServer:
     """Listen on ``host`` (loopback) at a free port; admit connections that carry ``token``."""
     from websockets.asyncio.server import serve as ws_serve
+
+    if not _is_loopback(host):
+        raise ValueError(f"bus: refusing to listen on {host!r}; pass a loopback address such as 127.0.0.1")
+    if not token:
+        raise ValueError("bus: an empty token would admit anyone; pass the run's secret token")
 
     def admit(connection: Any, request: Any) -> Any:
         peer = connection.remote_address
@@ -112,7 +121,14 @@ async def serve(token: str, on_connect: Admitted, *, host: str = "127.0.0.1") ->
         ping_interval=None, max_queue=64,
     )
     port = next(iter(server.sockets)).getsockname()[1]
-    return BusServer(server, port)
+    return BusServer(server, port, host)
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 async def connect(url: str, token: str, worker_id: str, *, version: int = PROTOCOL_VERSION) -> WebSocketTransport:
@@ -124,7 +140,7 @@ async def connect(url: str, token: str, worker_id: str, *, version: int = PROTOC
 
         options["additional_headers"] = headers
     except ImportError:  # websockets < 13: the legacy client
-        from websockets.legacy.client import connect as ws_connect  # type: ignore[assignment,no-redef]
+        from websockets.legacy.client import connect as ws_connect  # type: ignore[assignment]
 
         options["extra_headers"] = headers
     try:

@@ -115,20 +115,30 @@ class Orchestrator:
         self.hub = WorkerHub(self._handle_from_worker)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sync: dict[type[Request], SyncHandler] = {
-            CreateFlowRequest: self._create_flow, DeleteFlowRequest: self._delete_flow,
-            ListFlowsRequest: self._list_flows, DeleteNodeRequest: self._delete_node,
-            ListNodesInFlowRequest: self._list_nodes, ListParametersOnNodeRequest: self._list_parameters,
-            AddParameterToNodeRequest: self._add_parameter, RemoveParameterFromNodeRequest: self._remove_parameter,
-            GetParameterValueRequest: self._get_value, GetParameterDetailsRequest: self._get_details,
-            CreateConnectionRequest: self._connect, DeleteConnectionRequest: self._disconnect,
+            CreateFlowRequest: self._create_flow,
+            DeleteFlowRequest: self._delete_flow,
+            ListFlowsRequest: self._list_flows,
+            DeleteNodeRequest: self._delete_node,
+            ListNodesInFlowRequest: self._list_nodes,
+            ListParametersOnNodeRequest: self._list_parameters,
+            AddParameterToNodeRequest: self._add_parameter,
+            RemoveParameterFromNodeRequest: self._remove_parameter,
+            GetParameterValueRequest: self._get_value,
+            GetParameterDetailsRequest: self._get_details,
+            CreateConnectionRequest: self._connect,
+            DeleteConnectionRequest: self._disconnect,
             ListConnectionsForNodeRequest: self._connections_for_node,
             ListConnectionsForParameterRequest: self._connections_for_parameter,
-            ListRegisteredLibrariesRequest: self._list_libraries, CreateNodeRequest: self._create_node,
+            ListRegisteredLibrariesRequest: self._list_libraries,
+            CreateNodeRequest: self._create_node,
         }
         self._async: dict[type[Request], AsyncHandler] = {
-            RegisterLibraryRequest: self._register_library, ReloadLibraryRequest: self._reload_library,
-            SetLibraryModeRequest: self._set_library_mode, SetParameterValueRequest: self._set_value,
-            ExecuteNodeRequest: self._execute_node, RunFlowRequest: self._run_flow,
+            RegisterLibraryRequest: self._register_library,
+            ReloadLibraryRequest: self._reload_library,
+            SetLibraryModeRequest: self._set_library_mode,
+            SetParameterValueRequest: self._set_value,
+            ExecuteNodeRequest: self._execute_node,
+            RunFlowRequest: self._run_flow,
         }
 
     def __repr__(self) -> str:
@@ -165,14 +175,16 @@ class Orchestrator:
                 return self._sync[kind](request)
             if kind in self._async:
                 return await self._async[kind](request)
-            return kind.result_type.failure(f"{kind.__name__} is not handled by the orchestrator")  # type: ignore[no-any-return]
+            return kind.result_type.failure(f"{kind.__name__} is not handled by the orchestrator")
         except RequestFailed as exc:
-            return kind.result_type.failure(str(exc))  # type: ignore[no-any-return]
+            return kind.result_type.failure(str(exc))
         except (ManifestError, LibraryError) as exc:
-            return kind.result_type.failure(str(exc))  # type: ignore[no-any-return]
+            return kind.result_type.failure(str(exc))
         except Exception as exc:
             LOGGER.exception("internal error while handling %s", kind.__name__)
-            return kind.result_type.failure(f"internal error while handling {kind.__name__}: {type(exc).__name__}: {exc}")  # type: ignore[no-any-return]
+            return kind.result_type.failure(
+                f"internal error while handling {kind.__name__}: {type(exc).__name__}: {exc}"
+            )
 
     def handle_sync(self, request: Request) -> Result:
         loop = self._loop
@@ -198,7 +210,7 @@ class Orchestrator:
         try:
             return self._sync[kind](request)
         except RequestFailed as exc:
-            return kind.result_type.failure(str(exc))  # type: ignore[no-any-return]
+            return kind.result_type.failure(str(exc))
 
     async def _handle_from_worker(self, worker: Any, name: str, payload: Any) -> Any:
         if not isinstance(payload, Request) or type(payload).__name__ != name:
@@ -221,13 +233,18 @@ class Orchestrator:
         await self._load(state)
         result = RegisterLibraryResult(library_name=manifest.name, warnings=[str(w) for w in manifest.warnings])
         if state.error:
-            return RegisterLibraryResult.failure(state.error, library_name=manifest.name, warnings=result.warnings)  # type: ignore[no-any-return]
+            return RegisterLibraryResult.failure(state.error, library_name=manifest.name, warnings=result.warnings)
         return result
 
     async def _load(self, state: LibraryState) -> None:
         if state.mode is LibraryMode.ISOLATED:
-            host: NodeHost = WorkerHost(state.manifest, self.hub, self.envs, probe_timeout=self.settings.probe_timeout,
-                                        runtime_source=Path(nodeisle.__file__).parent)
+            host: NodeHost = WorkerHost(
+                state.manifest,
+                self.hub,
+                self.envs,
+                probe_timeout=self.settings.probe_timeout,
+                runtime_source=Path(nodeisle.__file__).parent,
+            )
         else:
             host = LocalHost(state.manifest, self, self.settings.probe_timeout)
         state.host, state.error = host, None
@@ -239,8 +256,13 @@ class Orchestrator:
             return
         state.schemas, state.dropped, state.violations = report.schemas, report.dropped, report.violations
         for dropped in report.dropped:
-            LOGGER.warning("library %r: node class %r dropped: %s%s", state.name, dropped.class_name, dropped.reason,
-                           f"\n{dropped.traceback}" if dropped.traceback else "")
+            LOGGER.warning(
+                "library %r: node class %r dropped: %s%s",
+                state.name,
+                dropped.class_name,
+                dropped.reason,
+                f"\n{dropped.traceback}" if dropped.traceback else "",
+            )
 
     async def _reload_library(self, request: ReloadLibraryRequest) -> Result:
         state = self._library(request.library_name)
@@ -248,7 +270,7 @@ class Orchestrator:
             await state.host.close()
         state.manifest = load_manifest(state.manifest.path)
         await self._load(state)
-        return Result.failure(state.error) if state.error else Result(message=f"reloaded {state.name!r}")  # type: ignore[no-any-return]
+        return Result.failure(state.error) if state.error else Result(message=f"reloaded {state.name!r}")
 
     async def _set_library_mode(self, request: SetLibraryModeRequest) -> Result:
         state = self._library(request.library_name)
@@ -258,13 +280,15 @@ class Orchestrator:
                 await state.host.close()
             state.mode = mode
             await self._load(state)
-        return Result.failure(state.error) if state.error else Result(message=f"{state.name!r} runs {mode}")  # type: ignore[no-any-return]
+        return Result.failure(state.error) if state.error else Result(message=f"{state.name!r} runs {mode}")
 
     def _library(self, name: str) -> LibraryState:
         try:
             return self.libraries[name]
         except KeyError:
-            raise RequestFailed(f"no library named {name!r} is registered; registered: {', '.join(self.libraries) or '(none)'}") from None
+            raise RequestFailed(
+                f"no library named {name!r} is registered; registered: {', '.join(self.libraries) or '(none)'}"
+            ) from None
 
     def library_info(self, state: LibraryState) -> LibraryInfo:
         worker_id, worker_state = state.host.describe() if state.host else (None, None)
@@ -273,10 +297,15 @@ class Orchestrator:
             problems.insert(0, state.error)
         decl = state.manifest.declarations
         return LibraryInfo(
-            name=state.name, path=str(state.manifest.path), compatibility=str(decl.compatibility),
+            name=state.name,
+            path=str(state.manifest.path),
+            compatibility=str(decl.compatibility),
             suggested_mode=str(decl.suggested_mode) if decl.suggested_mode else None,
-            effective_mode=str(state.mode), status="failed" if state.error else "loaded",
-            worker_id=worker_id, worker_state=worker_state, problems=problems,
+            effective_mode=str(state.mode),
+            status="failed" if state.error else "loaded",
+            worker_id=worker_id,
+            worker_state=worker_state,
+            problems=problems,
             node_types=sorted(state.schemas),
             readable_secrets=list(decl.required_secrets) if decl.required_secrets is not None else None,
         )
@@ -300,7 +329,9 @@ class Orchestrator:
         flow = self.graph.flow(request.flow_name) if request.flow_name else self.graph.default_flow()
         name = request.node_name or self.graph.unique_node_name(request.node_type)
         metadata = {**{k: v for k, v in schema.metadata.items() if v is not None}, **(request.metadata or {})}
-        self.graph.add_node(NodeRecord(name, flow.name, state.name, schema.class_name, metadata, list(schema.parameters)))
+        self.graph.add_node(
+            NodeRecord(name, flow.name, state.name, schema.class_name, metadata, list(schema.parameters))
+        )
         return CreateNodeResult(node_name=name)
 
     def _node_type(self, node_type: str, library: str | None) -> tuple[LibraryState, _hosting.NodeTypeSchema]:
@@ -309,11 +340,16 @@ class Orchestrator:
         if len(found) == 1:
             return found[0]
         if len(found) > 1:
-            raise RequestFailed(f"node type {node_type!r} exists in several libraries ({', '.join(s.name for s, _ in found)}); name the library")
+            raise RequestFailed(
+                f"node type {node_type!r} exists in several libraries "
+                f"({', '.join(s.name for s, _ in found)}); name the library"
+            )
         for state in candidates:
             for dropped in state.dropped:
                 if dropped.class_name == node_type:
-                    raise RequestFailed(f"node type {node_type!r} of library {state.name!r} was dropped at load: {dropped.reason}")
+                    raise RequestFailed(
+                        f"node type {node_type!r} of library {state.name!r} was dropped at load: {dropped.reason}"
+                    )
             if state.error and (state.manifest.node(node_type) is not None):
                 raise RequestFailed(f"node type {node_type!r}: library {state.name!r} failed to load: {state.error}")
         where = f"library {library!r}" if library else "any registered library"
@@ -332,10 +368,15 @@ class Orchestrator:
 
     def _add_parameter(self, request: AddParameterToNodeRequest) -> Result:
         try:
-            spec = ParameterSpec.from_dict({
-                "name": request.parameter_name, "type": request.type, "default_value": request.default_value,
-                "tooltip": request.tooltip, "allowed_modes": request.allowed_modes,
-            })
+            spec = ParameterSpec.from_dict(
+                {
+                    "name": request.parameter_name,
+                    "type": request.type,
+                    "default_value": request.default_value,
+                    "tooltip": request.tooltip,
+                    "allowed_modes": request.allowed_modes,
+                }
+            )
         except ValueError as exc:
             raise RequestFailed(f"AddParameterToNodeRequest for node {request.node_name!r}: {exc}") from None
         if not request.parameter_name.isidentifier():
@@ -368,14 +409,22 @@ class Orchestrator:
 
     def _get_details(self, request: GetParameterDetailsRequest) -> GetParameterDetailsResult:
         spec = self.graph.node(request.node_name).spec(request.parameter_name)
-        return GetParameterDetailsResult(type=spec.type, default_value=spec.default_value, tooltip=spec.tooltip,
-                                         allowed_modes=[str(m) for m in spec.allowed_modes])
+        return GetParameterDetailsResult(
+            type=spec.type,
+            default_value=spec.default_value,
+            tooltip=spec.tooltip,
+            allowed_modes=[str(m) for m in spec.allowed_modes],
+        )
 
     # -- connections ------------------------------------------------------------------------------
     @staticmethod
     def _connection(request: CreateConnectionRequest | DeleteConnectionRequest) -> ConnectionInfo:
-        return ConnectionInfo(source_node_name=request.source_node_name, source_parameter_name=request.source_parameter_name,
-                              target_node_name=request.target_node_name, target_parameter_name=request.target_parameter_name)
+        return ConnectionInfo(
+            source_node_name=request.source_node_name,
+            source_parameter_name=request.source_parameter_name,
+            target_node_name=request.target_node_name,
+            target_parameter_name=request.target_parameter_name,
+        )
 
     def _connect(self, request: CreateConnectionRequest) -> Result:
         self.graph.connect(self._connection(request))
@@ -397,7 +446,9 @@ class Orchestrator:
     def _host(self, record: NodeRecord) -> NodeHost:
         state = self._library(record.library)
         if state.host is None or state.error:
-            raise RequestFailed(f"node {record.name!r}: library {state.name!r} is not loaded: {state.error or 'no host'}")
+            raise RequestFailed(
+                f"node {record.name!r}: library {state.name!r} is not loaded: {state.error or 'no host'}"
+            )
         return state.host
 
     async def execute(self, record: NodeRecord, inputs: dict[str, Any]) -> _hosting.ExecutionOutcome:
@@ -416,8 +467,11 @@ class Orchestrator:
         outcome = await self.execute(record, dict(request.parameter_values))
         violations = [v.to_dict() for v in outcome.violations]
         if outcome.error is not None:
-            return ExecuteNodeResult.failure(f"node {record.name!r} failed: {outcome.error}", error=outcome.error,  # type: ignore[no-any-return]
-                                             violations=violations)
+            return ExecuteNodeResult.failure(
+                f"node {record.name!r} failed: {outcome.error}",
+                error=outcome.error,
+                violations=violations,
+            )
         return ExecuteNodeResult(parameter_output_values=outcome.outputs, violations=violations)
 
     async def _run_flow(self, request: RunFlowRequest) -> Result:
@@ -440,8 +494,13 @@ def build_orchestrator(home: Path | None = None, settings: Settings | None = Non
         find_links += [p for p in extra.split(os.pathsep) if p]
     offline = settings.offline or os.environ.get("NODEISLE_OFFLINE", "").lower() in ("1", "true", "yes")
     cache = os.environ.get("NODEISLE_UV_CACHE")
-    envs = EnvManager(home / "envs", find_links=find_links, offline=offline, cache_dir=Path(cache) if cache else None,
-                      progress=lambda p: PROGRESS.info("env %s: %s (%.1f s) %s", p.library, p.step, p.elapsed_s, p.detail or ""))
+    envs = EnvManager(
+        home / "envs",
+        find_links=find_links,
+        offline=offline,
+        cache_dir=Path(cache) if cache else None,
+        progress=lambda p: PROGRESS.info("env %s: %s (%.1f s) %s", p.library, p.step, p.elapsed_s, p.detail or ""),
+    )
     return Orchestrator(home, settings, envs)
 
 

@@ -95,7 +95,9 @@ class Graph:
         if not record.name:
             raise RequestFailed("a node name must not be empty")
         if record.name in self.nodes:
-            raise RequestFailed(f"a node named {record.name!r} already exists (in flow {self.nodes[record.name].flow!r})")
+            raise RequestFailed(
+                f"a node named {record.name!r} already exists (in flow {self.nodes[record.name].flow!r})"
+            )
         self.flow(record.flow).nodes.append(record.name)
         self.nodes[record.name] = record
 
@@ -135,7 +137,8 @@ class Graph:
         record.outputs = {k: v for k, v in record.outputs.items() if k in names}
         flow = self.flows[record.flow]
         flow.connections = [
-            c for c in flow.connections
+            c
+            for c in flow.connections
             if not (c.source_node_name == record.name and c.source_parameter_name not in names)
             and not (c.target_node_name == record.name and c.target_parameter_name not in names)
         ]
@@ -147,11 +150,17 @@ class Graph:
         source_spec = source.spec(connection.source_parameter_name)
         target_spec = target.spec(connection.target_parameter_name)
         if source.flow != target.flow:
-            raise RequestFailed(f"cannot connect {connection}: the nodes are in different flows ({source.flow!r}, {target.flow!r})")
+            raise RequestFailed(
+                f"cannot connect {connection}: the nodes are in different flows ({source.flow!r}, {target.flow!r})"
+            )
         if not source_spec.has_mode(ParameterMode.OUTPUT):
-            raise RequestFailed(f"cannot connect {connection}: {source.name}.{source_spec.name} is not an OUTPUT parameter")
+            raise RequestFailed(
+                f"cannot connect {connection}: {source.name}.{source_spec.name} is not an OUTPUT parameter"
+            )
         if not target_spec.has_mode(ParameterMode.INPUT):
-            raise RequestFailed(f"cannot connect {connection}: {target.name}.{target_spec.name} is not an INPUT parameter")
+            raise RequestFailed(
+                f"cannot connect {connection}: {target.name}.{target_spec.name} is not an INPUT parameter"
+            )
         if not types_compatible(source_spec.type, target_spec.type):
             raise RequestFailed(
                 f"cannot connect {connection}: type {source_spec.type!r} does not match {target_spec.type!r} "
@@ -160,10 +169,14 @@ class Graph:
         flow = self.flows[source.flow]
         for existing in flow.connections:
             if (existing.target_node_name, existing.target_parameter_name) == (target.name, target_spec.name):
-                raise RequestFailed(f"cannot connect {connection}: {target.name}.{target_spec.name} is already fed by {existing}")
+                raise RequestFailed(
+                    f"cannot connect {connection}: {target.name}.{target_spec.name} is already fed by {existing}"
+                )
         cycle = self._path(flow, target.name, source.name)
         if cycle is not None:
-            raise RequestFailed(f"cannot connect {connection}: it would close the cycle {' -> '.join([source.name, *cycle])}")
+            raise RequestFailed(
+                f"cannot connect {connection}: it would close the cycle {' -> '.join([source.name, *cycle])}"
+            )
         flow.connections.append(connection)
 
     def disconnect(self, connection: ConnectionInfo) -> None:
@@ -172,15 +185,19 @@ class Graph:
             raise RequestFailed(f"no connection {connection}")
         flow.connections.remove(connection)
 
-    def connections_of(self, node: str, parameter: str | None = None) -> tuple[list[ConnectionInfo], list[ConnectionInfo]]:
+    def connections_of(
+        self, node: str, parameter: str | None = None
+    ) -> tuple[list[ConnectionInfo], list[ConnectionInfo]]:
         record = self.node(node)
         if parameter is not None:
             record.spec(parameter)
         flow = self.flows[record.flow]
-        incoming = [c for c in flow.connections if c.target_node_name == node
-                    and parameter in (None, c.target_parameter_name)]
-        outgoing = [c for c in flow.connections if c.source_node_name == node
-                    and parameter in (None, c.source_parameter_name)]
+        incoming = [
+            c for c in flow.connections if c.target_node_name == node and parameter in (None, c.target_parameter_name)
+        ]
+        outgoing = [
+            c for c in flow.connections if c.source_node_name == node and parameter in (None, c.source_parameter_name)
+        ]
         return incoming, outgoing
 
     @staticmethod

@@ -44,7 +44,9 @@ class NodeHost(Protocol):
 
     async def execute(self, record: NodeRecord, values: Mapping[str, Any]) -> _hosting.ExecutionOutcome: ...
 
-    async def apply_value(self, record: NodeRecord, parameter: str, value: Any) -> tuple[list[ParameterSpec], list[Violation]]: ...
+    async def apply_value(
+        self, record: NodeRecord, parameter: str, value: Any
+    ) -> tuple[list[ParameterSpec], list[Violation]]: ...
 
     async def close(self) -> None: ...
 
@@ -79,15 +81,30 @@ class LocalHost:
 
     async def execute(self, record: NodeRecord, values: Mapping[str, Any]) -> _hosting.ExecutionOutcome:
         return await _hosting.execute(
-            self._class(record.class_name), record.name, record.metadata, record.specs, values,
-            Context.ORCHESTRATOR, self.manifest.name, self.handler,
+            self._class(record.class_name),
+            record.name,
+            record.metadata,
+            record.specs,
+            values,
+            Context.ORCHESTRATOR,
+            self.manifest.name,
+            self.handler,
         )
 
-    async def apply_value(self, record: NodeRecord, parameter: str, value: Any) -> tuple[list[ParameterSpec], list[Violation]]:
+    async def apply_value(
+        self, record: NodeRecord, parameter: str, value: Any
+    ) -> tuple[list[ParameterSpec], list[Violation]]:
         scope = NodeScope(Context.ORCHESTRATOR, self.manifest.name, record.name, Phase.HYDRATION, self.handler)
         specs = await asyncio.to_thread(
-            _hosting.apply_value, self._class(record.class_name), record.name, record.metadata,
-            record.specs, record.values, parameter, value, scope,
+            _hosting.apply_value,
+            self._class(record.class_name),
+            record.name,
+            record.metadata,
+            record.specs,
+            record.values,
+            parameter,
+            value,
+            scope,
         )
         return specs, scope.violations
 
@@ -128,12 +145,21 @@ class WorkerHost:
         deps = self.manifest.dependencies
         started = time.monotonic()
         info = await asyncio.to_thread(
-            self.envs.ensure, self.manifest.name, list(deps.pip_dependencies), list(deps.pip_install_flags),
-            list(RUNTIME_REQUIREMENTS), self.runtime_source,
+            self.envs.ensure,
+            self.manifest.name,
+            list(deps.pip_dependencies),
+            list(deps.pip_install_flags),
+            list(RUNTIME_REQUIREMENTS),
+            self.runtime_source,
         )
         self.python = info.python
-        LOGGER.info("library %r: environment %s (%s, %.0f ms)", self.manifest.name, info.path,
-                    "reused" if info.reused else "built", (time.monotonic() - started) * 1000)
+        LOGGER.info(
+            "library %r: environment %s (%s, %.0f ms)",
+            self.manifest.name,
+            info.path,
+            "reused" if info.reused else "built",
+            (time.monotonic() - started) * 1000,
+        )
         ready = await self._start_worker()
         schemas = {s["class_name"]: _hosting.NodeTypeSchema.from_dict(s) for s in ready.schemas}
         dropped = [_hosting.DroppedClass.from_dict(d) for d in ready.dropped]
@@ -142,8 +168,13 @@ class WorkerHost:
     async def _start_worker(self) -> Any:
         assert self.python is not None
         await self.hub.ensure_started()
-        worker = WorkerProcess(self.manifest.name, self.python, self.manifest.path,
-                               probe_timeout=self.probe_timeout, env=worker_environment(self.python))
+        worker = WorkerProcess(
+            self.manifest.name,
+            self.python,
+            self.manifest.path,
+            probe_timeout=self.probe_timeout,
+            env=worker_environment(self.python),
+        )
         self.hub.register(worker)
         self.worker = worker
         try:
@@ -159,11 +190,15 @@ class WorkerHost:
                 if self.worker is not None:
                     self.hub.unregister(self.worker)
                     self.restarts += 1
-                    LOGGER.warning("library %r: starting a fresh worker (restart %d)", self.manifest.name, self.restarts)
+                    LOGGER.warning(
+                        "library %r: starting a fresh worker (restart %d)", self.manifest.name, self.restarts
+                    )
                 try:
                     await self._start_worker()
                 except LibraryError as exc:
-                    raise WorkerCrashed(self.manifest.name, self.worker.worker_id if self.worker else "?", str(exc)) from None
+                    raise WorkerCrashed(
+                        self.manifest.name, self.worker.worker_id if self.worker else "?", str(exc)
+                    ) from None
             assert self.worker is not None
             return self.worker
 
@@ -174,8 +209,11 @@ class WorkerHost:
             except codec.UnencodableValue as exc:
                 raise ValueTransferError(record.name, name, exc.type_name, exc.why) from None
         return {
-            "class_name": record.class_name, "node_name": record.name, "metadata": record.metadata,
-            "specs": [s.to_dict() for s in record.specs], "values": dict(values),
+            "class_name": record.class_name,
+            "node_name": record.name,
+            "metadata": record.metadata,
+            "specs": [s.to_dict() for s in record.specs],
+            "values": dict(values),
         }
 
     async def execute(self, record: NodeRecord, values: Mapping[str, Any]) -> _hosting.ExecutionOutcome:
@@ -188,16 +226,20 @@ class WorkerHost:
         except WorkerCrashed as exc:
             return _hosting.ExecutionOutcome({}, [], RemoteError(type="WorkerCrashed", message=str(exc)))
         except RemoteFailure as exc:
-            return _hosting.ExecutionOutcome({}, [], RemoteError(type=exc.type_name, message=exc.remote_message,
-                                                                  traceback=exc.traceback))
+            return _hosting.ExecutionOutcome(
+                {}, [], RemoteError(type=exc.type_name, message=exc.remote_message, traceback=exc.traceback)
+            )
         except BusError as exc:
             return _hosting.ExecutionOutcome({}, [], RemoteError(type=type(exc).__name__, message=str(exc)))
         violations = [Violation.from_dict(v) for v in answer.get("violations", [])]
         error = answer.get("error")
-        return _hosting.ExecutionOutcome(dict(answer.get("outputs") or {}), violations,
-                                         error if isinstance(error, RemoteError) else None)
+        return _hosting.ExecutionOutcome(
+            dict(answer.get("outputs") or {}), violations, error if isinstance(error, RemoteError) else None
+        )
 
-    async def apply_value(self, record: NodeRecord, parameter: str, value: Any) -> tuple[list[ParameterSpec], list[Violation]]:
+    async def apply_value(
+        self, record: NodeRecord, parameter: str, value: Any
+    ) -> tuple[list[ParameterSpec], list[Violation]]:
         payload = self._payload(record, {**record.values, parameter: value})
         payload["values"] = dict(record.values)
         payload["parameter_name"] = parameter
@@ -209,8 +251,10 @@ class WorkerHost:
             raise RequestFailed(exc.remote_message) from None
         except BusError as exc:
             raise RequestFailed(str(exc)) from None
-        return ([ParameterSpec.from_dict(s) for s in answer["specs"]],
-                [Violation.from_dict(v) for v in answer.get("violations", [])])
+        return (
+            [ParameterSpec.from_dict(s) for s in answer["specs"]],
+            [Violation.from_dict(v) for v in answer.get("violations", [])],
+        )
 
     async def close(self) -> None:
         if self.worker is not None:

@@ -29,8 +29,12 @@ async def run_flow(orchestrator: Orchestrator, flow: Flow) -> RunFlowResult:
         results = [await done[up] for up in sorted(upstream[name])]
         blocked = [up for up, r in zip(sorted(upstream[name]), results, strict=True) if r.status != "succeeded"]
         if blocked:
-            done[name].set_result(NodeRunResult(status="skipped", error=RemoteError(
-                type="Skipped", message=f"upstream node {blocked[0]!r} did not succeed")))
+            done[name].set_result(
+                NodeRunResult(
+                    status="skipped",
+                    error=RemoteError(type="Skipped", message=f"upstream node {blocked[0]!r} did not succeed"),
+                )
+            )
             return
         record = graph.node(name)
         inputs: dict[str, Any] = {}
@@ -43,8 +47,9 @@ async def run_flow(orchestrator: Orchestrator, flow: Flow) -> RunFlowResult:
         try:
             outcome = await orchestrator.execute(record, inputs)
         except Exception as exc:  # a failure of the engine itself still ends as this node's error
-            done[name].set_result(NodeRunResult(status="failed", error=RemoteError(
-                type=type(exc).__name__, message=str(exc))))
+            done[name].set_result(
+                NodeRunResult(status="failed", error=RemoteError(type=type(exc).__name__, message=str(exc)))
+            )
             return
         violations = [v.to_dict() for v in outcome.violations]
         if outcome.error is not None:

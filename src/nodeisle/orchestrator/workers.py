@@ -119,6 +119,7 @@ class WorkerProcess:
         self._ready: asyncio.Future[ReadyInfo] = asyncio.get_running_loop().create_future()
         self._exited: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._pumps: list[asyncio.Task[None]] = []
+        self._watcher: asyncio.Task[None] | None = None
 
     @property
     def prefix(self) -> str:
@@ -130,13 +131,23 @@ class WorkerProcess:
     async def start(self, bus_url: str, token: str, timeout: float) -> ReadyInfo:
         """Spawn the process and wait until it has connected and sent its schema."""
         self.process = await asyncio.create_subprocess_exec(
-            str(self.python), "-I", "-m", "nodeisle.worker",
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-            env=self.env, close_fds=True,
+            str(self.python),
+            "-I",
+            "-m",
+            "nodeisle.worker",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=self.env,
+            close_fds=True,
         )
         launch = {
-            "url": bus_url, "token": token, "worker_id": self.worker_id, "manifest": str(self.manifest),
-            "probe_timeout": self.probe_timeout, "parent_pid": os.getpid(),
+            "url": bus_url,
+            "token": token,
+            "worker_id": self.worker_id,
+            "manifest": str(self.manifest),
+            "probe_timeout": self.probe_timeout,
+            "parent_pid": os.getpid(),
             "log_level": logging.getLevelName(LOGGER.getEffectiveLevel()),
         }
         assert self.process.stdin is not None and self.process.stdout is not None and self.process.stderr is not None
@@ -146,15 +157,18 @@ class WorkerProcess:
             asyncio.create_task(self._pump(self.process.stdout, keep=False)),
             asyncio.create_task(self._pump(self.process.stderr, keep=True)),
         ]
-        asyncio.create_task(self._watch())
-        done, _ = await asyncio.wait({self._ready, self._exited}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        self._watcher = asyncio.create_task(self._watch())
+        waiting: set[asyncio.Future[Any]] = {self._ready, self._exited}
+        done, _ = await asyncio.wait(waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         if self._ready in done:
             self._set_state(WorkerState.READY)
             return self._ready.result()
         if self._exited in done:
             raise LibraryError(self.library, f"{self.prefix} failed to start: {await self._crash_text()}")
         await self.stop()
-        raise LibraryError(self.library, f"{self.prefix} was not ready within {timeout:g} s (import or schema probe too slow)")
+        raise LibraryError(
+            self.library, f"{self.prefix} was not ready within {timeout:g} s (import or schema probe too slow)"
+        )
 
     async def _pump(self, stream: asyncio.StreamReader, keep: bool) -> None:
         while True:
@@ -200,11 +214,15 @@ class WorkerProcess:
 
     def deliver_ready(self, payload: Mapping[str, Any]) -> None:
         if not self._ready.done():
-            self._ready.set_result(ReadyInfo(
-                pid=int(payload.get("pid", 0)), python=str(payload.get("python", "")),
-                schemas=list(payload.get("schemas", [])), dropped=list(payload.get("dropped", [])),
-                violations=list(payload.get("violations", [])),
-            ))
+            self._ready.set_result(
+                ReadyInfo(
+                    pid=int(payload.get("pid", 0)),
+                    python=str(payload.get("python", "")),
+                    schemas=list(payload.get("schemas", [])),
+                    dropped=list(payload.get("dropped", [])),
+                    violations=list(payload.get("violations", [])),
+                )
+            )
 
     @property
     def alive(self) -> bool:

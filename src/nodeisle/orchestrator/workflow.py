@@ -19,8 +19,15 @@ from nodeisle._errors import WorkflowError
 from nodeisle.orchestrator.engine import Orchestrator
 from nodeisle.orchestrator.settings import LibraryMode
 from nodeisle.requests import (
-    CreateConnectionRequest, CreateFlowRequest, CreateNodeRequest, NodeRunResult, RegisterLibraryRequest,
-    RemoteError, RunFlowRequest, RunFlowResult, SetParameterValueRequest,
+    CreateConnectionRequest,
+    CreateFlowRequest,
+    CreateNodeRequest,
+    NodeRunResult,
+    RegisterLibraryRequest,
+    RemoteError,
+    RunFlowRequest,
+    RunFlowResult,
+    SetParameterValueRequest,
 )
 
 
@@ -77,7 +84,9 @@ def load_workflow(path: str | Path) -> Workflow:
     for i, node in enumerate(_list(where, "nodes", data)):
         jp = f"nodes[{i}]"
         if not isinstance(node, dict):
-            raise WorkflowError(where, jp, "each node must be an object with name, type and optional library and values")
+            raise WorkflowError(
+                where, jp, "each node must be an object with name, type and optional library and values"
+            )
         name = _str(where, f"{jp}.name", node.get("name"))
         if name in seen:
             raise WorkflowError(where, f"{jp}.name", f"duplicate node name {name!r}")
@@ -86,8 +95,15 @@ def load_workflow(path: str | Path) -> Workflow:
         if not isinstance(values, dict):
             raise WorkflowError(where, f"{jp}.values", "expected an object of parameter name to value")
         library = node.get("library")
-        nodes.append(NodeSpec(name, _str(where, f"{jp}.library", library) if library is not None else None,
-                              _str(where, f"{jp}.type", node.get("type")), values, jp))
+        nodes.append(
+            NodeSpec(
+                name,
+                _str(where, f"{jp}.library", library) if library is not None else None,
+                _str(where, f"{jp}.type", node.get("type")),
+                values,
+                jp,
+            )
+        )
     connections = []
     for i, conn in enumerate(_list(where, "connections", data)):
         jp = f"connections[{i}]"
@@ -139,7 +155,9 @@ async def run_workflow(
         except Exception as exc:
             raise WorkflowError(where, f"libraries[{i}]", str(exc)) from None
         mode = wanted_modes.get(manifest.name)
-        result = await orchestrator.handle_async(RegisterLibraryRequest(path=str(library), mode=str(mode) if mode else None))
+        result = await orchestrator.handle_async(
+            RegisterLibraryRequest(path=str(library), mode=str(mode) if mode else None)
+        )
         if not result.succeeded:
             if manifest.name not in orchestrator.libraries:  # refused before loading: bad input
                 raise WorkflowError(where, f"libraries[{i}]", result.message)
@@ -149,31 +167,41 @@ async def run_workflow(
         raise WorkflowError(where, "$", flow.message)
     flow_name = workflow.path.stem
     unavailable = {
-        node.name: NodeRunResult(status="failed", error=RemoteError(type="LibraryError", message=failed_libraries[node.library]))
-        for node in workflow.nodes if node.library in failed_libraries
+        node.name: NodeRunResult(
+            status="failed", error=RemoteError(type="LibraryError", message=failed_libraries[node.library])
+        )
+        for node in workflow.nodes
+        if node.library in failed_libraries
     }
     skipped = _downstream(workflow, set(unavailable))
     for node in workflow.nodes:
         if node.name in unavailable or node.name in skipped:
             continue
-        created = await orchestrator.handle_async(CreateNodeRequest(
-            node_type=node.type, library_name=node.library, node_name=node.name, flow_name=flow_name))
+        created = await orchestrator.handle_async(
+            CreateNodeRequest(node_type=node.type, library_name=node.library, node_name=node.name, flow_name=flow_name)
+        )
         if not created.succeeded:
             raise WorkflowError(where, f"{node.json_path}.type", created.message)
     for node in workflow.nodes:
         if node.name in unavailable or node.name in skipped:
             continue
         for parameter, value in node.values.items():
-            result = await orchestrator.handle_async(SetParameterValueRequest(
-                node_name=node.name, parameter_name=parameter, value=value))
+            result = await orchestrator.handle_async(
+                SetParameterValueRequest(node_name=node.name, parameter_name=parameter, value=value)
+            )
             if not result.succeeded:
                 raise WorkflowError(where, f"{node.json_path}.values.{parameter}", result.message)
     for connection in workflow.connections:
         if {connection.source[0], connection.target[0]} & (set(unavailable) | skipped):
             continue
-        result = await orchestrator.handle_async(CreateConnectionRequest(
-            source_node_name=connection.source[0], source_parameter_name=connection.source[1],
-            target_node_name=connection.target[0], target_parameter_name=connection.target[1]))
+        result = await orchestrator.handle_async(
+            CreateConnectionRequest(
+                source_node_name=connection.source[0],
+                source_parameter_name=connection.source[1],
+                target_node_name=connection.target[0],
+                target_parameter_name=connection.target[1],
+            )
+        )
         if not result.succeeded:
             raise WorkflowError(where, connection.json_path, result.message)
     result = await orchestrator.handle_async(RunFlowRequest(flow_name=flow_name))
@@ -181,11 +209,16 @@ async def run_workflow(
     if unavailable or skipped:
         nodes = {**result.nodes, **unavailable}
         for name in skipped:
-            nodes[name] = NodeRunResult(status="skipped", error=RemoteError(
-                type="Skipped", message="an upstream node's library failed to load"))
+            nodes[name] = NodeRunResult(
+                status="skipped", error=RemoteError(type="Skipped", message="an upstream node's library failed to load")
+            )
         ordered = {n.name: nodes[n.name] for n in workflow.nodes if n.name in nodes}
-        return RunFlowResult(succeeded=False, status="failed", nodes=ordered,
-                             message=f"{len(failed_libraries)} library(ies) failed to load")
+        return RunFlowResult(
+            succeeded=False,
+            status="failed",
+            nodes=ordered,
+            message=f"{len(failed_libraries)} library(ies) failed to load",
+        )
     return result
 
 
@@ -197,4 +230,3 @@ def _downstream(workflow: Workflow, roots: set[str]) -> set[str]:
         found |= nxt
         frontier = nxt
     return found
-
