@@ -31,8 +31,17 @@ IO_EVENTS: frozenset[str] = frozenset({
     "webbrowser.open",
 })
 MAX_EVENTS_PER_CLASS = 20
-_PACKAGE_DIR = str(Path(__file__).resolve().parent)
-_STDLIB_DIRS = tuple({str(Path(p).resolve()) for k, p in sysconfig.get_paths().items() if k in ("stdlib", "platstdlib")})
+
+
+def _dir_prefixes(*paths: str | Path) -> tuple[str, ...]:
+    """``path/`` as given and resolved: frames name files by the path they were imported through."""
+    found = {str(p).rstrip(os.sep) + os.sep for path in paths for p in (Path(path), Path(path).resolve())}
+    return tuple(sorted(found))
+
+
+_PACKAGE_DIRS = _dir_prefixes(Path(__file__).parent)
+_NOT_CALLERS = ("<", *_PACKAGE_DIRS, *_dir_prefixes(*(
+    p for k, p in sysconfig.get_paths().items() if k in ("stdlib", "platstdlib", "purelib", "platlib"))))
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,14 +69,14 @@ class IORecorder:
     """Collects the I/O events of one class's construction; ``events`` is safe to copy from any thread."""
 
     class_name: str
-    library_dir: str
+    library_dirs: tuple[str, ...]  # prefixes ending in a separator
     events: list[IOEvent] = field(default_factory=list)
     _sites: set[tuple[str, int]] = field(default_factory=set)
 
     def record(self, event: str, args: tuple[Any, ...], frame: FrameType | None) -> None:
-        site = _call_site(frame, self.library_dir)
+        site = _call_site(frame, self.library_dirs)
         if site is None or site in self._sites or len(self.events) >= MAX_EVENTS_PER_CLASS:
-            return  # an import's own reads, a call site already named, or enough said
+            return  # an import's own reads, no caller of ours, a call site already named, or enough said
         self._sites.add(site)
         self.events.append(IOEvent(self.class_name, event, _target(event, args), site[0], site[1]))
 
@@ -80,8 +89,8 @@ _installed = False
 
 def _hook(event: str, args: tuple[Any, ...]) -> None:
     # Called for every audit event in the process, forever: keep the common path to two lookups.
-    if event not in IO_EVENTS:
-        return
+    if event not in IO_EVENTS or (event == "open" and args and isinstance(args[0], int)):
+        return  # not I/O, or a file object wrapped around a descriptor already open (subprocess pipes)
     recorder = _recorder.get()
     if recorder is None or getattr(_busy, "on", False):
         return
@@ -102,36 +111,66 @@ def _install() -> None:
             _installed = True
 
 
+def recorder(class_name: str, library_dir: Path | str) -> IORecorder:
+    """A recorder for ``class_name``'s construction; call sites are looked for under ``library_dir``."""
+    return IORecorder(class_name, _dir_prefixes(library_dir))
+
+
 @contextlib.contextmanager
-def recording(class_name: str, library_dir: Path | str) -> Iterator[IORecorder]:
-    """Record the I/O done in this context (this thread, this task) until the block exits."""
+def recording(active: IORecorder | None) -> Iterator[None]:
+    """Record the I/O done in this context (this thread, this task) into ``active`` until the block exits.
+
+    ``None`` records nothing and installs no hook.
+    """
+    if active is None:
+        yield
+        return
     _install()
-    recorder = IORecorder(class_name, str(Path(library_dir).resolve()))
-    token = _recorder.set(recorder)
+    token = _recorder.set(active)
     try:
-        yield recorder
+        yield
     finally:
         _recorder.reset(token)
 
 
-def _call_site(frame: FrameType | None, library_dir: str) -> tuple[str, int] | None:
+_audited: contextvars.ContextVar[bool] = contextvars.ContextVar("nodeisle_audit_construction", default=False)
+
+
+@contextlib.contextmanager
+def auditing_construction() -> Iterator[None]:
+    """Make schema probes started from this context audit I/O in ``__init__`` (``nodeisle check --shared``).
+
+    Threads started with a copy of this context (``asyncio.to_thread``) inherit the request.
+    """
+    token = _audited.set(True)
+    try:
+        yield
+    finally:
+        _audited.reset(token)
+
+
+def construction_audited() -> bool:
+    return _audited.get()
+
+
+def _call_site(frame: FrameType | None, library_dirs: tuple[str, ...]) -> tuple[str, int] | None:
     """The innermost frame in the library's folder, else the innermost one outside stdlib and nodeisle.
 
-    None when the import system is on the stack: reading modules is not what the rule is about.
+    None when the import system is on the stack (reading modules is not what the rule is about) or when
+    no frame qualifies (the framework's own work, such as formatting a traceback).
     """
     in_library: tuple[str, int] | None = None
     fallback: tuple[str, int] | None = None
-    prefix = library_dir.rstrip(os.sep) + os.sep
     while frame is not None:
         filename = frame.f_code.co_filename
         if filename.startswith("<frozen importlib"):
             return None
-        if in_library is None and filename.startswith(prefix):
+        if in_library is None and filename.startswith(library_dirs):
             in_library = (filename, frame.f_lineno)
-        elif fallback is None and not filename.startswith(("<", _PACKAGE_DIR, *_STDLIB_DIRS)):
+        elif fallback is None and not filename.startswith(_NOT_CALLERS):
             fallback = (filename, frame.f_lineno)
         frame = frame.f_back
-    return in_library or fallback or ("", 0)
+    return in_library or fallback
 
 
 def _target(event: str, args: tuple[Any, ...]) -> str:
@@ -144,7 +183,8 @@ def _target(event: str, args: tuple[Any, ...]) -> str:
         text = f"{args[0]}:{args[1]}" if len(args) > 1 else repr(first)
     elif event == "subprocess.Popen":
         command = args[1] if len(args) > 1 else first
-        text = " ".join(os.fsdecode(a) for a in command) if isinstance(command, (list, tuple)) else str(command)
+        words = [os.fsdecode(a) for a in command] if isinstance(command, (list, tuple)) else [str(command)]
+        text = " ".join([os.path.basename(words[0]), *words[1:]]) if words else ""  # the program, not its folder
     elif event in ("http.client.connect", "ftplib.connect", "smtplib.connect", "poplib.connect", "imaplib.open"):
         text = ":".join(str(a) for a in args[1:3])
     else:

@@ -10,17 +10,18 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import importlib.util
+import inspect
 import re
 import sys
 import threading
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeVar
 
-from nodeisle import _strict
+from nodeisle import _audit, _strict
 from nodeisle._node import BaseNode, Parameter, ParameterSpec
 from nodeisle._scope import NodeScope, Phase, RequestHandler, node_scope, phase
 from nodeisle._strict import Context, Severity, Violation
@@ -28,6 +29,7 @@ from nodeisle.manifest import LibraryManifest
 from nodeisle.requests import RemoteError
 
 DEFAULT_PROBE_TIMEOUT = 10.0
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,7 @@ class ProbeReport:
     schemas: dict[str, NodeTypeSchema]
     dropped: list[DroppedClass]
     violations: list[Violation]
+    io_events: list[_audit.IOEvent] = field(default_factory=list)  # only when the probe audits I/O
 
 
 @dataclass
@@ -150,16 +153,25 @@ def _import_file(manifest: LibraryManifest, path: Path) -> ModuleType | DroppedC
     return module
 
 
-def probe_library(code: LibraryCode, context: Context, timeout: float = DEFAULT_PROBE_TIMEOUT) -> ProbeReport:
-    """Instantiate each class once to read its parameters (the schema probe)."""
+def probe_library(
+    code: LibraryCode, context: Context, timeout: float = DEFAULT_PROBE_TIMEOUT, *, audit_io: bool | None = None
+) -> ProbeReport:
+    """Instantiate each class once to read its parameters (the schema probe).
+
+    With ``audit_io`` (default: whether the caller's context asked, see ``_audit.auditing_construction``)
+    the file, network and process I/O each ``__init__`` does is recorded in ``report.io_events``.
+    """
     report = ProbeReport({}, list(code.dropped), [])
+    audit = _audit.construction_audited() if audit_io is None else audit_io
     for entry in code.manifest.nodes:
         cls = code.classes.get(entry.class_name)
         if cls is None or entry.class_name in report.schemas:
             continue
         scope = NodeScope(context, code.manifest.name, entry.class_name, Phase.CONSTRUCTION, handler=None)
-        node, failure = _construct_with_timeout(cls, scope, timeout)
+        recorder = _audit.recorder(entry.class_name, code.manifest.directory) if audit else None
+        node, failure = _construct_with_timeout(cls, scope, timeout, recorder)
         report.violations.extend(scope.violations)
+        report.io_events.extend(list(recorder.events) if recorder else [])  # a snapshot: a timed-out __init__ runs on
         if failure is not None:
             report.dropped.append(failure)
             continue
@@ -192,14 +204,16 @@ def probe_library(code: LibraryCode, context: Context, timeout: float = DEFAULT_
 
 
 def _construct_with_timeout(
-    cls: type[BaseNode], scope: NodeScope, timeout: float
+    cls: type[BaseNode], scope: NodeScope, timeout: float, recorder: _audit.IORecorder | None = None
 ) -> tuple[BaseNode | None, DroppedClass | None]:
     result: list[BaseNode | DroppedClass] = []
 
     def construct() -> None:
         with node_scope(scope):
             try:
-                result.append(cls(f"probe-{cls.__name__}", None))
+                with _audit.recording(recorder):  # only __init__ itself, not the traceback formatting below
+                    node = cls(f"probe-{cls.__name__}", None)
+                result.append(node)
             except BaseException as exc:
                 result.append(
                     DroppedClass(
@@ -222,6 +236,35 @@ def _construct_with_timeout(
         )
     outcome = result[0]
     return (None, outcome) if isinstance(outcome, DroppedClass) else (outcome, None)
+
+
+class ThreadTracker:
+    """Counts the threads running one execution's library code."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running = 0
+        self._idle = threading.Event()
+        self._idle.set()
+
+    def wrap(self, fn: Callable[..., T]) -> Callable[..., T]:
+        def tracked(*args: Any, **kwargs: Any) -> T:
+            with self._lock:
+                self._running += 1
+                self._idle.clear()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                with self._lock:
+                    self._running -= 1
+                    if not self._running:
+                        self._idle.set()
+
+        return tracked
+
+    def wait_idle(self, timeout: float) -> bool:
+        """True once no thread of this execution runs library code (waits up to ``timeout``)."""
+        return self._idle.wait(timeout)
 
 
 class HydrationError(Exception):
@@ -308,12 +351,20 @@ async def execute(
     context: Context,
     library: str,
     handler: RequestHandler | None,
+    tracker: ThreadTracker | None = None,
 ) -> ExecutionOutcome:
-    """Build a fresh node, hydrate it, run ``aprocess`` and return its outputs; the node is discarded."""
+    """Build a fresh node, hydrate it, run ``aprocess`` and return its outputs; the node is discarded.
+
+    ``tracker`` counts the threads this execution runs library code in, so a caller that cancelled
+    the execution can tell whether the code has really stopped (a thread cannot be interrupted).
+    """
+    tracker = tracker or ThreadTracker()
     scope = NodeScope(context, library, node_name, Phase.CONSTRUCTION, handler)
     with node_scope(scope):
         try:
-            node = await asyncio.to_thread(materialize, cls, node_name, metadata, specs, values, scope)
+            node = await asyncio.to_thread(tracker.wrap(materialize), cls, node_name, metadata, specs, values, scope)
+            if not inspect.iscoroutinefunction(node.process):
+                node.process = tracker.wrap(node.process)  # type: ignore[method-assign]
             with phase(scope, Phase.APROCESS):
                 await node.aprocess()
         except HydrationError as exc:

@@ -7,15 +7,24 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from nodeisle._errors import ManifestError, NodeisleError, WorkflowError
 from nodeisle.requests import NodeRunResult, RunFlowResult
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _exit_now(code: int) -> NoReturn:
+    """Exit without waiting for threads: a cancelled plain process() may still run in one."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -56,19 +65,46 @@ def cmd_run(args: argparse.Namespace) -> int:
             with contextlib.suppress(ManifestError):
                 workflow.library_modes[load_manifest(path).name] = LibraryMode.ISOLATED
 
-    async def main() -> RunFlowResult:
+    async def main() -> RunFlowResult | None:
         async with build_orchestrator() as orchestrator:
-            return await run_workflow(orchestrator, workflow, _mode_overrides(args))
+            loop, task = asyncio.get_running_loop(), asyncio.current_task()
+            interrupts = []
+
+            def on_interrupt() -> None:
+                # First Ctrl-C: cancel the run (in-flight executions are cancelled in their workers).
+                # Before the run starts, or on a second Ctrl-C: stop everything now.
+                interrupts.append(1)
+                print("\ninterrupted: cancelling the run", file=sys.stderr)
+                orchestrator.cancel_runs()
+                if len(interrupts) > 1 or not running:
+                    assert task is not None
+                    task.cancel()
+
+            running: list[bool] = []
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(signal.SIGINT, on_interrupt)
+            try:
+                return await run_workflow(orchestrator, workflow, _mode_overrides(args), running.append)
+            except asyncio.CancelledError:
+                return None
+            finally:
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    loop.remove_signal_handler(signal.SIGINT)
 
     try:
         result = asyncio.run(main())
     except (WorkflowError, NodeisleError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if result is None:
+        print("run cancelled before it started", file=sys.stderr)
+        _exit_now(EXIT_INTERRUPTED)
     if args.json:
         print(json.dumps(run_to_json(result), indent=2))
     else:
         print_run(result)
+    if result.status == "cancelled":
+        _exit_now(EXIT_INTERRUPTED)
     return EXIT_OK if result.status == "succeeded" else EXIT_FAILED
 
 
@@ -289,6 +325,14 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    from nodeisle.orchestrator.check import check_library
+
+    report = asyncio.run(check_library(args.library, shared=args.shared))
+    print(report.to_json() if args.json else "\n".join(report.lines()))
+    return report.exit_code
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nodeisle", description="Run node-graph workflows; libraries Shared or Isolated."
@@ -325,6 +369,12 @@ def build_parser() -> argparse.ArgumentParser:
     schema = sub.add_parser("schema", help="print a JSON Schema")
     schema.add_argument("what", choices=["manifest"])
     schema.set_defaults(func=cmd_schema)
+
+    check = sub.add_parser("check", help="is a library isolation-ready? the checklist, PASS / WARN / FAIL per item")
+    check.add_argument("library", help="path to a library folder or its griptape-nodes-library.json")
+    check.add_argument("--json", action="store_true", help="print the report as one JSON document")
+    check.add_argument("--shared", action="store_true", help="load the library in this process, not in a worker")
+    check.set_defaults(func=cmd_check)
     return parser
 
 

@@ -149,8 +149,16 @@ async def connect(url: str, token: str, worker_id: str, *, version: int = PROTOC
         status, body = _refusal(exc)
         if status is None:
             raise
-        raise HandshakeRefused(f"the orchestrator refused the connection: HTTP {status}: {body.strip()}") from None
+        # The legacy client does not read the response body: say what the status means instead.
+        reason = body.strip() or _STATUS_REASONS.get(status, "").format(version=version)
+        raise HandshakeRefused(f"the orchestrator refused the connection: HTTP {status}: {reason}") from None
     return WebSocketTransport(connection)
+
+
+_STATUS_REASONS = {
+    401: "nodeisle bus: missing or wrong token",
+    426: "nodeisle bus: protocol version {version} is not supported by this orchestrator",
+}
 
 
 def _refusal(exc: Exception) -> tuple[int | None, str]:

@@ -25,7 +25,7 @@ from nodeisle._scope import engine as engine_scope
 from nodeisle._strict import Violation
 from nodeisle.manifest import Compatibility, LibraryManifest, WorkerMode, load_manifest
 from nodeisle.orchestrator.graph import Graph, NodeRecord, RequestFailed
-from nodeisle.orchestrator.hosts import LocalHost, NodeHost, WorkerHost
+from nodeisle.orchestrator.hosts import Deadline, LocalHost, NodeHost, Supervision, WorkerHost
 from nodeisle.orchestrator.settings import LibraryMode, Settings, engine_home
 from nodeisle.orchestrator.workers import WorkerHub
 from nodeisle.requests import (
@@ -114,6 +114,7 @@ class Orchestrator:
         self.libraries: dict[str, LibraryState] = {}
         self.hub = WorkerHub(self._handle_from_worker)
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._cancel_runs: asyncio.Event | None = None
         self._sync: dict[type[Request], SyncHandler] = {
             CreateFlowRequest: self._create_flow,
             DeleteFlowRequest: self._delete_flow,
@@ -244,6 +245,12 @@ class Orchestrator:
                 self.envs,
                 probe_timeout=self.settings.probe_timeout,
                 runtime_source=Path(nodeisle.__file__).parent,
+                supervision=Supervision(
+                    heartbeat_interval=self.settings.heartbeat_interval,
+                    heartbeat_timeout=self.settings.heartbeat_timeout,
+                    crash_limit=self.settings.crash_limit,
+                    crash_window=self.settings.crash_window,
+                ),
             )
         else:
             host = LocalHost(state.manifest, self, self.settings.probe_timeout)
@@ -293,8 +300,9 @@ class Orchestrator:
     def library_info(self, state: LibraryState) -> LibraryInfo:
         worker_id, worker_state = state.host.describe() if state.host else (None, None)
         problems = [f"node class {d.class_name!r} dropped: {d.reason}" for d in state.dropped]
-        if state.error:
-            problems.insert(0, state.error)
+        failure = state.error or (state.host.failure() if state.host else None)
+        if failure:
+            problems.insert(0, failure)
         decl = state.manifest.declarations
         return LibraryInfo(
             name=state.name,
@@ -302,7 +310,7 @@ class Orchestrator:
             compatibility=str(decl.compatibility),
             suggested_mode=str(decl.suggested_mode) if decl.suggested_mode else None,
             effective_mode=str(state.mode),
-            status="failed" if state.error else "loaded",
+            status="failed" if failure else "loaded",
             worker_id=worker_id,
             worker_state=worker_state,
             problems=problems,
@@ -445,17 +453,21 @@ class Orchestrator:
     # -- execution --------------------------------------------------------------------------------
     def _host(self, record: NodeRecord) -> NodeHost:
         state = self._library(record.library)
-        if state.host is None or state.error:
-            raise RequestFailed(
-                f"node {record.name!r}: library {state.name!r} is not loaded: {state.error or 'no host'}"
-            )
+        failure = state.error or (state.host.failure() if state.host else "no host")
+        if state.host is None or failure:
+            raise RequestFailed(f"node {record.name!r}: library {state.name!r} is not usable: {failure}")
         return state.host
 
     async def execute(self, record: NodeRecord, inputs: dict[str, Any]) -> _hosting.ExecutionOutcome:
         """Run one node with its stored values overlaid by ``inputs``; store its outputs."""
         for name in inputs:
             record.spec(name)
-        outcome = await self._host(record).execute(record, {**record.values, **inputs})
+        timeout = record.metadata.get("timeout")
+        if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout > 0:
+            deadline = Deadline(float(timeout), f"node {record.name!r}'s timeout")
+        else:
+            deadline = Deadline(self.settings.execution_timeout, "the execution_timeout setting")
+        outcome = await self._host(record).execute(record, {**record.values, **inputs}, deadline)
         if outcome.error is None:
             record.outputs = dict(outcome.outputs)
         return outcome
@@ -477,7 +489,15 @@ class Orchestrator:
     async def _run_flow(self, request: RunFlowRequest) -> Result:
         from nodeisle.orchestrator.runner import run_flow
 
-        return await run_flow(self, self.graph.flow(request.flow_name))
+        if self._cancel_runs is None:
+            self._cancel_runs = asyncio.Event()
+        return await run_flow(self, self.graph.flow(request.flow_name), self._cancel_runs)
+
+    def cancel_runs(self) -> None:
+        """Cancel every flow run in progress (Ctrl-C): executions in flight are cancelled, nothing new starts."""
+        if self._cancel_runs is None:
+            self._cancel_runs = asyncio.Event()
+        self._cancel_runs.set()
 
 
 def build_orchestrator(home: Path | None = None, settings: Settings | None = None) -> Orchestrator:

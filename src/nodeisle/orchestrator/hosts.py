@@ -7,14 +7,17 @@ which mode a library is in.
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextlib
 import logging
 import time
+import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from nodeisle import _hosting
+from nodeisle import _audit, _hosting
 from nodeisle._errors import BusError, LibraryError, ValueTransferError, WorkerCrashed
 from nodeisle._node import ParameterSpec
 from nodeisle._scope import NodeScope, Phase, RequestHandler
@@ -23,7 +26,7 @@ from nodeisle.bus import codec
 from nodeisle.bus.peer import RemoteFailure
 from nodeisle.manifest import LibraryManifest
 from nodeisle.orchestrator.graph import NodeRecord, RequestFailed
-from nodeisle.orchestrator.workers import WorkerHub, WorkerProcess, worker_environment
+from nodeisle.orchestrator.workers import WorkerHub, WorkerProcess, WorkerState, worker_environment
 from nodeisle.requests import WIRE_TYPES, RemoteError
 
 LOGGER = logging.getLogger("nodeisle.library")
@@ -35,6 +38,36 @@ class LoadReport:
     schemas: dict[str, _hosting.NodeTypeSchema]
     dropped: list[_hosting.DroppedClass]
     violations: list[Violation]
+    io_events: list[_audit.IOEvent] = field(default_factory=list)  # I/O in __init__, when the probe audited it
+
+
+CANCEL_GRACE = 2.0  # seconds a cancelled execution's code gets to stop before its worker is terminated
+
+
+@dataclass(frozen=True)
+class Supervision:
+    """How workers are watched: heartbeats and the crash-loop policy."""
+
+    heartbeat_interval: float = 5.0
+    heartbeat_timeout: float = 15.0
+    crash_limit: int = 3
+    crash_window: float = 60.0
+    backoff_base: float = 0.1
+    backoff_max: float = 5.0
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """The time one execution may take, and where that limit was set."""
+
+    seconds: float
+    source: str  # e.g. "the node's timeout" or "the default execution_timeout setting"
+
+    def error(self, node: str, note: str) -> RemoteError:
+        return RemoteError(
+            type="DeadlineExceeded",
+            message=f"node {node!r} ran past its deadline of {self.seconds:g} s (set by {self.source}); {note}",
+        )
 
 
 class NodeHost(Protocol):
@@ -42,7 +75,9 @@ class NodeHost(Protocol):
 
     async def load(self) -> LoadReport: ...
 
-    async def execute(self, record: NodeRecord, values: Mapping[str, Any]) -> _hosting.ExecutionOutcome: ...
+    async def execute(
+        self, record: NodeRecord, values: Mapping[str, Any], deadline: Deadline | None = None
+    ) -> _hosting.ExecutionOutcome: ...
 
     async def apply_value(
         self, record: NodeRecord, parameter: str, value: Any
@@ -52,6 +87,10 @@ class NodeHost(Protocol):
 
     def describe(self) -> tuple[str | None, str | None]:
         """(worker id, worker state), or (None, None) in process."""
+        ...
+
+    def failure(self) -> str | None:
+        """Why the library stopped working after it loaded (for example a crash loop), if it did."""
         ...
 
 
@@ -65,6 +104,7 @@ class LocalHost:
         self.handler = handler
         self.probe_timeout = probe_timeout
         self.code: _hosting.LibraryCode | None = None
+        self.last_load: LoadReport | None = None  # what the latest load found (nodeisle check reads it)
 
     async def load(self) -> LoadReport:
         def load_sync() -> _hosting.ProbeReport:
@@ -72,15 +112,19 @@ class LocalHost:
             return _hosting.probe_library(self.code, Context.ORCHESTRATOR, self.probe_timeout)
 
         report = await asyncio.to_thread(load_sync)
-        return LoadReport(report.schemas, report.dropped, report.violations)
+        self.last_load = LoadReport(report.schemas, report.dropped, report.violations, report.io_events)
+        return self.last_load
 
     def _class(self, class_name: str) -> Any:
         if self.code is None or class_name not in self.code.classes:
             raise RequestFailed(f"node class {class_name!r} is not loaded in library {self.manifest.name!r}")
         return self.code.classes[class_name]
 
-    async def execute(self, record: NodeRecord, values: Mapping[str, Any]) -> _hosting.ExecutionOutcome:
-        return await _hosting.execute(
+    async def execute(
+        self, record: NodeRecord, values: Mapping[str, Any], deadline: Deadline | None = None
+    ) -> _hosting.ExecutionOutcome:
+        tracker = _hosting.ThreadTracker()
+        run = _hosting.execute(
             self._class(record.class_name),
             record.name,
             record.metadata,
@@ -89,7 +133,21 @@ class LocalHost:
             Context.ORCHESTRATOR,
             self.manifest.name,
             self.handler,
+            tracker,
         )
+        if deadline is None:
+            return await run
+        try:
+            return await asyncio.wait_for(run, deadline.seconds)
+        except TimeoutError:
+            stopped = await asyncio.to_thread(tracker.wait_idle, CANCEL_GRACE)
+            note = (
+                "it was cancelled"
+                if stopped
+                else "its process() is still running in a thread of the orchestrator process, which cannot be "
+                "interrupted; run the library Isolated so a stuck node can be terminated"
+            )
+            return _hosting.ExecutionOutcome({}, [], deadline.error(record.name, note))
 
     async def apply_value(
         self, record: NodeRecord, parameter: str, value: Any
@@ -114,6 +172,9 @@ class LocalHost:
     def describe(self) -> tuple[str | None, str | None]:
         return None, None
 
+    def failure(self) -> str | None:
+        return None
+
 
 class WorkerHost:
     """Runs an Isolated library's nodes in a worker subprocess on the library's own virtualenv."""
@@ -129,6 +190,7 @@ class WorkerHost:
         probe_timeout: float,
         start_timeout: float = 120.0,
         runtime_source: Path,
+        supervision: Supervision | None = None,
     ) -> None:
         self.manifest = manifest
         self.hub = hub
@@ -137,9 +199,13 @@ class WorkerHost:
         self.start_timeout = start_timeout
         self.runtime_source = runtime_source
         self.python: Path | None = None
+        self.last_load: LoadReport | None = None  # what the latest load found (nodeisle check reads it)
         self.worker: WorkerProcess | None = None
         self._starting: asyncio.Lock = asyncio.Lock()
         self.restarts = 0
+        self.supervision = supervision or Supervision()
+        self._crashes: collections.deque[float] = collections.deque()
+        self._failed: str | None = None
 
     async def load(self) -> LoadReport:
         deps = self.manifest.dependencies
@@ -163,7 +229,13 @@ class WorkerHost:
         ready = await self._start_worker()
         schemas = {s["class_name"]: _hosting.NodeTypeSchema.from_dict(s) for s in ready.schemas}
         dropped = [_hosting.DroppedClass.from_dict(d) for d in ready.dropped]
-        return LoadReport(schemas, dropped, [Violation.from_dict(v) for v in ready.violations])
+        self.last_load = LoadReport(
+            schemas,
+            dropped,
+            [Violation.from_dict(v) for v in ready.violations],
+            [_audit.IOEvent.from_dict(e) for e in ready.io_events],
+        )
+        return self.last_load
 
     async def _start_worker(self) -> Any:
         assert self.python is not None
@@ -178,17 +250,23 @@ class WorkerHost:
         self.hub.register(worker)
         self.worker = worker
         try:
-            return await worker.start(self.hub.url, self.hub.token, self.start_timeout)
+            ready = await worker.start(self.hub.url, self.hub.token, self.start_timeout)
         except BaseException:
             self.hub.unregister(worker)
             raise
+        if self.supervision.heartbeat_interval > 0:
+            worker.start_heartbeat(self.supervision.heartbeat_interval, self.supervision.heartbeat_timeout)
+        return ready
 
     async def _live_worker(self) -> WorkerProcess:
         """The running worker; a crashed one is replaced by a fresh one first."""
         async with self._starting:
+            if self._failed:
+                raise LibraryError(self.manifest.name, self._failed)
             if self.worker is None or not self.worker.alive:
                 if self.worker is not None:
                     self.hub.unregister(self.worker)
+                    await self._back_off(self.worker)
                     self.restarts += 1
                     LOGGER.warning(
                         "library %r: starting a fresh worker (restart %d)", self.manifest.name, self.restarts
@@ -216,11 +294,41 @@ class WorkerHost:
             "values": dict(values),
         }
 
-    async def execute(self, record: NodeRecord, values: Mapping[str, Any]) -> _hosting.ExecutionOutcome:
+    async def _back_off(self, dead: WorkerProcess) -> None:
+        """Before replacing a crashed worker: wait a little longer each time; give up on a crash loop."""
+        if dead.state is not WorkerState.CRASHED:
+            return  # stopped on purpose (deadline, heartbeat): not a crash of the library's making
+        now = time.monotonic()
+        self._crashes.append(now)
+        while self._crashes and now - self._crashes[0] > self.supervision.crash_window:
+            self._crashes.popleft()
+        reason = (await dead.crash_error()).reason
+        if len(self._crashes) >= self.supervision.crash_limit:
+            self._failed = (
+                f"its worker crashed {len(self._crashes)} times within {self.supervision.crash_window:g} s "
+                f"(last: {reason}); fix the library, then reload it (ReloadLibraryRequest)"
+            )
+            LOGGER.error("library %r failed: %s", self.manifest.name, self._failed)
+            raise LibraryError(self.manifest.name, self._failed)
+        delay = min(self.supervision.backoff_max, self.supervision.backoff_base * 2 ** (len(self._crashes) - 1))
+        LOGGER.warning("library %r: worker crashed (%s); restarting in %.2f s", self.manifest.name, reason, delay)
+        await asyncio.sleep(delay)
+
+    async def execute(
+        self, record: NodeRecord, values: Mapping[str, Any], deadline: Deadline | None = None
+    ) -> _hosting.ExecutionOutcome:
         try:
             payload = self._payload(record, values)
+            payload["exec_id"] = uuid.uuid4().hex
             worker = await self._live_worker()
-            answer = await worker.request("_execute", payload)
+            call = asyncio.ensure_future(worker.request("_execute", payload))
+            try:
+                answer = await asyncio.wait_for(call, deadline.seconds if deadline else None)
+            except TimeoutError:
+                assert deadline is not None
+                return await self._expired(worker, record, payload["exec_id"], deadline)
+        except LibraryError as exc:
+            return _hosting.ExecutionOutcome({}, [], RemoteError(type="LibraryFailed", message=str(exc)))
         except ValueTransferError as exc:
             return _hosting.ExecutionOutcome({}, [], RemoteError(type="ValueTransferError", message=str(exc)))
         except WorkerCrashed as exc:
@@ -261,10 +369,36 @@ class WorkerHost:
             await self.worker.stop()
             self.hub.unregister(self.worker)
 
+    async def _expired(
+        self, worker: WorkerProcess, record: NodeRecord, exec_id: str, deadline: Deadline
+    ) -> _hosting.ExecutionOutcome:
+        """A deadline fired: the request was cancelled; terminate the worker if the node's code goes on."""
+        stopped = False
+        with contextlib.suppress(BusError, TimeoutError):
+            answer = await worker.request(
+                "_await_stop", {"exec_id": exec_id, "grace": CANCEL_GRACE}, timeout=CANCEL_GRACE + 5
+            )
+            stopped = bool(answer.get("stopped"))
+        if stopped:
+            note = "it was cancelled cooperatively"
+        else:
+            note = (
+                f"its code did not stop within {CANCEL_GRACE:g} s of cancellation, so Worker-{worker.worker_id} "
+                "was terminated; a fresh worker serves the next execution"
+            )
+            worker.stop_reason = f"terminated because node {record.name!r} overran its deadline"
+            await worker.stop()
+        return _hosting.ExecutionOutcome({}, [], deadline.error(record.name, note))
+
     def describe(self) -> tuple[str | None, str | None]:
+        if self._failed:
+            return (self.worker.worker_id if self.worker else None), "failed"
         if self.worker is None:
             return None, None
         return self.worker.worker_id, str(self.worker.state)
+
+    def failure(self) -> str | None:
+        return self._failed
 
 
 __all__ = ["WIRE_TYPES", "LoadReport", "LocalHost", "NodeHost", "WorkerHost"]

@@ -51,6 +51,11 @@ class Settings:
     find_links: list[str] = field(default_factory=list)  # extra wheel folders for env builds (air-gapped)
     offline: bool = False
     probe_timeout: float = 10.0
+    execution_timeout: float = 600.0  # default deadline of one node execution; a workflow node may set "timeout"
+    heartbeat_interval: float = 5.0  # seconds between liveness pings to a ready worker
+    heartbeat_timeout: float = 15.0  # a worker that does not answer a ping within this is replaced
+    crash_limit: int = 3  # this many worker crashes within crash_window seconds marks the library failed
+    crash_window: float = 60.0
 
     @classmethod
     def load(cls, home: Path) -> Settings:
@@ -74,6 +79,11 @@ class Settings:
                 find_links=[str(p) for p in data.get("find_links", [])],
                 offline=bool(data.get("offline", False)),
                 probe_timeout=float(data.get("probe_timeout", 10.0)),
+                execution_timeout=float(data.get("execution_timeout", 600.0)),
+                heartbeat_interval=float(data.get("heartbeat_interval", 5.0)),
+                heartbeat_timeout=float(data.get("heartbeat_timeout", 15.0)),
+                crash_limit=int(data.get("crash_limit", 3)),
+                crash_window=float(data.get("crash_window", 60.0)),
             )
         except (TypeError, ValueError, AttributeError) as exc:
             raise SettingsError(f"{path}: {exc}") from None
@@ -85,6 +95,11 @@ class Settings:
             "find_links": self.find_links,
             "offline": self.offline,
             "probe_timeout": self.probe_timeout,
+            "execution_timeout": self.execution_timeout,
+            "heartbeat_interval": self.heartbeat_interval,
+            "heartbeat_timeout": self.heartbeat_timeout,
+            "crash_limit": self.crash_limit,
+            "crash_window": self.crash_window,
         }
 
     def save(self) -> None:

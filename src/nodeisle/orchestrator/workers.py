@@ -24,7 +24,7 @@ import secrets
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +91,7 @@ class ReadyInfo:
     schemas: list[dict[str, Any]]
     dropped: list[dict[str, str]]
     violations: list[dict[str, str]]
+    io_events: list[dict[str, Any]] = field(default_factory=list)  # I/O seen in __init__ during the probe
 
 
 class WorkerProcess:
@@ -120,6 +121,8 @@ class WorkerProcess:
         self._exited: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._pumps: list[asyncio.Task[None]] = []
         self._watcher: asyncio.Task[None] | None = None
+        self._heartbeat: asyncio.Task[None] | None = None
+        self.stop_reason: str | None = None  # why the orchestrator stopped this worker, if it did
 
     @property
     def prefix(self) -> str:
@@ -205,7 +208,8 @@ class WorkerProcess:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.gather(*self._pumps), 2)
         code = self.process.returncode if self.process else None
-        return WorkerCrashed(self.library, self.worker_id, describe_exit(code), "\n".join(self.stderr_tail))
+        reason = f"{self.stop_reason} ({describe_exit(code)})" if self.stop_reason else describe_exit(code)
+        return WorkerCrashed(self.library, self.worker_id, reason, "\n".join(self.stderr_tail))
 
     # -- bus side ---------------------------------------------------------------------------------
     async def attach(self, peer: Peer) -> None:
@@ -221,6 +225,7 @@ class WorkerProcess:
                     schemas=list(payload.get("schemas", [])),
                     dropped=list(payload.get("dropped", [])),
                     violations=list(payload.get("violations", [])),
+                    io_events=list(payload.get("io_events", [])),
                 )
             )
 
@@ -233,7 +238,12 @@ class WorkerProcess:
         if not self.alive or self.peer is None:
             raise await self.crash_error() if self._exited.done() else BusError(f"{self.prefix} is not connected")
         call = asyncio.ensure_future(self.peer.request(name, payload, timeout))
-        done, _ = await asyncio.wait({call, self._exited}, return_when=asyncio.FIRST_COMPLETED)
+        waiting: set[asyncio.Future[Any]] = {call, self._exited}
+        try:
+            done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            call.cancel()  # the peer tells the worker to cancel the request too
+            raise
         if call in done:
             try:
                 return call.result()
@@ -246,9 +256,31 @@ class WorkerProcess:
         call.cancel()
         raise await self.crash_error()
 
+    def start_heartbeat(self, interval: float, timeout: float) -> None:
+        """Ping the worker every ``interval`` s; one that misses a ping by ``timeout`` s is stopped."""
+        self._heartbeat = asyncio.create_task(self._beat(interval, timeout), name=f"{self.prefix}-heartbeat")
+
+    async def _beat(self, interval: float, timeout: float) -> None:
+        while self.alive:
+            await asyncio.sleep(interval)
+            if not self.alive:
+                return
+            try:
+                await self.request("_ping", None, timeout=timeout)
+            except TimeoutError:
+                LOGGER.warning("%s [%s] did not answer a heartbeat within %g s; replacing it",
+                               self.prefix, self.library, timeout)
+                self.stop_reason = f"stopped answering heartbeats (no answer within {timeout:g} s)"
+                await self.stop()
+                return
+            except BusError:
+                return  # the process is gone; its watcher reports why
+
     async def stop(self, grace: float = 3.0) -> None:
         """Close the bus, then terminate, then kill: no process is left behind."""
         self._set_state(WorkerState.STOPPED)
+        if self._heartbeat is not None and self._heartbeat is not asyncio.current_task():
+            self._heartbeat.cancel()
         if self.peer is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.peer.close(), grace)

@@ -10,7 +10,7 @@ Library paths are relative to the workflow file.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ class NodeSpec:
     type: str
     values: dict[str, Any]
     json_path: str
+    timeout: float | None = None
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,11 @@ def load_workflow(path: str | Path) -> Workflow:
         if not isinstance(values, dict):
             raise WorkflowError(where, f"{jp}.values", "expected an object of parameter name to value")
         library = node.get("library")
+        timeout = node.get("timeout")
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
+            raise WorkflowError(
+                where, f"{jp}.timeout", f"expected a positive number of seconds, found {json.dumps(timeout)}"
+            )
         nodes.append(
             NodeSpec(
                 name,
@@ -102,6 +108,7 @@ def load_workflow(path: str | Path) -> Workflow:
                 _str(where, f"{jp}.type", node.get("type")),
                 values,
                 jp,
+                float(timeout) if timeout is not None else None,
             )
         )
     connections = []
@@ -136,7 +143,10 @@ def _str(where: str, json_path: str, value: Any) -> str:
 
 
 async def run_workflow(
-    orchestrator: Orchestrator, workflow: Workflow, modes: Mapping[str, LibraryMode] | None = None
+    orchestrator: Orchestrator,
+    workflow: Workflow,
+    modes: Mapping[str, LibraryMode] | None = None,
+    on_run_start: Callable[[bool], object] | None = None,
 ) -> RunFlowResult:
     """Register the workflow's libraries, build its flow and run it.
 
@@ -178,7 +188,13 @@ async def run_workflow(
         if node.name in unavailable or node.name in skipped:
             continue
         created = await orchestrator.handle_async(
-            CreateNodeRequest(node_type=node.type, library_name=node.library, node_name=node.name, flow_name=flow_name)
+            CreateNodeRequest(
+                node_type=node.type,
+                library_name=node.library,
+                node_name=node.name,
+                flow_name=flow_name,
+                metadata={"timeout": node.timeout} if node.timeout is not None else None,
+            )
         )
         if not created.succeeded:
             raise WorkflowError(where, f"{node.json_path}.type", created.message)
@@ -204,6 +220,8 @@ async def run_workflow(
         )
         if not result.succeeded:
             raise WorkflowError(where, connection.json_path, result.message)
+    if on_run_start is not None:
+        on_run_start(True)
     result = await orchestrator.handle_async(RunFlowRequest(flow_name=flow_name))
     assert isinstance(result, RunFlowResult)
     if unavailable or skipped:

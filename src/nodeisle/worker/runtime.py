@@ -14,6 +14,7 @@ library, runs the schema probe and sends ``_ready`` with the schema; from then o
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import logging
 import os
@@ -36,6 +37,7 @@ from nodeisle.requests import WIRE_TYPES, RemoteError, Request, Result
 LOGGER = logging.getLogger("nodeisle.worker")
 EXIT_HANDSHAKE_REFUSED = 3
 EXIT_BAD_LAUNCH = 4
+EXECUTION_THREADS = 64
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ class LaunchConfig:
     probe_timeout: float = _hosting.DEFAULT_PROBE_TIMEOUT
     parent_pid: int | None = None
     log_level: str = "INFO"
+    audit_init_io: bool = True  # record file / network / process I/O done by __init__ during the probe
 
     def __repr__(self) -> str:  # the token never appears in logs or tracebacks
         return f"LaunchConfig(url={self.url!r}, worker_id={self.worker_id!r}, manifest={self.manifest!r})"
@@ -62,6 +65,7 @@ class LaunchConfig:
             probe_timeout=float(data.get("probe_timeout", _hosting.DEFAULT_PROBE_TIMEOUT)),
             parent_pid=int(data["parent_pid"]) if data.get("parent_pid") is not None else None,
             log_level=str(data.get("log_level", "INFO")),
+            audit_init_io=bool(data.get("audit_init_io", True)),
         )
 
 
@@ -97,10 +101,15 @@ class WorkerRuntime:
         self.code: _hosting.LibraryCode | None = None
         self._peer: Peer | None = None
         self._forwarder: Forwarder | None = None
+        self._executions: dict[str, _hosting.ThreadTracker] = {}  # exec id -> its threads
 
     async def run(self) -> int:
         from nodeisle.bus import ws  # the one module that imports websockets
 
+        # Each plain process() holds a thread while it runs: allow many concurrent executions.
+        asyncio.get_running_loop().set_default_executor(
+            concurrent.futures.ThreadPoolExecutor(max_workers=EXECUTION_THREADS, thread_name_prefix="node")
+        )
         try:
             transport = await ws.connect(self.config.url, self.config.token, self.config.worker_id)
         except HandshakeRefused as exc:
@@ -119,13 +128,16 @@ class WorkerRuntime:
         """Import the library and run the schema probe (in a thread: library code may block)."""
         manifest = load_manifest(self.config.manifest)
         self.code = _hosting.import_library(manifest)
-        report = _hosting.probe_library(self.code, Context.WORKER, self.config.probe_timeout)
+        report = _hosting.probe_library(
+            self.code, Context.WORKER, self.config.probe_timeout, audit_io=self.config.audit_init_io
+        )
         return {
             "pid": os.getpid(),
             "python": sys.executable,
             "schemas": [s.to_dict() for s in report.schemas.values()],
             "dropped": [d.to_dict() for d in report.dropped],
             "violations": [v.to_dict() for v in report.violations],
+            "io_events": [e.to_dict() for e in report.io_events],
         }
 
     async def handle(self, name: str, payload: Any) -> Any:
@@ -133,6 +145,10 @@ class WorkerRuntime:
             return await self._execute(payload)
         if name == "_apply_value":
             return await self._apply_value(payload)
+        if name == "_ping":
+            return "pong"
+        if name == "_await_stop":
+            return await self._await_stop(payload)
         if name in ("ReloadConfigRequest", "RefreshSecretsRequest"):
             return Result(message=f"{name} acknowledged by Worker-{self.config.worker_id}")
         raise LookupError(f"worker does not handle {name!r}")
@@ -142,7 +158,30 @@ class WorkerRuntime:
             raise LookupError(f"node class {class_name!r} is not loaded in this worker")
         return self.code.classes[class_name]
 
+    async def _await_stop(self, payload: dict[str, Any]) -> dict[str, bool]:
+        """After a cancelled execution: whether its library code has stopped within ``grace`` seconds."""
+        tracker = self._executions.get(str(payload["exec_id"]))
+        if tracker is None:
+            return {"stopped": True}
+        return {"stopped": await asyncio.to_thread(tracker.wait_idle, float(payload.get("grace", 2.0)))}
+
     async def _execute(self, payload: dict[str, Any]) -> dict[str, Any]:
+        exec_id = str(payload.get("exec_id", ""))
+        tracker = self._executions[exec_id] = _hosting.ThreadTracker()
+        try:
+            return await self._run_execution(payload, tracker)
+        finally:
+            if tracker.wait_idle(0):
+                self._executions.pop(exec_id, None)
+            else:  # still running in a thread: forget it once it stops
+                threading.Thread(target=self._forget_when_idle, args=(exec_id, tracker), daemon=True).start()
+
+    def _forget_when_idle(self, exec_id: str, tracker: _hosting.ThreadTracker) -> None:
+        tracker.wait_idle(24 * 3600)
+        if self._executions.get(exec_id) is tracker:
+            self._executions.pop(exec_id, None)
+
+    async def _run_execution(self, payload: dict[str, Any], tracker: _hosting.ThreadTracker) -> dict[str, Any]:
         outcome = await _hosting.execute(
             self._class(payload["class_name"]),
             payload["node_name"],
@@ -152,6 +191,7 @@ class WorkerRuntime:
             Context.WORKER,
             self.code.manifest.name if self.code else "",
             self._forwarder,
+            tracker,
         )
         error, outputs = outcome.error, outcome.outputs
         for name, value in outputs.items():
