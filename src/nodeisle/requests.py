@@ -315,9 +315,86 @@ class ReloadConfigRequest(Request):
 
 @dataclass(kw_only=True)
 class RefreshSecretsRequest(Request):
-    """Sent by the orchestrator to every worker after a secrets change."""
+    """Sent by the orchestrator to every worker after a secrets change.
+
+    ``values`` are secrets handed over the bus (nodeisle.worker.views): a library that declares
+    ``required_secrets`` gets exactly those keys' values; any other library gets the operator-set
+    values, which re-reading ``.env`` must not replace. ``repr`` never shows them.
+    """
 
     orchestrator_owned: ClassVar[bool] = False
+    values: dict[str, str] | None = None
+
+    def __repr__(self) -> str:
+        return f"RefreshSecretsRequest(values={_masked_keys(self.values)})"
+
+
+# -- config and secrets (docs/config.md, docs/secrets.md) ---------------------------------------------
+def _masked_keys(values: dict[str, str] | None) -> str:
+    return "None" if values is None else "{" + ", ".join(f"{k!r}: '***'" for k in sorted(values)) + "}"
+
+
+@dataclass(kw_only=True)
+class GetConfigValueResult(Result):
+    value: Any = None
+
+
+@dataclass(kw_only=True)
+class GetConfigValueRequest(Request):
+    """The effective value of a config key: a typed setting or ``libraries.<library>.<name>``."""
+
+    result_type: ClassVar[type[Result]] = GetConfigValueResult
+    key: str
+
+
+@dataclass(kw_only=True)
+class SetConfigValueRequest(Request):
+    """Store a config value in ``config.json``; every worker reloads its config."""
+
+    key: str
+    value: Any = None
+
+
+@dataclass(kw_only=True)
+class ResetConfigRequest(Request):
+    """Remove ``key`` (None: every key) from ``config.json``, back to its default."""
+
+    key: str | None = None
+
+
+@dataclass(kw_only=True)
+class GetSecretValueResult(Result):
+    value: str | None = None  # None: the key is unknown, or the library may not read it
+
+    def __repr__(self) -> str:
+        shown = "None" if self.value is None else "'***'"
+        return f"GetSecretValueResult(succeeded={self.succeeded!r}, message={self.message!r}, value={shown})"
+
+
+@dataclass(kw_only=True)
+class GetSecretValueRequest(Request):
+    """A secret's value. A worker whose library declares ``required_secrets`` reads only those keys."""
+
+    result_type: ClassVar[type[Result]] = GetSecretValueResult
+    key: str
+
+
+@dataclass(kw_only=True)
+class SetSecretValueRequest(Request):
+    """Store a secret in ``.env``; overrides an operator-set variable (with a WARNING naming the key)."""
+
+    key: str
+    value: str
+
+    def __repr__(self) -> str:
+        return f"SetSecretValueRequest(key={self.key!r}, value='***')"
+
+
+@dataclass(kw_only=True)
+class DeleteSecretValueRequest(Request):
+    """Remove a secret from ``.env``; an operator-set variable of the same name stays."""
+
+    key: str
 
 
 REQUEST_TYPES: tuple[type[Request], ...] = (
@@ -328,9 +405,12 @@ REQUEST_TYPES: tuple[type[Request], ...] = (
     DeleteConnectionRequest,
     DeleteFlowRequest,
     DeleteNodeRequest,
+    DeleteSecretValueRequest,
     ExecuteNodeRequest,
+    GetConfigValueRequest,
     GetParameterDetailsRequest,
     GetParameterValueRequest,
+    GetSecretValueRequest,
     ListConnectionsForNodeRequest,
     ListConnectionsForParameterRequest,
     ListFlowsRequest,
@@ -342,9 +422,12 @@ REQUEST_TYPES: tuple[type[Request], ...] = (
     ReloadConfigRequest,
     ReloadLibraryRequest,
     RemoveParameterFromNodeRequest,
+    ResetConfigRequest,
     RunFlowRequest,
+    SetConfigValueRequest,
     SetLibraryModeRequest,
     SetParameterValueRequest,
+    SetSecretValueRequest,
 )
 
 #: Every dataclass that may cross the bus, by wire name.

@@ -25,6 +25,7 @@ LOGGER = logging.getLogger("nodeisle.bus")
 
 # How long close() lets queued frames drain before closing the transport.
 _CLOSE_DRAIN_TIMEOUT = 5.0
+_CANCELLED = {"type": "CancelledError", "message": "cancelled by the peer", "traceback": ""}
 
 
 class TransportClosed(BusError):
@@ -166,7 +167,7 @@ class Peer:
         elif isinstance(event, IncomingRequest):
             task = asyncio.create_task(self._serve(event), name=f"{self._name}-serve-{event.name}")
             self._handlers[event.id] = task
-            task.add_done_callback(functools.partial(self._answer, event.id))
+            task.add_done_callback(functools.partial(self._answer_if_unanswered, event.id))
         else:
             handler = self._handlers.get(event.id)
             if handler is not None:
@@ -188,23 +189,30 @@ class Peer:
         type_name, message = str(error.get("type", "Error")), str(error.get("message", value))
         future.set_exception(RemoteFailure(type_name, message, str(error.get("traceback", ""))))
 
-    async def _serve(self, event: IncomingRequest) -> Any:
-        payload = codec.decode(event.body, event.attachments, self._wire_types)
-        return await self._handler(event.name, payload)
+    async def _serve(self, event: IncomingRequest) -> None:
+        ok, answer = True, None
+        try:
+            payload = codec.decode(event.body, event.attachments, self._wire_types)
+            answer = await self._handler(event.name, payload)
+        except asyncio.CancelledError:
+            ok, answer = False, _CANCELLED
+        except Exception as exc:
+            text = "".join(traceback.format_exception(exc))
+            ok, answer = False, {"type": type(exc).__name__, "message": str(exc), "traceback": text}
+        self._answer(event.id, ok, answer)
 
-    def _answer(self, request_id: int, task: asyncio.Task[Any]) -> None:
-        """Answer a finished handler task: exactly one response per request, also when cancelled."""
+    def _answer_if_unanswered(self, request_id: int, task: asyncio.Task[None]) -> None:
+        """Backstop: a task cancelled before its first step, or killed by a BaseException, never answered."""
+        if self._handlers.get(request_id) is task:
+            failure = None if task.cancelled() else task.exception()
+            answer = _CANCELLED if failure is None else {"type": type(failure).__name__, "message": str(failure)}
+            self._answer(request_id, False, answer)
+
+    def _answer(self, request_id: int, ok: bool, answer: Any) -> None:
+        """Queue the one response to the peer's request ``request_id``."""
         self._handlers.pop(request_id, None)
         if self.closed.done():
             return
-        ok, answer = False, None
-        if task.cancelled():
-            answer = {"type": "CancelledError", "message": "cancelled by the peer", "traceback": ""}
-        elif (exc := task.exception()) is not None:
-            text = "".join(traceback.format_exception(exc))
-            answer = {"type": type(exc).__name__, "message": str(exc), "traceback": text}
-        else:
-            ok, answer = True, task.result()
         try:
             tree, attachments = codec.encode(answer, self._wire_types)
         except codec.UnencodableValue as exc:

@@ -84,6 +84,21 @@ def worker_environment(venv_python: Path, extra: Mapping[str, str] | None = None
     return env
 
 
+@dataclass(frozen=True, repr=False)
+class WorkerProvision:
+    """What a worker is given when it starts, beyond the base environment: computed at each start.
+
+    ``env`` is added to :func:`worker_environment` (the secrets the library may see); ``launch``
+    is added to the launch JSON on stdin. Both may hold secrets, so ``repr`` shows names only.
+    """
+
+    env: Mapping[str, str] = field(default_factory=dict)
+    launch: Mapping[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return f"WorkerProvision(env={sorted(self.env)}, launch={sorted(self.launch)})"
+
+
 @dataclass(frozen=True)
 class ReadyInfo:
     pid: int
@@ -106,6 +121,7 @@ class WorkerProcess:
         worker_id: str | None = None,
         probe_timeout: float = 10.0,
         env: Mapping[str, str] | None = None,
+        launch_extra: Mapping[str, Any] | None = None,
     ) -> None:
         self.library = library
         self.python = python
@@ -113,6 +129,8 @@ class WorkerProcess:
         self.worker_id = worker_id or secrets.token_hex(2)
         self.probe_timeout = probe_timeout
         self.env = dict(env) if env is not None else worker_environment(python)
+        # More launch-config fields (may hold secrets: they go on stdin only, and are never logged).
+        self._launch_extra = dict(launch_extra or {})
         self.state = WorkerState.STARTING
         self.process: asyncio.subprocess.Process | None = None
         self.peer: Peer | None = None
@@ -145,6 +163,7 @@ class WorkerProcess:
             close_fds=True,
         )
         launch = {
+            **self._launch_extra,  # first: it never replaces the fields below
             "url": bus_url,
             "token": token,
             "worker_id": self.worker_id,
