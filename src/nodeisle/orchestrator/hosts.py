@@ -12,7 +12,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -26,7 +26,7 @@ from nodeisle.bus import codec
 from nodeisle.bus.peer import RemoteFailure
 from nodeisle.manifest import LibraryManifest
 from nodeisle.orchestrator.graph import NodeRecord, RequestFailed
-from nodeisle.orchestrator.workers import WorkerHub, WorkerProcess, WorkerState, worker_environment
+from nodeisle.orchestrator.workers import WorkerHub, WorkerProcess, WorkerProvision, WorkerState, worker_environment
 from nodeisle.requests import WIRE_TYPES, RemoteError
 
 LOGGER = logging.getLogger("nodeisle.library")
@@ -191,8 +191,11 @@ class WorkerHost:
         start_timeout: float = 120.0,
         runtime_source: Path,
         supervision: Supervision | None = None,
+        provision: Callable[[], WorkerProvision] | None = None,
     ) -> None:
         self.manifest = manifest
+        # Called at every (re)start: the worker reads the config and secrets current at that moment.
+        self.provision = provision or WorkerProvision
         self.hub = hub
         self.envs = envs
         self.probe_timeout = probe_timeout
@@ -240,12 +243,14 @@ class WorkerHost:
     async def _start_worker(self) -> Any:
         assert self.python is not None
         await self.hub.ensure_started()
+        provision = self.provision()
         worker = WorkerProcess(
             self.manifest.name,
             self.python,
             self.manifest.path,
             probe_timeout=self.probe_timeout,
-            env=worker_environment(self.python),
+            env=worker_environment(self.python, provision.env),
+            launch_extra=provision.launch,
         )
         self.hub.register(worker)
         self.worker = worker
