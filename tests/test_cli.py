@@ -230,6 +230,9 @@ def test_envs_list_and_prune(offline_home: Path) -> None:
     assert nodeisle("libraries", "list").returncode == 0
     listed = nodeisle("envs", "list")
     assert listed.returncode == 0 and "Text Tools" in listed.stdout
+    rebuilt = nodeisle("envs", "rebuild", "Text Tools")
+    assert rebuilt.returncode == 0 and "rebuilt 'Text Tools'" in rebuilt.stdout
+    assert nodeisle("envs", "rebuild", "Nope").returncode == 2
     pruned = nodeisle("envs", "prune")
     assert pruned.returncode == 0 and "removed" not in pruned.stdout
     assert "Text Tools" in nodeisle("envs", "list").stdout

@@ -70,6 +70,7 @@ class LibraryInfo:
     problems: list[str] = field(default_factory=list)
     node_types: list[str] = field(default_factory=list)
     readable_secrets: list[str] | None = None
+    dropped: list[dict[str, str]] = field(default_factory=list)  # class_name, reason, traceback
 
 
 @dataclass(kw_only=True)

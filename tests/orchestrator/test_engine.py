@@ -492,6 +492,27 @@ def test_suggested_worker_mode_is_the_default_and_the_user_choice_wins(tmp_path:
     run(body())
 
 
+def test_scripts_reach_the_engine_through_nodeisle_handle_request(library: Path, home: Path) -> None:
+    import nodeisle
+    from nodeisle.requests import ListFlowsRequest
+
+    async def body() -> None:
+        o = await start(library, "shared")
+        try:
+            with o.activated():
+                assert ok(nodeisle.handle_request(ListFlowsRequest())).flow_names == ["main"]
+                created = await nodeisle.ahandle_request(CreateNodeRequest(node_type="Add", node_name="n"))
+                assert ok(created).node_name == "n"
+                executed = await nodeisle.ahandle_request(ExecuteNodeRequest(node_name="n", parameter_values={"a": 1}))
+                assert ok(executed).parameter_output_values == {"sum": 1}
+            with pytest.raises(nodeisle.NodeisleError, match="no engine"):
+                nodeisle.handle_request(ListFlowsRequest())
+        finally:
+            await o.close()
+
+    run(body())
+
+
 def test_one_bad_library_does_not_stop_the_others(tmp_path: Path, home: Path, library: Path) -> None:
     broken = tmp_path / "broken"
     broken.mkdir()

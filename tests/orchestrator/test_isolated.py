@@ -346,8 +346,8 @@ def test_schema_probe_drops_broken_classes_and_says_why(tmp_path: Path, offline_
             assert "'SlowInit' dropped: __init__ did not finish within the probe timeout of 1 s" in problems
             assert "'BusInInit' dropped: reentrant-bus-in-init" in problems
             assert "'Missing' dropped" in problems and "defines no class 'Missing'" in problems
-            dropped = {d.class_name: d for d in o.libraries["Probe"].dropped}
-            assert "RuntimeError: cannot construct" in dropped["RaisesInInit"].traceback
+            dropped = {d["class_name"]: d for d in info.dropped}
+            assert "RuntimeError: cannot construct" in dropped["RaisesInInit"]["traceback"]
             schema = o.libraries["Probe"].schemas["Fine"]
             assert [(p.name, p.type, p.default_value, p.tooltip) for p in schema.parameters] == [
                 ("x", "int", 3, "an x")

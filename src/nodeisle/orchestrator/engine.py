@@ -316,6 +316,7 @@ class Orchestrator:
             problems=problems,
             node_types=sorted(state.schemas),
             readable_secrets=list(decl.required_secrets) if decl.required_secrets is not None else None,
+            dropped=[d.to_dict() for d in state.dropped],
         )
 
     def _list_libraries(self, _request: ListRegisteredLibrariesRequest) -> ListRegisteredLibrariesResult:

@@ -190,10 +190,10 @@ class SecretsStore:
         return removed
 
     # -- what workers and the orchestrator's own environment get ----------------------------------
-    def secret_names(self, declared: Iterable[str] = ()) -> set[str]:
+    def secret_names(self, declared: Iterable[str] = ()) -> frozenset[str]:
         """The names that are secrets: in the file now or earlier in this process, or ``declared``."""
         self.file_values()
-        return {k for k in (*self._seen, *declared) if not is_reserved(k)}
+        return frozenset(k for k in (*self._seen, *declared) if not is_reserved(k))
 
     def values_for(self, names: Iterable[str]) -> dict[str, str]:
         """The effective values of ``names`` that have one."""

@@ -4,7 +4,7 @@ Launch contract: the orchestrator starts ``<venv python> -I -m nodeisle.worker``
 line on the child's stdin (never argv or the environment, which other processes can read):
 
     {"url": "ws://127.0.0.1:PORT/bus", "token": "...", "worker_id": "a3f9", "manifest": "/abs/path.json",
-     "probe_timeout": 10.0, "parent_pid": 1234, "log_level": "INFO"}
+     "probe_timeout": 10.0, "parent_pid": 1234, "log_level": "INFO", "views": {...}}
 
 The worker keeps stdin open: when it reaches end-of-file the orchestrator is gone and the worker exits
 (on Linux a parent-death signal does the same even if the worker is stuck). It then connects, loads the
@@ -21,7 +21,7 @@ import os
 import signal
 import sys
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from nodeisle import _hosting
@@ -32,7 +32,8 @@ from nodeisle._strict import Context
 from nodeisle.bus import codec
 from nodeisle.bus.peer import Peer
 from nodeisle.manifest import load_manifest
-from nodeisle.requests import WIRE_TYPES, RemoteError, Request, Result
+from nodeisle.requests import WIRE_TYPES, RefreshSecretsRequest, RemoteError, Request, Result
+from nodeisle.worker.views import ConfigView, SecretsView, ViewsLaunch
 
 LOGGER = logging.getLogger("nodeisle.worker")
 EXIT_HANDSHAKE_REFUSED = 3
@@ -50,8 +51,9 @@ class LaunchConfig:
     parent_pid: int | None = None
     log_level: str = "INFO"
     audit_init_io: bool = True  # record file / network / process I/O done by __init__ during the probe
+    views: ViewsLaunch = field(default_factory=ViewsLaunch)  # config and secrets (may hold secret values)
 
-    def __repr__(self) -> str:  # the token never appears in logs or tracebacks
+    def __repr__(self) -> str:  # neither the token nor a secret appears in logs or tracebacks
         return f"LaunchConfig(url={self.url!r}, worker_id={self.worker_id!r}, manifest={self.manifest!r})"
 
     @classmethod
@@ -66,6 +68,7 @@ class LaunchConfig:
             parent_pid=int(data["parent_pid"]) if data.get("parent_pid") is not None else None,
             log_level=str(data.get("log_level", "INFO")),
             audit_init_io=bool(data.get("audit_init_io", True)),
+            views=ViewsLaunch.from_dict(data.get("views") or {}),
         )
 
 
@@ -102,9 +105,18 @@ class WorkerRuntime:
         self._peer: Peer | None = None
         self._forwarder: Forwarder | None = None
         self._executions: dict[str, _hosting.ThreadTracker] = {}  # exec id -> its threads
+        views = config.views
+        self.config_view = ConfigView(views.config_path, views.config_defaults, views.config_overrides)
+        self.secrets_view = SecretsView(
+            os.environ, path=views.secrets_path, operator_keys=views.operator_keys, granted=views.granted
+        )
 
     async def run(self) -> int:
         from nodeisle.bus import ws  # the one module that imports websockets
+
+        # Current values before any library code runs; broadcasts keep them current from here on.
+        self.config_view.reload()
+        self.secrets_view.refresh()
 
         # Each plain process() holds a thread while it runs: allow many concurrent executions.
         asyncio.get_running_loop().set_default_executor(
@@ -149,8 +161,13 @@ class WorkerRuntime:
             return "pong"
         if name == "_await_stop":
             return await self._await_stop(payload)
-        if name in ("ReloadConfigRequest", "RefreshSecretsRequest"):
-            return Result(message=f"{name} acknowledged by Worker-{self.config.worker_id}")
+        # Broadcasts run as their own tasks (the peer serves each request as one), never queued
+        # behind executions; the answer is the acknowledgement the orchestrator waits for.
+        if name == "ReloadConfigRequest":
+            return Result(message=f"Worker-{self.config.worker_id}: {self.config_view.reload()}")
+        if name == "RefreshSecretsRequest":
+            handed = payload.values if isinstance(payload, RefreshSecretsRequest) else None
+            return Result(message=f"Worker-{self.config.worker_id}: {self.secrets_view.refresh(handed)}")
         raise LookupError(f"worker does not handle {name!r}")
 
     def _class(self, class_name: str) -> Any:
