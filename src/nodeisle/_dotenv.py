@@ -76,9 +76,15 @@ def _scan_quoted(lines: list[str], index: int, start: int, quote: str) -> tuple[
     return None
 
 
+def split_lines(text: str) -> list[str]:
+    """Lines split at ``\n`` (and ``\r\n``) only: a form feed or ``\u2028`` inside a value is not a line break."""
+    lines = text.replace("\r\n", "\n").split("\n")
+    return lines[:-1] if lines and lines[-1] == "" else lines
+
+
 def parse(text: str) -> ParseResult:
     """Parse ``.env`` text; never raises on bad content (see :attr:`ParseResult.bad_lines`)."""
-    lines = text.splitlines()
+    lines = split_lines(text)
     result = ParseResult()
     index = 0
     while index < len(lines):
@@ -133,7 +139,7 @@ class DotenvDocument:
     """The text of a ``.env`` file, edited line by line: other lines are kept as written."""
 
     def __init__(self, text: str = "") -> None:
-        self.lines = text.splitlines()
+        self.lines = split_lines(text)
 
     def parsed(self) -> ParseResult:
         return parse("\n".join(self.lines))

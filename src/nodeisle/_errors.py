@@ -76,11 +76,13 @@ class NodeError(NodeisleError):
 class ValueTransferError(NodeError):
     """A value cannot cross the bus between orchestrator and worker."""
 
-    def __init__(self, node: str, parameter: str, type_name: str, why: str = "") -> None:
+    def __init__(self, node: str, parameter: str, type_name: str, why: str = "", path: str = "") -> None:
         self.parameter = parameter
         self.type_name = type_name
+        self.path = path
+        where = f" (at {parameter}{path if path.startswith('[') else '.' + path})" if path else ""
         msg = (
-            f"node {node!r}, parameter {parameter!r}: a value of type {type_name} cannot cross the bus"
+            f"node {node!r}, parameter {parameter!r}: a value of type {type_name}{where} cannot cross the bus"
             f"{' (' + why + ')' if why else ''}; pass JSON values, bytes or arrays instead"
         )
         super().__init__(node, msg)

@@ -38,6 +38,13 @@ def _setup_logging(verbose: bool) -> None:
         logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
+def _config_flags(args: argparse.Namespace) -> dict[str, Any]:
+    """``-c KEY=VALUE`` flags: the highest config layer, for this command only."""
+    from nodeisle.orchestrator.config import parse_flags
+
+    return parse_flags(getattr(args, "config_flags", None))
+
+
 def _mode_overrides(args: argparse.Namespace) -> dict[str, Any]:
     from nodeisle.orchestrator.settings import LibraryMode
 
@@ -66,7 +73,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 workflow.library_modes[load_manifest(path).name] = LibraryMode.ISOLATED
 
     async def main() -> RunFlowResult | None:
-        async with build_orchestrator() as orchestrator:
+        async with build_orchestrator(config_flags=_config_flags(args)) as orchestrator:
             loop, task = asyncio.get_running_loop(), asyncio.current_task()
             interrupts = []
 
@@ -232,7 +239,7 @@ def cmd_libraries(args: argparse.Namespace) -> int:
         from nodeisle.requests import ListRegisteredLibrariesRequest, RegisterLibraryRequest
 
         rows: list[Any] = []
-        async with build_orchestrator(home, settings) as orchestrator:
+        async with build_orchestrator(home, settings, _config_flags(args)) as orchestrator:
             for path in settings.libraries:
                 result = await orchestrator.handle_async(RegisterLibraryRequest(path=path))
                 if not result.succeeded and not getattr(result, "library_name", None):
@@ -255,9 +262,71 @@ def cmd_libraries(args: argparse.Namespace) -> int:
             f"effective={row.get('effective_mode')}  worker={worker}"
         )
         if row.get("readable_secrets") is not None:
-            print(f"    can read secrets: {', '.join(row['readable_secrets']) or '(none)'}")
+            print(f"    can read secrets: {', '.join(row['readable_secrets']) or '(none)'} (required_secrets)")
+        elif row.get("effective_mode") == "shared":
+            print("    can read secrets: all (runs Shared, in the orchestrator's process)")
+        elif row.get("effective_mode"):
+            print("    can read secrets: all (no required_secrets declaration)")
         for problem in row.get("problems", []):
             print(f"    problem: {problem}")
+    return EXIT_OK
+
+
+# -- config and secrets (no workers run in this process, so there is nothing to broadcast) --------
+def cmd_config(args: argparse.Namespace) -> int:
+    from nodeisle.orchestrator.config import CONFIG_FILE, ConfigStore
+    from nodeisle.orchestrator.settings import engine_home
+
+    store = ConfigStore(engine_home() / CONFIG_FILE, flags=_config_flags(args))
+    if args.action == "get":
+        print(json.dumps(store.get(args.key)))
+    elif args.action == "set":
+        value = store.set(args.key, args.value, text=True)
+        print(f"{args.key} = {json.dumps(value)} in {store.path}")
+        shadow = store.shadowed_by(args.key)
+        if shadow is not None:
+            print(f"note: the {shadow} layer still decides {args.key}: {json.dumps(store.get(args.key))}")
+    elif args.action == "reset":
+        removed = store.reset(args.key)
+        print(f"reset {', '.join(removed)}" if removed else "nothing to reset")
+    else:
+        entries = store.entries()
+        if args.json:
+            print(json.dumps([{"key": e.key, "value": e.value, "source": str(e.source)} for e in entries], indent=2))
+        for entry in [] if args.json else entries:
+            print(f"{entry.key} = {json.dumps(entry.value)}  ({entry.source})")
+    return EXIT_OK
+
+
+def cmd_secrets(args: argparse.Namespace) -> int:
+    """Names and sources only: no secret value is ever printed."""
+    import getpass
+
+    from nodeisle.orchestrator.secrets import SECRETS_FILE, SecretsStore
+    from nodeisle.orchestrator.settings import engine_home
+
+    store = SecretsStore(engine_home() / SECRETS_FILE)
+    if args.action == "set":
+        value = args.value
+        if value is None:  # not on the command line, where `ps` and shell history would see it
+            value = getpass.getpass(f"{args.key}: ") if sys.stdin.isatty() else sys.stdin.read().rstrip("\r\n")
+        store.write_file_value(args.key, value)
+        print(f"set {args.key} in {store.path}")
+        if store.is_operator_set(args.key):
+            print(f"note: {args.key} is also set in this environment; an engine started from it uses that value")
+    elif args.action == "delete":
+        if not store.remove_file_value(args.key):
+            print(f"error: no secret named {args.key!r} in {store.path}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        print(f"deleted {args.key} from {store.path}")
+    else:
+        infos = store.describe()
+        if args.json:
+            print(json.dumps([{"name": i.name, "source": i.source} for i in infos], indent=2))
+        elif not infos:
+            print(f"no secrets in {store.path}; add one with `nodeisle secrets set KEY`")
+        for info in [] if args.json else infos:
+            print(f"{info.name}  ({info.source})")
     return EXIT_OK
 
 
@@ -333,12 +402,60 @@ def cmd_check(args: argparse.Namespace) -> int:
     return report.exit_code
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from nodeisle.orchestrator import bench
+
+    if bench.unknown_rows(args.only or []):
+        print(f"error: no bench row matches {bench.unknown_rows(args.only)}; rows: {', '.join(bench.ROW_IDS)}",
+              file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if not args.verbose:  # env-build progress lines would bury the bench's own
+        logging.getLogger("nodeisle.progress").setLevel(logging.WARNING)
+    rows = asyncio.run(bench.run_suite(quick=args.quick, only=args.only or []))
+    print(bench.table(rows))
+    if args.json_out:
+        document = bench.to_json(rows, quick=args.quick, only=args.only or [], command=" ".join(["nodeisle", *sys.argv[1:]]))
+        Path(args.json_out).write_text(json.dumps(document, indent=2) + "\n")
+    return EXIT_OK
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nodeisle", description="Run node-graph workflows; libraries Shared or Isolated."
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log engine internals")
+    parser.add_argument(
+        "-c",
+        "--config",
+        dest="config_flags",
+        action="append",
+        metavar="KEY=VALUE",
+        help="a config value for this command only; wins over config.json and NODEISLE_* (docs/config.md)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
+
+    config = sub.add_parser("config", help="engine settings: config.json, NODEISLE_* and -c flags")
+    csub = config.add_subparsers(dest="action", required=True)
+    clist = csub.add_parser("list", help="every setting, its effective value and where it comes from")
+    clist.add_argument("--json", action="store_true")
+    csub.add_parser("get", help="print a setting's effective value as JSON").add_argument("key")
+    cset = csub.add_parser("set", help="store a value in config.json")
+    cset.add_argument("key")
+    cset.add_argument("value", help="as text: 2.5, true, a:b for paths, or JSON for a library setting")
+    csub.add_parser("reset", help="remove a key (or, without one, every key) from config.json").add_argument(
+        "key", nargs="?"
+    )
+    config.set_defaults(func=cmd_config)
+
+    secrets = sub.add_parser("secrets", help="the .env secrets file; values are never printed")
+    ssub = secrets.add_subparsers(dest="action", required=True)
+    ssub.add_parser("list", help="secret names and where their values come from").add_argument(
+        "--json", action="store_true"
+    )
+    sset = ssub.add_parser("set", help="store a secret in .env")
+    sset.add_argument("key")
+    sset.add_argument("value", nargs="?", help="omit it to type it (or pipe it on stdin) instead of argv")
+    ssub.add_parser("delete", help="remove a secret from .env").add_argument("key")
+    secrets.set_defaults(func=cmd_secrets)
 
     run = sub.add_parser("run", help="run a workflow file")
     run.add_argument("workflow", help="path to a workflow JSON file")
@@ -375,6 +492,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="print the report as one JSON document")
     check.add_argument("--shared", action="store_true", help="load the library in this process, not in a worker")
     check.set_defaults(func=cmd_check)
+
+    bench = sub.add_parser("bench", help="measure the cost of isolation against floors (docs/performance.md)")
+    bench.add_argument("--quick", action="store_true", help="a seconds-long smoke run (small reps, no 100 MB rows)")
+    bench.add_argument("--json-out", metavar="PATH", help="also write the raw figures as JSON to PATH")
+    bench.add_argument("--only", nargs="+", metavar="ROW", help="run only these rows (an id or an id prefix)")
+    bench.set_defaults(func=cmd_bench)
     return parser
 
 

@@ -34,7 +34,7 @@ async def echo(name: str, payload: Any) -> Any:
 
 
 class Recording:
-    """A transport wrapper that records what its peer sent, and can slow down binary frames."""
+    """A transport wrapper that records what its peer sent, and can wait after each binary frame."""
 
     def __init__(self, inner: MemoryTransport, binary_delay: float = 0.0) -> None:
         self.inner = inner
@@ -42,10 +42,10 @@ class Recording:
         self.binary_delay = binary_delay
 
     async def send(self, frame: Frame) -> None:
-        if not isinstance(frame, str) and self.binary_delay:
-            await asyncio.sleep(self.binary_delay)
         self.sent.append(frame if isinstance(frame, str) else bytes(frame))
         await self.inner.send(frame)
+        if not isinstance(frame, str) and self.binary_delay:
+            await asyncio.sleep(self.binary_delay)  # like websockets: write, then wait for the buffer to drain
 
     async def recv(self) -> str | bytes:
         return await self.inner.recv()
@@ -382,6 +382,53 @@ def test_float32_array_arrives_intact() -> None:
         result = await a.request("double", array)
         assert result.dtype == np.float32 and result.shape == (1024, 1024)
         assert np.array_equal(result, array * 2)
+        await a.close()
+
+    run(body())
+
+
+# -- misuse and broken transports --------------------------------------------------------------------------
+def test_request_before_start_is_refused() -> None:
+    async def body() -> None:
+        left, _ = memory_pair()
+        with pytest.raises(BusError, match="start"):
+            await Peer(left, echo).request("x", None)
+
+    run(body())
+
+
+def test_undecodable_response_fails_only_its_request() -> None:
+    async def body() -> None:
+        left, right = memory_pair()
+        a = Peer(left, echo, name="a")
+        a.start()
+        call = asyncio.create_task(a.request("x", None))
+        assert json.loads(await right.recv())["id"] == 1
+        await right.send('{"t":"res","id":1,"ok":true,"body":{"$ni":"pickle"}}')
+        with pytest.raises(BusError, match=r"undecodable response to request 1: unknown tag"):
+            await call
+        second = asyncio.create_task(a.request("y", None))
+        assert json.loads(await right.recv())["id"] == 2
+        await right.send('{"t":"res","id":2,"ok":true,"body":"fine"}')
+        assert await second == "fine"
+        await a.close()
+
+    run(body())
+
+
+class BrokenSend(MemoryTransport):
+    async def send(self, frame: Frame) -> None:
+        raise OSError("network is unreachable")
+
+
+def test_send_failure_fails_the_request_and_closes_the_peer() -> None:
+    async def body() -> None:
+        left, _ = memory_pair()
+        a = Peer(BrokenSend(left._inbox, left._outbox, left._link), echo, name="a")
+        a.start()
+        with pytest.raises(BusError, match="network is unreachable"):
+            await a.request("x", None)
+        assert "send failed" in await a.closed
         await a.close()
 
     run(body())

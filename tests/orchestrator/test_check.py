@@ -321,3 +321,36 @@ def test_unreadable_manifest_is_bad_input(tmp_path: Path, home: Path) -> None:
     (tmp_path / "griptape-nodes-library.json").write_text("{not json")
     done = nodeisle_cli("check", str(tmp_path))
     assert done.returncode == 2 and done.stderr.startswith("error: ")
+
+
+def test_a_library_that_cannot_be_installed_fails_the_probe_item_with_the_reason(
+        tmp_path: Path, offline_home: Path) -> None:
+    folder = write_library(tmp_path, "No Such Pin", PLAIN, ["Plain"], pins=["tinyver==9.9"])
+    report = run(check_library(folder), timeout=120)
+    judged = {item.id: item for item in report.items}
+    assert judged["schema-probe"].status is Status.FAIL
+    assert "tinyver" in judged["schema-probe"].line() and report.observed.load_error
+    assert judged["pins"].status is Status.PASS
+    assert (judged["init-io"].status, judged["node-runs"].status) == (Status.WARN, Status.WARN)
+    assert report.lines()[0].endswith("did not load (isolated)")
+
+
+NEEDS_INPUT = '''
+from nodeisle import BaseNode, Parameter
+class NeedsInput(BaseNode):
+    def __init__(self, name, metadata=None):
+        super().__init__(name, metadata)
+        self.add_parameter(Parameter("path", type="str", default_value=""))
+    def process(self):
+        if not self.parameter_values["path"]:
+            raise ValueError("path is required")
+'''
+
+
+def test_a_node_that_cannot_run_with_its_defaults_is_a_warning_not_a_failure(tmp_path: Path, home: Path) -> None:
+    folder = write_library(tmp_path, "Needs Input", NEEDS_INPUT, ["NeedsInput"])
+    report = run(check_library(folder, shared=True), timeout=60)
+    [runs] = [item for item in report.items if item.id == "node-runs"]
+    assert runs.line() == ("WARN node-runs: every node runs once with its default values -- 0 of 1 nodes succeeded; "
+                           "NeedsInput: could not run with default values: ValueError: path is required")
+    assert report.exit_code == 0 and report.status is Status.WARN

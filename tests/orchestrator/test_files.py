@@ -32,8 +32,12 @@ def test_writer_killed_at_random_points_always_leaves_a_whole_file(tmp_path: Pat
     rng = random.Random(1234)
     generations = []
     for _ in range(15):
+        before = json.loads(target.read_text())["generation"]
         writer = subprocess.Popen([sys.executable, "-c", WRITER, str(target)])
-        time.sleep(rng.uniform(0.05, 0.4))
+        deadline = time.monotonic() + 30  # on a loaded machine the writer may take a while to start
+        while json.loads(target.read_text())["generation"] == before and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0, 0.3))
         writer.send_signal(signal.SIGKILL)
         writer.wait()
         data = json.loads(target.read_text())  # must parse: old or new, never torn

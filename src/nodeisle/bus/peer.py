@@ -1,10 +1,11 @@
 """An asyncio peer: requests with futures over any :class:`FrameTransport`.
 
-The peer owns one receive loop and one send loop. Every message is queued on the protocol
-synchronously and written by the send loop alone, so a caller cancelled mid-send never truncates a
-message or interleaves it with another. Incoming requests run as tasks so a slow handler never
-blocks the loop; each is answered exactly once, also when it is cancelled. Responses resolve the
-matching future; a lost connection fails every pending request at once with the reason.
+The peer owns one receive loop. Messages are queued on the protocol synchronously and written by
+whichever task flushes first, one writer at a time, so messages never interleave; a writer that is
+cancelled finishes the frames it took before it stops, so no message is ever cut short. Incoming
+requests run as tasks so a slow handler never blocks the loop; each is answered exactly once,
+also when it is cancelled. Responses resolve the matching future; a lost connection fails every
+pending request at once with the reason.
 """
 
 from __future__ import annotations
@@ -36,7 +37,11 @@ class FrameTransport(Protocol):
     """The seam between the bus and the network: one implementation per transport."""
 
     async def send(self, frame: Frame) -> None:
-        """Write one frame (str: text, else binary); raises TransportClosed when the connection is gone."""
+        """Write one frame (str: text, else binary); raises TransportClosed when the connection is gone.
+
+        Contract: the frame is handed to the connection before the first suspension point, so a
+        send() cancelled while it waits (for flow control) has written its frame in full.
+        """
         ...
 
     async def recv(self) -> str | bytes:
@@ -77,69 +82,92 @@ class Peer:
         self._wire_types = wire_types
         self._name = name
         self._futures: dict[int, asyncio.Future[Any]] = {}
-        self._handlers: dict[int, asyncio.Task[Any]] = {}
-        self._wake = asyncio.Event()  # set when the protocol has frames to write
-        self._drained = asyncio.Event()  # set while the send loop has nothing left to write
-        self._drained.set()
+        self._handlers: dict[int, asyncio.Task[None]] = {}
+        self._writing = False  # a task is in _flush(): it writes whatever gets queued
+        self._idle = asyncio.Event()  # set while no task is writing
+        self._idle.set()
+        self._background: set[asyncio.Task[None]] = set()
         self._reader: asyncio.Task[None] | None = None
-        self._writer: asyncio.Task[None] | None = None
         self.closed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self.bad_frames = 0
 
     def start(self) -> None:
-        """Start the receive and send loops; call once, inside the running loop."""
+        """Start the receive loop; call once, inside the running loop."""
         if self._reader is None:
             self._reader = asyncio.create_task(self._read_loop(), name=f"{self._name}-reader")
-            self._writer = asyncio.create_task(self._write_loop(), name=f"{self._name}-writer")
 
     async def request(self, name: str, payload: Any, timeout: float | None = None) -> Any:
         """Send a request and return the peer's answer.
 
         Raises RemoteFailure (the handler failed), BusError (the connection is gone),
-        TimeoutError, or codec.UnencodableValue (``payload`` cannot cross the bus).
-        On timeout or cancellation the peer is told to cancel its handler.
+        TimeoutError (``timeout`` seconds passed, sending included), or codec.UnencodableValue
+        (``payload`` cannot cross the bus; nothing is sent). On timeout or cancellation the peer
+        is told to cancel its handler.
         """
         if self.closed.done():
             raise BusError(f"{self._name}: connection is closed ({self.closed.result()})")
-        if self._writer is None:
+        if self._reader is None:
             raise BusError(f"{self._name}: call start() before request()")
         tree, attachments = codec.encode(payload, self._wire_types)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         request_id = self.protocol.send_request(name, tree, attachments)
         self._futures[request_id] = future
-        self._kick()
         try:
-            return await (asyncio.wait_for(future, timeout) if timeout is not None else future)
+            if timeout is None:
+                await self._flush()
+                return await future
+            async with asyncio.timeout(timeout):
+                await self._flush()
+                return await future
         except (asyncio.CancelledError, TimeoutError):
             if self._futures.pop(request_id, None) is not None and not self.closed.done():
                 self.protocol.send_cancel(request_id)
-                self._kick()
+                await self._flush()
             raise
 
-    def _kick(self) -> None:
-        self._drained.clear()
-        self._wake.set()
+    # -- writing ----------------------------------------------------------------------------------
+    async def _flush(self) -> None:
+        """Write every queued frame from the calling task; a cancellation waits until the batch is written.
 
-    async def _write_loop(self) -> None:
+        One task writes at a time: a task that finds another one writing leaves its frames to
+        it, since the writer loops until nothing is queued (a cancelled writer hands the rest to
+        a new task). A transport failure fails the peer.
+        """
+        if self._writing:
+            return
+        self._writing = True
+        self._idle.clear()
+        cancelled: asyncio.CancelledError | None = None
         try:
-            while not self.closed.done():
-                await self._wake.wait()
-                self._wake.clear()
-                for frame in self.protocol.data_to_send():
-                    await self.transport.send(frame)
-                if not self._wake.is_set():
-                    self._drained.set()
+            while cancelled is None and (frames := self.protocol.data_to_send()):
+                for frame in frames:  # all of them: they may end with part of a message
+                    try:
+                        await self.transport.send(frame)
+                    except asyncio.CancelledError as exc:  # the frame is written (transport contract)
+                        cancelled = exc
         except TransportClosed as exc:
             self._fail_all(str(exc) or "connection closed")
         except Exception as exc:  # a broken transport: nothing more can be sent on this connection
-            reason = f"send loop failed: {type(exc).__name__}: {exc}"
+            reason = f"send failed: {type(exc).__name__}: {exc}"
             LOGGER.exception("%s: %s", self._name, reason)
             self._fail_all(reason)
             with contextlib.suppress(Exception):
                 await self.transport.close()
         finally:
-            self._drained.set()
+            self._writing = False
+            self._idle.set()
+        if cancelled is not None:
+            self._flush_soon()  # what others queued meanwhile
+            raise cancelled
 
+    def _flush_soon(self) -> None:
+        """Flush from a new task, for code that cannot await."""
+        if not self._writing:
+            task = asyncio.create_task(self._flush(), name=f"{self._name}-flush")
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    # -- reading ----------------------------------------------------------------------------------
     async def _read_loop(self) -> None:
         reason = "connection closed"
         try:
@@ -165,13 +193,12 @@ class Peer:
         if isinstance(event, IncomingResponse):
             self._resolve(event)
         elif isinstance(event, IncomingRequest):
-            task = asyncio.create_task(self._serve(event), name=f"{self._name}-serve-{event.name}")
-            self._handlers[event.id] = task
-            task.add_done_callback(functools.partial(self._answer_if_unanswered, event.id))
+            self._handlers[event.id] = asyncio.create_task(self._serve(event), name=f"{self._name}-serve-{event.name}")
         else:
             handler = self._handlers.get(event.id)
             if handler is not None:
                 handler.cancel()
+                handler.add_done_callback(functools.partial(self._answer_if_cancelled_unstarted, event.id))
 
     def _resolve(self, event: IncomingResponse) -> None:
         future = self._futures.pop(event.id, None)
@@ -189,6 +216,7 @@ class Peer:
         type_name, message = str(error.get("type", "Error")), str(error.get("message", value))
         future.set_exception(RemoteFailure(type_name, message, str(error.get("traceback", ""))))
 
+    # -- serving ----------------------------------------------------------------------------------
     async def _serve(self, event: IncomingRequest) -> None:
         ok, answer = True, None
         try:
@@ -200,16 +228,16 @@ class Peer:
             text = "".join(traceback.format_exception(exc))
             ok, answer = False, {"type": type(exc).__name__, "message": str(exc), "traceback": text}
         self._answer(event.id, ok, answer)
+        await self._flush()
 
-    def _answer_if_unanswered(self, request_id: int, task: asyncio.Task[None]) -> None:
-        """Backstop: a task cancelled before its first step, or killed by a BaseException, never answered."""
+    def _answer_if_cancelled_unstarted(self, request_id: int, task: asyncio.Task[None]) -> None:
+        """A handler task cancelled before its first step never ran ``_serve``: answer it here."""
         if self._handlers.get(request_id) is task:
-            failure = None if task.cancelled() else task.exception()
-            answer = _CANCELLED if failure is None else {"type": type(failure).__name__, "message": str(failure)}
-            self._answer(request_id, False, answer)
+            self._answer(request_id, False, _CANCELLED)
+            self._flush_soon()
 
     def _answer(self, request_id: int, ok: bool, answer: Any) -> None:
-        """Queue the one response to the peer's request ``request_id``."""
+        """Queue the one response to the peer's request ``request_id``; flush next."""
         self._handlers.pop(request_id, None)
         if self.closed.done():
             return
@@ -220,12 +248,11 @@ class Peer:
             answer = {"type": "ValueTransferError", "message": f"the answer: {exc}", "traceback": ""}
             tree, attachments = codec.encode(answer)
         self.protocol.send_response(request_id, ok, tree, attachments)
-        self._kick()
 
+    # -- closing ----------------------------------------------------------------------------------
     def _fail_all(self, reason: str) -> None:
         if not self.closed.done():
             self.closed.set_result(reason)
-        self._wake.set()  # lets the send loop see the end
         futures, self._futures = self._futures, {}
         for request_id, future in futures.items():
             self.protocol.forget(request_id)
@@ -236,9 +263,9 @@ class Peer:
 
     async def close(self) -> None:
         """Write what is queued (for a few seconds at most), close the transport, fail what is pending."""
-        if not self.closed.done() and self._writer is not None:
+        if not self.closed.done():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._drained.wait(), _CLOSE_DRAIN_TIMEOUT)
+                await asyncio.wait_for(self._drain(), _CLOSE_DRAIN_TIMEOUT)
         await self.transport.close()
         if self._reader is not None:
             try:
@@ -246,10 +273,10 @@ class Peer:
             except (TimeoutError, asyncio.CancelledError):
                 self._reader.cancel()
         self._fail_all("closed locally")
-        if self._writer is not None and not self._writer.done():
-            self._writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._writer
+
+    async def _drain(self) -> None:
+        await self._idle.wait()
+        await self._flush()
 
 
 class MemoryTransport:

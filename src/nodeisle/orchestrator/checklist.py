@@ -214,9 +214,18 @@ def _item(id: str, title: str, failing: Status, evidence: Sequence[Evidence], re
     return CheckItem(id, title, Status.PASS, tuple(passing))
 
 
-def _one_line(text: str, limit: int = 240) -> str:
-    """The first line of ``text``; its first sentence when that line is long."""
-    first = " ".join(text.strip().splitlines()[0].split()) if text.strip() else ""
+def _one_line(text: str, limit: int = 320) -> str:
+    """``text`` on one line: its first line (with the error lines under it when it ends in a colon).
+
+    A long result keeps its first sentence, then is cut at ``limit``.
+    """
+    lines = [" ".join(line.split()) for line in text.strip().splitlines() if line.strip()]
+    if not lines:
+        return ""
+    first = lines[0]
+    if first.endswith(":") and len(lines) > 1:
+        detail = [line for line in lines[1:] if line.lower().startswith(("error", "cause"))] or lines[1:2]
+        first = " ".join([first, *detail])
     if len(first) > limit and ". " in first:
         first = first.split(". ", 1)[0]
     return first if len(first) <= limit else first[: limit - 3] + "..."
@@ -274,12 +283,13 @@ def init_bus_item(scan: SourceScan, observed: Observed, where: _Locator) -> Chec
                       lambda vs: "; ".join(_bare(v.message) for v in vs) + " (class dropped)",
                       lambda f: f"calls {f.what}")
     return _item("init-bus", title, Status.FAIL, evidence, _strict.REENTRANT_BUS_IN_INIT.remediation,
-                 [Evidence("no requests issued from __init__ in the probe or in the source")])
+                 [Evidence(f"no requests issued from __init__ {_seen(observed, 'in the probe')}")])
 
 
 def process_mutation_item(scan: SourceScan, observed: Observed, where: _Locator) -> CheckItem:
     title = "no add_parameter / remove_parameter_element inside process"
     fired = _rule_violations(_run_violations(observed), _strict.PARAMETER_MUTATION_DURING_APROCESS)
+
     def observed_text(violations: Sequence[Violation]) -> str:
         calls = ", ".join(v.message.split(" called during")[0] for v in violations)
         return f"{violations[0].severity} in the {violations[0].context}: {calls} called during process()"
@@ -287,7 +297,7 @@ def process_mutation_item(scan: SourceScan, observed: Observed, where: _Locator)
     evidence = _merge(fired, scan, scan.process_mutations, where, observed_text, lambda f: f"calls {f.what}")
     return _item("process-mutation", title, Status.FAIL, evidence,
                  _strict.PARAMETER_MUTATION_DURING_APROCESS.remediation,
-                 [Evidence("no parameter list changes inside process in the runs or in the source")])
+                 [Evidence(f"no parameter list changes inside process {_seen(observed, 'in the runs')}")])
 
 
 def reach_in_item(scan: SourceScan, observed: Observed, where: _Locator) -> CheckItem:
@@ -304,8 +314,8 @@ def reach_in_item(scan: SourceScan, observed: Observed, where: _Locator) -> Chec
     if evidence:
         return CheckItem("reach-in", title, Status.WARN, tuple(evidence + writes + not_seen),
                          _strict.WORKER_REACH_INTO_ORCHESTRATOR.remediation)
-    where_seen = "in the runs or in the source" if isolated else "in the source"
-    none = Evidence(f"no reads of other nodes, connections or flows {where_seen}")
+    seen = _seen(observed, "in the runs") if isolated else "in the source"
+    none = Evidence(f"no reads of other nodes, connections or flows {seen}")
     return CheckItem("reach-in", title, Status.PASS, tuple([none, *writes, *not_seen]))
 
 
@@ -368,7 +378,9 @@ def schema_probe_item(manifest: LibraryManifest, scan: SourceScan, observed: Obs
                    "from the schema: make __init__ only declare parameters, and fix the reason named above.")
     if observed.load_error is not None or observed.load is None:
         text = _one_line(where.text(observed.load_error or "the library did not load"))
-        return CheckItem("schema-probe", title, Status.FAIL, (Evidence(text, manifest.name),), remediation)
+        return CheckItem("schema-probe", title, Status.FAIL, (Evidence(text, manifest.name),), (
+            "The library did not load, so nothing ran: fix the reason named above (an install failure names the "
+            "requirement and the installer log), then check again."))
     evidence = [where.class_def(scan, d.class_name, _one_line(where.text(d.reason))) for d in observed.load.dropped]
     evidence += [Evidence(_one_line(where.text(p))) for p in scan.problems]
     total = len(observed.load.schemas) + len(observed.load.dropped)
@@ -400,6 +412,11 @@ def node_runs_item(observed: Observed) -> CheckItem:
 
 
 # -- helpers ----------------------------------------------------------------------------------------------
+def _seen(observed: Observed, runtime: str) -> str:
+    """Where a clean result was seen: at runtime and in the source, or only in the source."""
+    return f"{runtime} or in the source" if observed.load is not None else "in the source (the library did not load)"
+
+
 def _classes(n: int) -> str:
     return f"{n} class" + ("" if n == 1 else "es")
 

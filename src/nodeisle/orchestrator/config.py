@@ -12,6 +12,10 @@ Besides the typed settings, a library may keep its own values under ``libraries.
 (any JSON value, no default; not settable from the environment). The file stores them nested:
 ``{"libraries": {"<library>": {"<name>": value}}}``.
 
+``settings.json`` (registered libraries and their modes) may also carry the engine tunables, as it
+did before ``config.json`` existed; there its values stand in for the defaults (layer 1), and
+``find_links`` of both files are used (:meth:`ConfigStore.apply_to`).
+
 ``set`` and ``reset`` change only the file. Every change is a read-modify-write under a
 :class:`~nodeisle.orchestrator.files.FileLock` (threads and processes) ending in an atomic rename. A
 file that is not valid JSON raises :class:`ConfigError` naming the file, line and column, and is
@@ -20,6 +24,7 @@ never overwritten: fix it, or delete it to start from the defaults.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import json
 import logging
@@ -32,6 +37,7 @@ from typing import Any
 
 from nodeisle._errors import NodeisleError
 from nodeisle.orchestrator.files import FileLock, write_json_atomic
+from nodeisle.orchestrator.settings import Settings
 from nodeisle.worker.views import flatten_config
 
 LOGGER = logging.getLogger("nodeisle.config")
@@ -63,6 +69,25 @@ def _positive_seconds(value: Any) -> float:
     if not value > 0:
         raise ValueError("expected a number of seconds greater than 0")
     return float(value)
+
+
+def _non_negative_seconds(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise ValueError("expected a number of seconds, 0 or more")
+    return float(value)
+
+
+def _positive_int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError("expected a whole number, 1 or more")
+    return value
+
+
+def _int_text(text: str) -> Any:
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError("expected a whole number") from None
 
 
 def _boolean(value: Any) -> bool:
@@ -114,7 +139,7 @@ class Setting:
     key: str
     default: Any
     doc: str
-    type_name: str  # as shown to people: "seconds", "boolean", "paths", "path"
+    type_name: str  # as shown to people: "seconds", "count", "boolean", "paths", "path"
     from_json: Callable[[Any], Any]
     from_text: Callable[[str], Any]  # environment variables and flags; the result goes through from_json
 
@@ -129,6 +154,14 @@ class Setting:
         return list(value) if isinstance(value, tuple) else value
 
 
+def _settings_default(name: str) -> Any:
+    """The default of a ``Settings`` field: settings.json's tunables and these settings are the same keys."""
+    found = {f.name: f for f in dataclasses.fields(Settings)}[name]
+    if found.default is not dataclasses.MISSING:
+        return found.default
+    return tuple(found.default_factory()) if found.default_factory is not dataclasses.MISSING else None
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting(
         "broadcast_timeout",
@@ -140,21 +173,70 @@ SETTINGS: tuple[Setting, ...] = (
         _number_text,
     ),
     Setting(
+        "crash_limit",
+        _settings_default("crash_limit"),
+        "This many worker crashes within crash_window seconds mark the library failed.",
+        "count",
+        _positive_int,
+        _int_text,
+    ),
+    Setting(
+        "crash_window",
+        _settings_default("crash_window"),
+        "The window, in seconds, in which crash_limit crashes mark a library failed.",
+        "seconds",
+        _positive_seconds,
+        _number_text,
+    ),
+    Setting(
+        "execution_timeout",
+        _settings_default("execution_timeout"),
+        "Default deadline, in seconds, of one node execution; a workflow node may set its own.",
+        "seconds",
+        _positive_seconds,
+        _number_text,
+    ),
+    Setting(
         "find_links",
-        (),
+        _settings_default("find_links"),
         "Extra folders of wheels for building library environments (air-gapped machines). In the "
-        "environment variable, separate folders with the path separator (':').",
+        "environment variable, separate folders with the path separator (':'). Added to the "
+        "folders listed in settings.json.",
         "paths",
         _paths,
         _paths_text,
     ),
     Setting(
+        "heartbeat_interval",
+        _settings_default("heartbeat_interval"),
+        "Seconds between liveness pings to a ready worker; 0 turns them off.",
+        "seconds",
+        _non_negative_seconds,
+        _number_text,
+    ),
+    Setting(
+        "heartbeat_timeout",
+        _settings_default("heartbeat_timeout"),
+        "A worker that does not answer a ping within this many seconds is replaced.",
+        "seconds",
+        _positive_seconds,
+        _number_text,
+    ),
+    Setting(
         "offline",
-        False,
+        _settings_default("offline"),
         "Build library environments from find_links and the uv cache only, never the network.",
         "boolean",
         _boolean,
         _bool_text,
+    ),
+    Setting(
+        "probe_timeout",
+        _settings_default("probe_timeout"),
+        "Seconds each node class may take to construct during the schema probe.",
+        "seconds",
+        _positive_seconds,
+        _number_text,
     ),
     Setting(
         "uv_cache",
@@ -181,8 +263,14 @@ class EngineConfig:
     """The typed settings' effective values, frozen: what the engine is built with."""
 
     broadcast_timeout: float
+    crash_limit: int
+    crash_window: float
+    execution_timeout: float
     find_links: tuple[str, ...]
+    heartbeat_interval: float
+    heartbeat_timeout: float
     offline: bool
+    probe_timeout: float
     uv_cache: str | None
     worker_start_timeout: float
 
@@ -373,6 +461,27 @@ class ConfigStore:
         layers = self._layers()
         return EngineConfig(**{s.key: self._resolve(layers, s.key)[0] for s in SETTINGS})
 
+    def apply_to(self, settings: Settings) -> Settings:
+        """A copy of ``settings`` with this config's tunables applied.
+
+        ``settings.json`` may carry the same tunables (it held them before ``config.json`` existed):
+        its values stand in for the defaults. ``find_links`` of both are used, and ``offline`` from
+        either turns offline builds on.
+        """
+        layers = self._layers()
+        fields = {f.name for f in dataclasses.fields(Settings)}
+        changes: dict[str, Any] = {}
+        for setting in SETTINGS:
+            value, source = self._resolve(layers, setting.key)
+            if setting.key not in fields or source is Source.DEFAULT:
+                continue
+            if setting.key == "find_links":
+                value = [*settings.find_links, *(p for p in value if p not in settings.find_links)]
+            elif setting.key == "offline":
+                value = settings.offline or value
+            changes[setting.key] = value
+        return dataclasses.replace(settings, **changes) if changes else settings
+
     def defaults(self) -> dict[str, Any]:
         return {s.key: s.to_json(s.default) for s in SETTINGS}
 
@@ -391,9 +500,13 @@ class ConfigStore:
 
     # -- writing ----------------------------------------------------------------------------------
     def set(self, key: str, value: Any, *, text: bool = False) -> Any:
-        """Store ``key`` in the file (``text``: parse ``value`` as the command line would); returns it."""
-        checked = _validated(key, value, text=text)
+        """Store ``key`` in the file; returns the stored value.
+
+        ``value`` is read as the command line would read it when ``text`` is true, and also when it
+        is a string for a typed setting (``"2"`` for a number of seconds).
+        """
         target = parse_key(key)
+        checked = _validated(key, value, text=text or (isinstance(target, Setting) and isinstance(value, str)))
         with self._lock:
             data = self.read_file()  # raises for a corrupt file: it is never overwritten
             if isinstance(target, Setting):

@@ -12,7 +12,7 @@ import contextlib
 import logging
 import threading
 import traceback
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,10 +24,13 @@ from nodeisle._node import ParameterSpec
 from nodeisle._scope import engine as engine_scope
 from nodeisle._strict import Violation
 from nodeisle.manifest import Compatibility, LibraryManifest, WorkerMode, load_manifest
+from nodeisle.orchestrator.config import CONFIG_FILE, ConfigStore
 from nodeisle.orchestrator.graph import Graph, NodeRecord, RequestFailed
 from nodeisle.orchestrator.hosts import Deadline, LocalHost, NodeHost, Supervision, WorkerHost
+from nodeisle.orchestrator.propagation import ConfigAndSecrets
+from nodeisle.orchestrator.secrets import SECRETS_FILE, SecretsStore
 from nodeisle.orchestrator.settings import LibraryMode, Settings, engine_home
-from nodeisle.orchestrator.workers import WorkerHub
+from nodeisle.orchestrator.workers import WorkerHub, WorkerProcess
 from nodeisle.requests import (
     AddParameterToNodeRequest,
     ConnectionInfo,
@@ -106,13 +109,27 @@ AsyncHandler = Callable[[Any], Awaitable[Result]]
 
 
 class Orchestrator:
-    def __init__(self, home: Path, settings: Settings, envs: Any) -> None:
+    def __init__(
+        self,
+        home: Path,
+        settings: Settings,
+        envs: Any,
+        *,
+        config: ConfigStore | None = None,
+        secrets: SecretsStore | None = None,
+    ) -> None:
         self.home = home
         self.settings = settings
         self.envs = envs
         self.graph = Graph()
         self.libraries: dict[str, LibraryState] = {}
         self.hub = WorkerHub(self._handle_from_worker)
+        # Config and secrets: the six requests, the worker broadcasts, least privilege (propagation.py).
+        self.shared_state = ConfigAndSecrets(
+            config or ConfigStore(home / CONFIG_FILE),
+            secrets or SecretsStore(home / SECRETS_FILE),
+            self._library_workers,
+        )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._cancel_runs: asyncio.Event | None = None
         self._sync: dict[type[Request], SyncHandler] = {
@@ -132,8 +149,10 @@ class Orchestrator:
             ListConnectionsForParameterRequest: self._connections_for_parameter,
             ListRegisteredLibrariesRequest: self._list_libraries,
             CreateNodeRequest: self._create_node,
+            **self.shared_state.sync_handlers(),
         }
         self._async: dict[type[Request], AsyncHandler] = {
+            **self.shared_state.async_handlers(),
             RegisterLibraryRequest: self._register_library,
             ReloadLibraryRequest: self._reload_library,
             SetLibraryModeRequest: self._set_library_mode,
@@ -148,6 +167,7 @@ class Orchestrator:
     # -- lifecycle --------------------------------------------------------------------------------
     async def __aenter__(self) -> Orchestrator:
         self._loop = asyncio.get_running_loop()
+        self.shared_state.export()  # Shared libraries read secrets from this process's environment
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -159,6 +179,7 @@ class Orchestrator:
                 with contextlib.suppress(Exception):
                     await state.host.close()
         await self.hub.close()
+        self.shared_state.unexport()
 
     @contextlib.contextmanager
     def activated(self) -> Iterator[None]:
@@ -216,7 +237,16 @@ class Orchestrator:
     async def _handle_from_worker(self, worker: Any, name: str, payload: Any) -> Any:
         if not isinstance(payload, Request) or type(payload).__name__ != name:
             raise TypeError(f"Worker-{worker.worker_id} sent {name!r}, which is not a request the orchestrator answers")
+        refused = self.shared_state.refuse(worker.library, payload)  # required_secrets, by requesting library
+        if refused is not None:
+            return refused
         return await self.handle_async(payload)
+
+    def _library_workers(self) -> list[tuple[LibraryManifest, WorkerProcess | None]]:
+        """Each registered library with its worker process (None when it runs Shared or has none)."""
+        return [
+            (s.manifest, s.host.worker if isinstance(s.host, WorkerHost) else None) for s in self.libraries.values()
+        ]
 
     # -- libraries --------------------------------------------------------------------------------
     async def _register_library(self, request: RegisterLibraryRequest) -> RegisterLibraryResult:
@@ -244,6 +274,8 @@ class Orchestrator:
                 self.hub,
                 self.envs,
                 probe_timeout=self.settings.probe_timeout,
+                start_timeout=float(self.shared_state.setting("worker_start_timeout")),
+                provision=lambda: self.shared_state.provision(state.manifest),
                 runtime_source=Path(nodeisle.__file__).parent,
                 supervision=Supervision(
                     heartbeat_interval=self.settings.heartbeat_interval,
@@ -315,7 +347,12 @@ class Orchestrator:
             worker_state=worker_state,
             problems=problems,
             node_types=sorted(state.schemas),
-            readable_secrets=list(decl.required_secrets) if decl.required_secrets is not None else None,
+            # None: every secret. required_secrets binds a worker; a Shared library shares this process.
+            readable_secrets=(
+                list(decl.required_secrets)
+                if decl.required_secrets is not None and state.mode is LibraryMode.ISOLATED
+                else None
+            ),
             dropped=[d.to_dict() for d in state.dropped],
         )
 
@@ -501,28 +538,29 @@ class Orchestrator:
         self._cancel_runs.set()
 
 
-def build_orchestrator(home: Path | None = None, settings: Settings | None = None) -> Orchestrator:
-    """The composition root: engine home, settings, environment manager, orchestrator."""
-    import os
+def build_orchestrator(
+    home: Path | None = None, settings: Settings | None = None, config_flags: Mapping[str, Any] | None = None
+) -> Orchestrator:
+    """The composition root: engine home, settings and config, secrets, environment manager, orchestrator.
 
+    ``config_flags`` are the command line's ``-c KEY=VALUE`` values (the highest config layer,
+    nodeisle.orchestrator.config). Raises ConfigError for an unreadable config.json or a bad
+    ``NODEISLE_*`` variable.
+    """
     from nodeisle.orchestrator.envs import EnvManager
 
     home = home or engine_home()
-    settings = settings or Settings.load(home)
-    find_links = list(settings.find_links)
-    extra = os.environ.get("NODEISLE_FIND_LINKS")
-    if extra:
-        find_links += [p for p in extra.split(os.pathsep) if p]
-    offline = settings.offline or os.environ.get("NODEISLE_OFFLINE", "").lower() in ("1", "true", "yes")
-    cache = os.environ.get("NODEISLE_UV_CACHE")
+    config = ConfigStore(home / CONFIG_FILE, flags=config_flags)
+    settings = config.apply_to(settings or Settings.load(home))
+    cache = config.snapshot().uv_cache
     envs = EnvManager(
         home / "envs",
-        find_links=find_links,
-        offline=offline,
+        find_links=list(settings.find_links),
+        offline=settings.offline,
         cache_dir=Path(cache) if cache else None,
         progress=lambda p: PROGRESS.info("env %s: %s (%.1f s) %s", p.library, p.step, p.elapsed_s, p.detail or ""),
     )
-    return Orchestrator(home, settings, envs)
+    return Orchestrator(home, settings, envs, config=config, secrets=SecretsStore(home / SECRETS_FILE))
 
 
 def format_exception(exc: BaseException) -> str:

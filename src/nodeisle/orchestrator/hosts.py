@@ -290,7 +290,7 @@ class WorkerHost:
             try:
                 codec.encode(value)
             except codec.UnencodableValue as exc:
-                raise ValueTransferError(record.name, name, exc.type_name, exc.why) from None
+                raise ValueTransferError(record.name, name, exc.type_name, exc.why, exc.path) from None
         return {
             "class_name": record.class_name,
             "node_name": record.name,

@@ -121,7 +121,8 @@ class SecretsStore:
                 ", ".join(map(str, parsed.bad_lines)),
             )
         values = {k: v for k, v in parsed.values().items() if not is_reserved(k)}
-        self._seen.update(values)
+        if not self._seen.issuperset(values):
+            self._seen = self._seen | set(values)  # rebound, not mutated: other threads may iterate it
         return values
 
     def _effective(self, key: str, file: Mapping[str, str]) -> str | None:
@@ -158,7 +159,7 @@ class SecretsStore:
             document = _dotenv.DotenvDocument(self._read_text())
             document.set(key, value)
             write_atomic(self.path, document.text().encode("utf-8"), FILE_MODE)
-        self._seen.add(key)
+        self._seen = self._seen | {key}
 
     def remove_file_value(self, key: str) -> bool:
         """Remove ``key`` from the file only; True if it was there."""
@@ -174,7 +175,7 @@ class SecretsStore:
         self.write_file_value(key, value)
         if key not in self._operator:
             return False
-        self._overridden.add(key)
+        self._overridden = self._overridden | {key}
         LOGGER.warning(
             "secret %r was set through the API: this overrides the value the operator set in the environment "
             "for the rest of this engine process (delete the secret to use the environment's value again)",
@@ -186,7 +187,7 @@ class SecretsStore:
         """Remove ``key`` from the file; an operator value of the same name stays. True if it was there."""
         check_name(key)
         removed = self.remove_file_value(key)
-        self._overridden.discard(key)
+        self._overridden = self._overridden - {key}
         return removed
 
     # -- what workers and the orchestrator's own environment get ----------------------------------

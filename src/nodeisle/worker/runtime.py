@@ -215,7 +215,7 @@ class WorkerRuntime:
             try:
                 codec.encode(value)
             except codec.UnencodableValue as exc:
-                problem = ValueTransferError(payload["node_name"], name, exc.type_name, exc.why)
+                problem = ValueTransferError(payload["node_name"], name, exc.type_name, exc.why, exc.path)
                 error, outputs = RemoteError(type="ValueTransferError", message=str(problem)), {}
                 break
         return {"outputs": outputs, "violations": [v.to_dict() for v in outcome.violations], "error": error}
