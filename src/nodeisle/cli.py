@@ -4,20 +4,51 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import contextlib
 import json
 import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from nodeisle._errors import ManifestError, NodeisleError, WorkflowError
 from nodeisle.requests import NodeRunResult, RunFlowResult
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+T = TypeVar("T")
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    """Like asyncio.run, but never waits for threads still running library code (see ``main``)."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    executor = concurrent.futures.ThreadPoolExecutor(max_workers=64, thread_name_prefix="node")
+    loop.set_default_executor(executor)
+    try:
+        return loop.run_until_complete(coro)
+    finally:
+        try:
+            tasks = asyncio.all_tasks(loop)
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            executor.shutdown(wait=False, cancel_futures=True)
+            asyncio.set_event_loop(None)
+            loop.close()
+
+
+def _lingering_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon and t.is_alive()]
 
 
 def _exit_now(code: int) -> NoReturn:
@@ -99,7 +130,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                     loop.remove_signal_handler(signal.SIGINT)
 
     try:
-        result = asyncio.run(main())
+        result = _run(main())
     except (WorkflowError, NodeisleError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -248,7 +279,7 @@ def cmd_libraries(args: argparse.Namespace) -> int:
             rows.extend(vars(info) for info in getattr(listed, "libraries", []))
         return rows
 
-    rows = asyncio.run(listing())
+    rows = _run(listing())
     if args.json:
         print(json.dumps(rows, indent=2))
         return EXIT_OK
@@ -397,7 +428,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from nodeisle.orchestrator.check import check_library
 
-    report = asyncio.run(check_library(args.library, shared=args.shared))
+    report = _run(check_library(args.library, shared=args.shared))
     print(report.to_json() if args.json else "\n".join(report.lines()))
     return report.exit_code
 
@@ -411,7 +442,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     if not args.verbose:  # env-build progress lines would bury the bench's own
         logging.getLogger("nodeisle.progress").setLevel(logging.WARNING)
-    rows = asyncio.run(bench.run_suite(quick=args.quick, only=args.only or []))
+    rows = _run(bench.run_suite(quick=args.quick, only=args.only or []))
     print(bench.table(rows))
     if args.json_out:
         document = bench.to_json(rows, quick=args.quick, only=args.only or [], command=" ".join(["nodeisle", *sys.argv[1:]]))
@@ -512,6 +543,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if _lingering_threads():  # a cancelled or overrun plain process() cannot be stopped: do not wait for it
+        _exit_now(code)
     return code
 
 
