@@ -28,6 +28,9 @@ class Request:
     result_type: ClassVar[type[Result]] = Result
     #: True when the request's state lives on the orchestrator (a worker forwards it).
     orchestrator_owned: ClassVar[bool] = True
+    #: True when a worker answers the request from its own view of the state (config and secrets,
+    #: refreshed by the orchestrator's broadcasts): no round trip, and not a reach-in.
+    worker_view: ClassVar[bool] = False
 
 
 # -- shared value types ---------------------------------------------------------------------------
@@ -345,6 +348,7 @@ class GetConfigValueRequest(Request):
     """The effective value of a config key: a typed setting or ``libraries.<library>.<name>``."""
 
     result_type: ClassVar[type[Result]] = GetConfigValueResult
+    worker_view: ClassVar[bool] = True
     key: str
 
 
@@ -377,6 +381,7 @@ class GetSecretValueRequest(Request):
     """A secret's value. A worker whose library declares ``required_secrets`` reads only those keys."""
 
     result_type: ClassVar[type[Result]] = GetSecretValueResult
+    worker_view: ClassVar[bool] = True
     key: str
 
 

@@ -157,6 +157,26 @@ def worker_of(o: Orchestrator, library: str) -> Any:
 
 
 # -- propagation ----------------------------------------------------------------------------------
+def test_reading_a_secret_in_a_worker_is_answered_from_its_view_without_a_reach_in(
+    tmp_path: Path, offline_home: Path
+) -> None:
+    library = open_library(tmp_path)
+
+    async def body() -> None:
+        async with build_orchestrator() as o:
+            await start(o, library, OPEN, "ReadSecret", "ReadConfig")
+            ok(await o.handle_async(SetSecretValueRequest(key="VIEW_TOKEN", value="from-view")))
+            result = ok(await o.handle_async(ExecuteNodeRequest(node_name="ReadSecret",
+                                                                parameter_values={"key": "VIEW_TOKEN"})))
+            assert result.parameter_output_values["via_request"] == "from-view"
+            assert result.violations == [], "a read of the worker's own view is not a reach into the orchestrator"
+            result = ok(await o.handle_async(ExecuteNodeRequest(node_name="ReadConfig",
+                                                                parameter_values={"key": "execution_timeout"})))
+            assert result.violations == [] and result.parameter_output_values["value"] == 600.0
+
+    run(body(), timeout=120)
+
+
 def test_a_secret_set_while_the_worker_runs_is_seen_by_its_next_execute(tmp_path: Path, offline_home: Path) -> None:
     library = open_library(tmp_path)
 

@@ -21,6 +21,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +33,17 @@ from nodeisle._strict import Context
 from nodeisle.bus import codec
 from nodeisle.bus.peer import Peer
 from nodeisle.manifest import load_manifest
-from nodeisle.requests import WIRE_TYPES, RefreshSecretsRequest, RemoteError, Request, Result
+from nodeisle.requests import (
+    WIRE_TYPES,
+    GetConfigValueRequest,
+    GetConfigValueResult,
+    GetSecretValueRequest,
+    GetSecretValueResult,
+    RefreshSecretsRequest,
+    RemoteError,
+    Request,
+    Result,
+)
 from nodeisle.worker.views import ConfigView, SecretsView, ViewsLaunch
 
 LOGGER = logging.getLogger("nodeisle.worker")
@@ -75,11 +86,18 @@ class LaunchConfig:
 class Forwarder:
     """Answers node code's requests by forwarding them to the orchestrator over the bus."""
 
-    def __init__(self, peer: Peer, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self, peer: Peer, loop: asyncio.AbstractEventLoop, local: Callable[[Request], Result | None] | None = None
+    ) -> None:
         self._peer = peer
         self._loop = loop
+        self._local = local
 
     async def handle_async(self, request: Request) -> Result:
+        if request.worker_view and self._local is not None:
+            local = self._local(request)
+            if local is not None:
+                return local
         answer = await self._peer.request(type(request).__name__, request)
         if not isinstance(answer, Result):
             raise TypeError(f"orchestrator answered {type(request).__name__} with {type(answer).__name__}")
@@ -111,6 +129,14 @@ class WorkerRuntime:
             os.environ, path=views.secrets_path, operator_keys=views.operator_keys, granted=views.granted
         )
 
+    def _from_views(self, request: Request) -> Result | None:
+        """Answer config and secret reads from this worker's views; None where the view cannot say."""
+        if isinstance(request, GetSecretValueRequest) and request.key in self.secrets_view.names:
+            return GetSecretValueResult(value=os.environ.get(request.key))
+        if isinstance(request, GetConfigValueRequest) and request.key in self.config_view.values:
+            return GetConfigValueResult(value=self.config_view.get(request.key))
+        return None
+
     async def run(self) -> int:
         from nodeisle.bus import ws  # the one module that imports websockets
 
@@ -128,7 +154,7 @@ class WorkerRuntime:
             LOGGER.error("%s", exc)
             return EXIT_HANDSHAKE_REFUSED
         peer = self._peer = Peer(transport, self.handle, wire_types=WIRE_TYPES, name=f"Worker-{self.config.worker_id}")
-        self._forwarder = Forwarder(peer, asyncio.get_running_loop())
+        self._forwarder = Forwarder(peer, asyncio.get_running_loop(), self._from_views)
         peer.start()
         ready = await asyncio.to_thread(self._load)
         await peer.request("_ready", ready)

@@ -108,7 +108,7 @@ def table(rows: Sequence[Row]) -> str:
             lines.append(f"| {row.title} | - | {row.floor_label} | - | {row.target or '-'} | n/a | "
                          f"not measured: {row.reason} |")
             continue
-        ratio = f"{row.ratio:.2f}" if row.ratio is not None else "-"
+        ratio = f"{row.ratio:.3g}" if row.ratio is not None else "-"
         met = {True: "yes", False: "**no**", None: "-"}[row.met]
         floor = _figure(row.floor, row.floor_p99, row.unit) + f" — {row.floor_label}" if row.floor is not None \
             else row.floor_label

@@ -115,8 +115,8 @@ async def frame_sizes(ctx: Context) -> tuple[int, int]:
     return sizes
 
 
-async def isolated_sequential(ctx: Context, row: Row) -> None:
-    orchestrator = await ctx.trivial("isolated")
+async def _against_echo(ctx: Context, row: Row, once: Callable[[int], Awaitable[Any]]) -> None:
+    """Rounds of ``once`` (timed one by one) alternating with rounds of the echo floor."""
     request, response = await frame_sizes(ctx)
     ours: list[float] = []
     floor: list[float] = []
@@ -124,11 +124,27 @@ async def isolated_sequential(ctx: Context, row: Row) -> None:
         await harness.spawn(1, keep=True)
         for _ in range(ctx.plan.seq_rounds):
             for i in range(ctx.plan.seq_reps):
-                ours.append((await execute_timed(orchestrator, "a", {"x": i}))[0])
+                started = time.perf_counter()
+                await once(i)
+                ours.append(time.perf_counter() - started)
             floor += (await harness.echo(ctx.plan.seq_reps, request, response))["samples_s"]
     _latency(row, ours[WARMUP:], floor[WARMUP:], US)
     row.params.update(request_bytes=request, response_bytes=response)
+
+
+async def isolated_sequential(ctx: Context, row: Row) -> None:
+    orchestrator = await ctx.trivial("isolated")
+    await _against_echo(ctx, row, lambda i: execute_timed(orchestrator, "a", {"x": i}))
     ctx.results["isolated_sequential"] = (row.ours, row.ours_p99, row.reps)
+
+
+async def bus_round_trip(ctx: Context, row: Row) -> None:
+    """The bus alone: codec, protocol, peer and WebSocket transport, with no node and no engine around it."""
+    orchestrator = await ctx.trivial("isolated")
+    worker: WorkerProcess = orchestrator.libraries[TRIVIAL].host.worker  # type: ignore[union-attr]
+    peer = worker.peer
+    assert peer is not None
+    await _against_echo(ctx, row, lambda i: peer.request("_ping", None))
 
 
 async def isolated_in_flight(ctx: Context, row: Row) -> None:
@@ -349,6 +365,8 @@ ROWS: tuple[RowSpec, ...] = (
     RowSpec("shared_execute", "trivial node execute, Shared", shared_execute, "µs", "plain function call", None),
     RowSpec("isolated_sequential", "trivial node execute, Isolated, sequential (p50)", isolated_sequential, "µs",
             ECHO_FLOOR, Target("<=", 1.5)),
+    RowSpec("bus_round_trip", "bus round trip alone: worker ping, no node (p50)", bus_round_trip, "µs",
+            f"{ECHO_FLOOR} (the execution's sizes)", Target("<=", 1.5)),
     RowSpec("isolated_in_flight", "same, 32 executions in flight (throughput)", isolated_in_flight, "req/s",
             f"{ECHO_FLOOR}, 32 in flight", Target(">=", 0.6)),
     RowSpec("flow_1000", "1,000-node flow, Isolated vs Shared (wall)", flow_1000, "ms", "the same flow Shared", None),
