@@ -14,7 +14,7 @@ import pytest
 
 from nodeisle._errors import HandshakeRefused
 from nodeisle.bus import ws
-from nodeisle.bus.peer import Peer
+from nodeisle.bus.peer import Peer, TransportClosed
 from nodeisle.orchestrator.workers import WorkerHub, WorkerProcess
 from nodeisle.requests import WIRE_TYPES
 from tests.conftest import TEXT_TOOLS, run
@@ -82,7 +82,7 @@ def test_orchestrator_bus_survives_junk_and_refuses_strangers(caplog: pytest.Log
             assert worker.peer is not None and worker.peer.bad_frames > 10
             await peer.close()
             intruder = await ws.connect(hub.url, hub.token, "beef")  # admitted token, unknown worker id
-            with pytest.raises(Exception):
+            with pytest.raises(TransportClosed):  # closed by the hub before any request is handled
                 for _ in range(50):
                     await intruder.send('{"t": "req", "id": 1, "name": "ListFlowsRequest", "body": null}')
                     await intruder.recv()

@@ -17,7 +17,11 @@ import pytest
 from nodeisle.orchestrator.engine import Orchestrator, build_orchestrator
 from nodeisle.orchestrator.settings import Settings
 from nodeisle.requests import (
-    CreateNodeRequest, ExecuteNodeRequest, ListRegisteredLibrariesRequest, RegisterLibraryRequest, Result,
+    CreateNodeRequest,
+    ExecuteNodeRequest,
+    ListRegisteredLibrariesRequest,
+    RegisterLibraryRequest,
+    Result,
 )
 from tests.conftest import run, write_library
 
