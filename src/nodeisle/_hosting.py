@@ -362,11 +362,22 @@ async def execute(
     scope = NodeScope(context, library, node_name, Phase.CONSTRUCTION, handler)
     with node_scope(scope):
         try:
-            node = await asyncio.to_thread(tracker.wrap(materialize), cls, node_name, metadata, specs, values, scope)
-            if not inspect.iscoroutinefunction(node.process):
-                node.process = tracker.wrap(node.process)  # type: ignore[method-assign]
-            with phase(scope, Phase.APROCESS):
-                await node.aprocess()
+            if cls.aprocess is BaseNode.aprocess and not inspect.iscoroutinefunction(cls.process):
+                # The common case, a plain process(): build, hydrate and run it in one thread hop.
+                node, pending = await asyncio.to_thread(
+                    tracker.wrap(_materialize_and_process), cls, node_name, metadata, specs, values, scope
+                )
+                if inspect.isawaitable(pending):
+                    with phase(scope, Phase.APROCESS):
+                        await pending
+            else:
+                node = await asyncio.to_thread(
+                    tracker.wrap(materialize), cls, node_name, metadata, specs, values, scope
+                )
+                if not inspect.iscoroutinefunction(node.process):
+                    node.process = tracker.wrap(node.process)  # type: ignore[method-assign]
+                with phase(scope, Phase.APROCESS):
+                    await node.aprocess()
         except HydrationError as exc:
             return ExecutionOutcome(
                 {}, scope.violations, _remote_error(exc.cause, f"while setting parameter {exc.parameter!r}: ")
@@ -379,6 +390,20 @@ async def execute(
         error = RemoteError(type="StrictModeViolation", message=f"{first.rule_id}: {first.message} {first.remediation}")
         return ExecutionOutcome(dict(node.parameter_output_values), scope.violations, error)
     return ExecutionOutcome(dict(node.parameter_output_values), scope.violations)
+
+
+def _materialize_and_process(
+    cls: type[BaseNode],
+    node_name: str,
+    metadata: Mapping[str, Any] | None,
+    specs: Sequence[ParameterSpec],
+    values: Mapping[str, Any],
+    scope: NodeScope,
+) -> tuple[BaseNode, Any]:
+    """In a worker thread: build and hydrate the node, then run its plain ``process``."""
+    node = materialize(cls, node_name, metadata, specs, values, scope)
+    with phase(scope, Phase.APROCESS):
+        return node, node.process()
 
 
 def _remote_error(exc: BaseException, prefix: str = "") -> RemoteError:

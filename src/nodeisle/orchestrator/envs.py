@@ -12,6 +12,7 @@ own code refreshes that copy without re-running the installer. POSIX only (``fcn
 from __future__ import annotations
 
 import builtins
+import compileall
 import contextlib
 import fcntl
 import hashlib
@@ -213,6 +214,8 @@ def _install_runtime(env: Path, files: dict[str, bytes], digest: str) -> None:
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_bytes(data)
     (staging / ".stamp").write_text(digest + "\n")
+    # Compile once here so no worker start pays for it (workers run with PYTHONDONTWRITEBYTECODE=1).
+    compileall.compile_dir(str(staging), quiet=1)
     target = env / f"runtime-{digest[:16]}"
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)
@@ -411,7 +414,7 @@ class EnvManager:
             requirements = [*inputs["pip_dependencies"], *inputs["runtime_requirements"]]
             if requirements:  # pins and runtime requirements in one resolve, so conflicts surface
                 job.emit("install", " ".join(requirements))
-                args = ["pip", "install", "--python", str(env / "bin" / "python"), *requirements]
+                args = ["pip", "install", "--python", str(env / "bin" / "python"), "--compile-bytecode", *requirements]
                 args += [*inputs["pip_install_flags"], *cache]
                 for link in self.find_links:
                     args += ["--find-links", link]

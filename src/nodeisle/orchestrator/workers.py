@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from nodeisle._errors import BusError, LibraryError, WorkerCrashed
-from nodeisle.bus.peer import Peer
+from nodeisle.bus.peer import Peer, RemoteFailure
 from nodeisle.requests import WIRE_TYPES
 
 LOGGER = logging.getLogger("nodeisle.worker")
@@ -256,24 +256,18 @@ class WorkerProcess:
         """Send a request; fails at once with WorkerCrashed if the process dies meanwhile."""
         if not self.alive or self.peer is None:
             raise await self.crash_error() if self._exited.done() else BusError(f"{self.prefix} is not connected")
-        call = asyncio.ensure_future(self.peer.request(name, payload, timeout))
-        waiting: set[asyncio.Future[Any]] = {call, self._exited}
+        # No extra task per request: when the process exits, its watcher closes the peer, which fails
+        # every pending request at once; the BusError is then turned into the crash's reason.
         try:
-            done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-        except asyncio.CancelledError:
-            call.cancel()  # the peer tells the worker to cancel the request too
+            return await self.peer.request(name, payload, timeout)
+        except RemoteFailure:
             raise
-        if call in done:
-            try:
-                return call.result()
-            except BusError:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(self._exited), 2)
-                if self._exited.done():
-                    raise await self.crash_error() from None
-                raise
-        call.cancel()
-        raise await self.crash_error()
+        except BusError:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._exited), 2)
+            if self._exited.done():
+                raise await self.crash_error() from None
+            raise
 
     def start_heartbeat(self, interval: float, timeout: float) -> None:
         """Ping the worker every ``interval`` s; one that misses a ping by ``timeout`` s is stopped."""
