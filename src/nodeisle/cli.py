@@ -445,7 +445,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     rows = _run(bench.run_suite(quick=args.quick, only=args.only or []))
     print(bench.table(rows))
     if args.json_out:
-        document = bench.to_json(rows, quick=args.quick, only=args.only or [], command=" ".join(["nodeisle", *sys.argv[1:]]))
+        command = " ".join(["nodeisle", *sys.argv[1:]])
+        document = bench.to_json(rows, quick=args.quick, only=args.only or [], command=command)
         Path(args.json_out).write_text(json.dumps(document, indent=2) + "\n")
     return EXIT_OK
 

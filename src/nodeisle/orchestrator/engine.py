@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import logging
 import threading
-import traceback
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -561,7 +560,3 @@ def build_orchestrator(
         progress=lambda p: PROGRESS.info("env %s: %s (%.1f s) %s", p.library, p.step, p.elapsed_s, p.detail or ""),
     )
     return Orchestrator(home, settings, envs, config=config, secrets=SecretsStore(home / SECRETS_FILE))
-
-
-def format_exception(exc: BaseException) -> str:
-    return "".join(traceback.format_exception(exc))

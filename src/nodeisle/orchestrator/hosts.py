@@ -27,7 +27,7 @@ from nodeisle.bus.peer import RemoteFailure
 from nodeisle.manifest import LibraryManifest
 from nodeisle.orchestrator.graph import NodeRecord, RequestFailed
 from nodeisle.orchestrator.workers import WorkerHub, WorkerProcess, WorkerProvision, WorkerState, worker_environment
-from nodeisle.requests import WIRE_TYPES, RemoteError
+from nodeisle.requests import RemoteError
 
 LOGGER = logging.getLogger("nodeisle.library")
 RUNTIME_REQUIREMENTS = ("websockets>=10",)
@@ -405,5 +405,3 @@ class WorkerHost:
     def failure(self) -> str | None:
         return self._failed
 
-
-__all__ = ["WIRE_TYPES", "LoadReport", "LocalHost", "NodeHost", "WorkerHost"]

@@ -22,7 +22,6 @@ import logging
 import os
 import secrets
 import signal
-import sys
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -371,7 +370,3 @@ class WorkerHub:
         if self._server is not None:
             await self._server.close()
             self._server = None
-
-
-def python_version_tag() -> str:
-    return f"{sys.implementation.name}-{sys.version_info.major}.{sys.version_info.minor}"

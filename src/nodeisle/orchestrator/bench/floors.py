@@ -32,6 +32,12 @@ async def main():
         await ws.send('{"t":"ready"}')
         async for message in ws:
             request = json.loads(message)
+            if request.get("blob"):  # binary frames follow: into one preallocated buffer, like the bus
+                buffer, filled = bytearray(request["blob"]), 0
+                while filled < len(buffer):
+                    chunk = await ws.recv()
+                    buffer[filled:filled + len(chunk)] = chunk
+                    filled += len(chunk)
             await ws.send(json.dumps({"t": "res", "id": request["id"], "ok": True, "body": "x" * request["pad"]},
                                      separators=(",", ":")))
 
@@ -115,6 +121,19 @@ async def main():
         await asyncio.gather(reader(), *(sender(k) for k in range(depth)))
         return {"elapsed_s": time.perf_counter() - started}
 
+    async def blob(n, size, chunk):
+        connection = kept[0][1]
+        data = memoryview(os.urandom(size))
+        samples = []
+        for i in range(n):
+            started = time.perf_counter()
+            await connection.send(json.dumps({"t": "req", "id": i, "pad": 4, "blob": size}, separators=(",", ":")))
+            for offset in range(0, size, chunk):
+                await connection.send(data[offset:offset + chunk])
+            json.loads(await connection.recv())
+            samples.append(time.perf_counter() - started)
+        return {"samples_s": samples}
+
     async def release():
         for proc, connection in kept:
             proc.kill()
@@ -133,6 +152,8 @@ async def main():
                 answer = await spawn(command["count"], command.get("keep", False))
             elif command["cmd"] == "echo":
                 answer = await echo(command["n"], command["req"], command["res"], command.get("depth", 1))
+            elif command["cmd"] == "blob":
+                answer = await blob(command["n"], command["size"], command["chunk"])
             elif command["cmd"] == "release":
                 answer = await release()
             else:
@@ -190,6 +211,10 @@ class FloorHarness:
     async def echo(self, n: int, req: int, res: int, depth: int = 1) -> dict[str, Any]:
         """``n`` requests of ``req`` characters answered with ``res``; needs one kept child."""
         return await self.command("echo", n=n, req=req, res=res, depth=depth)
+
+    async def blob(self, n: int, size: int, chunk: int) -> dict[str, Any]:
+        """``n`` times: ``size`` bytes in binary frames of ``chunk`` bytes, then a short answer."""
+        return await self.command("blob", n=n, size=size, chunk=chunk)
 
     async def release(self) -> None:
         await self.command("release")

@@ -13,6 +13,7 @@ import asyncio
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +98,7 @@ def _run_peer(root: Path, numpy_pin: str) -> dict[str, Any]:
     env.pop("VIRTUAL_ENV", None)
     links = [a for link in os.environ.get("NODEISLE_FIND_LINKS", "").split(os.pathsep) if link
              for a in ("--find-links", link)]
-    steps = [[uv, "venv", "--python", _base_python(), str(venv)],
+    steps = [[uv, "venv", "--python", sys.executable, str(venv)],
              [uv, "pip", "install", "--python", str(venv / "bin" / "python"), PEER, numpy_pin, *links]]
     for step in steps:
         done = subprocess.run(step, capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL, check=False,
@@ -119,12 +120,6 @@ def _run_peer(root: Path, numpy_pin: str) -> dict[str, Any]:
     if not figures.get("array_ok"):
         raise BenchFailure(f"{PEER} did not return the 16 MB array intact")
     return figures
-
-
-def _base_python() -> str:
-    import sys
-
-    return sys.executable
 
 
 async def peer_trivial(ctx: Context, row: Row) -> None:

@@ -97,6 +97,12 @@ def _figure(value: float | None, tail: float | None, unit: str) -> str:
     return f"{text} {unit}"
 
 
+def _ratio(ratio: float | None) -> str:
+    if ratio is None:
+        return "-"
+    return f"{ratio:,.0f}" if ratio >= 100 else f"{ratio:.3g}"
+
+
 def table(rows: Sequence[Row]) -> str:
     """A Markdown table of the rows, the form ``docs/performance.md`` shows."""
     lines = [
@@ -108,7 +114,7 @@ def table(rows: Sequence[Row]) -> str:
             lines.append(f"| {row.title} | - | {row.floor_label} | - | {row.target or '-'} | n/a | "
                          f"not measured: {row.reason} |")
             continue
-        ratio = f"{row.ratio:.3g}" if row.ratio is not None else "-"
+        ratio = _ratio(row.ratio)
         met = {True: "yes", False: "**no**", None: "-"}[row.met]
         floor = _figure(row.floor, row.floor_p99, row.unit) + f" — {row.floor_label}" if row.floor is not None \
             else row.floor_label
