@@ -414,7 +414,7 @@ class EnvManager:
             requirements = [*inputs["pip_dependencies"], *inputs["runtime_requirements"]]
             if requirements:  # pins and runtime requirements in one resolve, so conflicts surface
                 job.emit("install", " ".join(requirements))
-                args = ["pip", "install", "--python", str(env / "bin" / "python"), "--compile-bytecode", *requirements]
+                args = ["pip", "install", "--python", str(env / "bin" / "python"), *requirements]
                 args += [*inputs["pip_install_flags"], *cache]
                 for link in self.find_links:
                     args += ["--find-links", link]
