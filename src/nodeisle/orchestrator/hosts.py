@@ -138,7 +138,8 @@ class LocalHost:
         if deadline is None:
             return await run
         try:
-            return await asyncio.wait_for(run, deadline.seconds)
+            async with asyncio.timeout(deadline.seconds):  # no extra task, unlike wait_for
+                return await run
         except TimeoutError:
             stopped = await asyncio.to_thread(tracker.wait_idle, CANCEL_GRACE)
             note = (
@@ -326,9 +327,9 @@ class WorkerHost:
             payload = self._payload(record, values)
             payload["exec_id"] = uuid.uuid4().hex
             worker = await self._live_worker()
-            call = asyncio.ensure_future(worker.request("_execute", payload))
             try:
-                answer = await asyncio.wait_for(call, deadline.seconds if deadline else None)
+                async with asyncio.timeout(deadline.seconds if deadline else None):
+                    answer = await worker.request("_execute", payload)
             except TimeoutError:
                 assert deadline is not None
                 return await self._expired(worker, record, payload["exec_id"], deadline)
