@@ -527,3 +527,28 @@ def test_one_bad_library_does_not_stop_the_others(tmp_path: Path, home: Path, li
             assert ok(await o.handle_async(ExecuteNodeRequest(node_name="add"))).parameter_output_values == {"sum": 0}
 
     run(body())
+
+
+def test_sync_request_from_another_thread_after_the_loop_stopped_fails_instead_of_hanging(
+    library: Path, home: Path
+) -> None:
+    import threading
+
+    from nodeisle._errors import NotConnectedError
+    from nodeisle.requests import ListFlowsRequest
+
+    o = build_orchestrator()
+    run(o.handle_async(ListFlowsRequest()))  # binds the orchestrator to a loop that is then closed
+    outcome: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            o.handle_sync(ListFlowsRequest())
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=call)
+    thread.start()
+    thread.join(10)
+    assert not thread.is_alive(), "handle_sync hung on a stopped loop"
+    assert isinstance(outcome[0], NotConnectedError)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -222,7 +221,7 @@ class Orchestrator:
                     f"{kind.__name__} needs the event loop; from async code use `await nodeisle.ahandle_request(...)`"
                 )
             return self._dispatch_sync(request)
-        if threading.current_thread() is threading.main_thread() and not loop.is_running():
+        if not loop.is_running() or loop.is_closed():  # nothing would ever answer: fail now, never hang
             raise NotConnectedError("the orchestrator's event loop is not running")
         return asyncio.run_coroutine_threadsafe(self.handle_async(request), loop).result()
 
