@@ -213,8 +213,9 @@ def _short(value: Any) -> str:
 # -- libraries ------------------------------------------------------------------------------------
 def cmd_libraries(args: argparse.Namespace) -> int:
     from nodeisle.manifest import load_manifest
-    from nodeisle.orchestrator.engine import build_orchestrator, resolve_mode
+    from nodeisle.orchestrator.engine import build_orchestrator
     from nodeisle.orchestrator.graph import RequestFailed
+    from nodeisle.orchestrator.libraries import resolve_mode
     from nodeisle.orchestrator.settings import LibraryMode, Settings, engine_home
 
     home = engine_home()

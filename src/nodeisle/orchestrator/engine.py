@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +19,11 @@ from nodeisle import _hosting
 from nodeisle._errors import LibraryError, ManifestError, NotConnectedError
 from nodeisle._node import ParameterSpec
 from nodeisle._scope import engine as engine_scope
-from nodeisle._strict import Violation
-from nodeisle.manifest import Compatibility, LibraryManifest, WorkerMode, load_manifest
+from nodeisle.manifest import LibraryManifest, load_manifest
 from nodeisle.orchestrator.config import CONFIG_FILE, ConfigStore
 from nodeisle.orchestrator.graph import Graph, NodeRecord, RequestFailed
 from nodeisle.orchestrator.hosts import Deadline, LocalHost, NodeHost, Supervision, WorkerHost
+from nodeisle.orchestrator.libraries import LibraryState, describe_library, resolve_mode
 from nodeisle.orchestrator.propagation import ConfigAndSecrets
 from nodeisle.orchestrator.secrets import SECRETS_FILE, SecretsStore
 from nodeisle.orchestrator.settings import LibraryMode, Settings, engine_home
@@ -46,7 +45,6 @@ from nodeisle.requests import (
     GetParameterDetailsResult,
     GetParameterValueRequest,
     GetParameterValueResult,
-    LibraryInfo,
     ListConnectionsForNodeRequest,
     ListConnectionsForNodeResult,
     ListConnectionsForParameterRequest,
@@ -71,35 +69,6 @@ from nodeisle.requests import (
 
 LOGGER = logging.getLogger("nodeisle.engine")
 PROGRESS = logging.getLogger("nodeisle.progress")
-
-
-@dataclass
-class LibraryState:
-    manifest: LibraryManifest
-    mode: LibraryMode
-    host: NodeHost | None = None
-    schemas: dict[str, _hosting.NodeTypeSchema] = field(default_factory=dict)
-    dropped: list[_hosting.DroppedClass] = field(default_factory=list)
-    violations: list[Violation] = field(default_factory=list)
-    error: str | None = None
-
-    @property
-    def name(self) -> str:
-        return self.manifest.name
-
-
-def resolve_mode(manifest: LibraryManifest, requested: LibraryMode | None) -> LibraryMode:
-    """The user's choice, else the manifest's suggestion, else Shared. INCOMPATIBLE is never isolated."""
-    if requested is LibraryMode.ISOLATED and manifest.declarations.compatibility is Compatibility.INCOMPATIBLE:
-        raise RequestFailed(
-            f"library {manifest.name!r} cannot run Isolated: its manifest ({manifest.path}) declares "
-            "worker_mode_compatibility INCOMPATIBLE, so it only works in the orchestrator process (Shared)"
-        )
-    if requested is not None:
-        return requested
-    if manifest.declarations.suggested_mode is WorkerMode.WORKER:
-        return LibraryMode.ISOLATED
-    return LibraryMode.SHARED
 
 
 SyncHandler = Callable[[Any], Result]
@@ -327,35 +296,8 @@ class Orchestrator:
                 f"no library named {name!r} is registered; registered: {', '.join(self.libraries) or '(none)'}"
             ) from None
 
-    def library_info(self, state: LibraryState) -> LibraryInfo:
-        worker_id, worker_state = state.host.describe() if state.host else (None, None)
-        problems = [f"node class {d.class_name!r} dropped: {d.reason}" for d in state.dropped]
-        failure = state.error or (state.host.failure() if state.host else None)
-        if failure:
-            problems.insert(0, failure)
-        decl = state.manifest.declarations
-        return LibraryInfo(
-            name=state.name,
-            path=str(state.manifest.path),
-            compatibility=str(decl.compatibility),
-            suggested_mode=str(decl.suggested_mode) if decl.suggested_mode else None,
-            effective_mode=str(state.mode),
-            status="failed" if failure else "loaded",
-            worker_id=worker_id,
-            worker_state=worker_state,
-            problems=problems,
-            node_types=sorted(state.schemas),
-            # None: every secret. required_secrets binds a worker; a Shared library shares this process.
-            readable_secrets=(
-                list(decl.required_secrets)
-                if decl.required_secrets is not None and state.mode is LibraryMode.ISOLATED
-                else None
-            ),
-            dropped=[d.to_dict() for d in state.dropped],
-        )
-
     def _list_libraries(self, _request: ListRegisteredLibrariesRequest) -> ListRegisteredLibrariesResult:
-        return ListRegisteredLibrariesResult(libraries=[self.library_info(s) for s in self.libraries.values()])
+        return ListRegisteredLibrariesResult(libraries=[describe_library(s) for s in self.libraries.values()])
 
     # -- flows and nodes --------------------------------------------------------------------------
     def _create_flow(self, request: CreateFlowRequest) -> CreateFlowResult:

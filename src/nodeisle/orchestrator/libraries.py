@@ -1,0 +1,71 @@
+"""The orchestrator's view of a registered library: its state, its mode, and how it is described."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from nodeisle import _hosting
+from nodeisle._strict import Violation
+from nodeisle.manifest import Compatibility, LibraryManifest, WorkerMode
+from nodeisle.orchestrator.graph import RequestFailed
+from nodeisle.orchestrator.hosts import NodeHost
+from nodeisle.orchestrator.settings import LibraryMode
+from nodeisle.requests import LibraryInfo
+
+
+@dataclass
+class LibraryState:
+    manifest: LibraryManifest
+    mode: LibraryMode
+    host: NodeHost | None = None
+    schemas: dict[str, _hosting.NodeTypeSchema] = field(default_factory=dict)
+    dropped: list[_hosting.DroppedClass] = field(default_factory=list)
+    violations: list[Violation] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.manifest.name
+
+
+def resolve_mode(manifest: LibraryManifest, requested: LibraryMode | None) -> LibraryMode:
+    """The user's choice, else the manifest's suggestion, else Shared. INCOMPATIBLE is never isolated."""
+    if requested is LibraryMode.ISOLATED and manifest.declarations.compatibility is Compatibility.INCOMPATIBLE:
+        raise RequestFailed(
+            f"library {manifest.name!r} cannot run Isolated: its manifest ({manifest.path}) declares "
+            "worker_mode_compatibility INCOMPATIBLE, so it only works in the orchestrator process (Shared)"
+        )
+    if requested is not None:
+        return requested
+    if manifest.declarations.suggested_mode is WorkerMode.WORKER:
+        return LibraryMode.ISOLATED
+    return LibraryMode.SHARED
+
+
+def describe_library(state: LibraryState) -> LibraryInfo:
+    """What ``nodeisle libraries list`` shows of one library."""
+    worker_id, worker_state = state.host.describe() if state.host else (None, None)
+    problems = [f"node class {d.class_name!r} dropped: {d.reason}" for d in state.dropped]
+    failure = state.error or (state.host.failure() if state.host else None)
+    if failure:
+        problems.insert(0, failure)
+    decl = state.manifest.declarations
+    return LibraryInfo(
+        name=state.name,
+        path=str(state.manifest.path),
+        compatibility=str(decl.compatibility),
+        suggested_mode=str(decl.suggested_mode) if decl.suggested_mode else None,
+        effective_mode=str(state.mode),
+        status="failed" if failure else "loaded",
+        worker_id=worker_id,
+        worker_state=worker_state,
+        problems=problems,
+        node_types=sorted(state.schemas),
+        # None: every secret. required_secrets binds a worker; a Shared library shares this process.
+        readable_secrets=(
+            list(decl.required_secrets)
+            if decl.required_secrets is not None and state.mode is LibraryMode.ISOLATED
+            else None
+        ),
+        dropped=[d.to_dict() for d in state.dropped],
+    )
