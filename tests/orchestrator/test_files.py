@@ -49,6 +49,20 @@ def test_writer_killed_at_random_points_always_leaves_a_whole_file(tmp_path: Pat
     assert all(name.startswith(".settings.json.") for name in leftovers)
 
 
+def test_temp_files_left_by_killed_writers_are_swept_by_a_later_write(tmp_path: Path) -> None:
+    target = tmp_path / "config.json"
+    stale = tmp_path / ".config.json.abc123.tmp"
+    fresh = tmp_path / ".config.json.def456.tmp"  # may belong to a writer still at work
+    other = tmp_path / ".settings.json.zzz.tmp"
+    for leftover in (stale, fresh, other):
+        leftover.write_text("{")
+    old = time.time() - 3600
+    os.utime(stale, (old, old))
+    os.utime(other, (old, old))
+    write_json_atomic(target, {"ok": True})
+    assert not stale.exists() and fresh.exists() and other.exists()
+
+
 def test_atomic_write_sets_the_mode_and_replaces_in_place(tmp_path: Path) -> None:
     target = tmp_path / "secret.env"
     write_json_atomic(target, {"a": 1}, mode=0o600)

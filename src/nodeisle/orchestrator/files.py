@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import glob
 import json
 import os
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,19 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+    _sweep_stale_temps(path)
+
+
+STALE_TEMP_SECONDS = 60.0
+
+
+def _sweep_stale_temps(path: Path) -> None:
+    """Remove temp files that writers killed mid-write left behind (no live write takes a minute)."""
+    cutoff = time.time() - STALE_TEMP_SECONDS
+    for leftover in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        with contextlib.suppress(OSError):
+            if leftover.stat().st_mtime < cutoff:
+                leftover.unlink()
 
 
 def write_json_atomic(path: Path, value: Any, mode: int = 0o644) -> None:
