@@ -292,7 +292,10 @@ def materialize(
     and parameters the authoritative list lacks are removed. Call from a worker thread, not the loop.
     """
     with phase(scope, Phase.CONSTRUCTION):
-        node = cls(node_name, dict(metadata) if metadata else None)
+        try:
+            node = cls(node_name, dict(metadata) if metadata else None)
+        except (SystemExit, KeyboardInterrupt) as exc:  # library code must not end the engine
+            raise RuntimeError(f"{cls.__name__}.__init__ raised {type(exc).__name__}({exc})") from exc
     wanted = {spec.name: spec for spec in specs}
     with phase(scope, Phase.HYDRATION):
         pending = [name for name in wanted if name in values]
@@ -318,7 +321,7 @@ def materialize(
 def _set(node: BaseNode, name: str, value: Any) -> None:
     try:
         node.set_parameter_value(name, value)
-    except Exception as exc:
+    except (Exception, SystemExit, KeyboardInterrupt) as exc:  # library code must not end the engine
         raise HydrationError(name, exc) from exc
 
 
@@ -382,7 +385,9 @@ async def execute(
             return ExecutionOutcome(
                 {}, scope.violations, _remote_error(exc.cause, f"while setting parameter {exc.parameter!r}: ")
             )
-        except Exception as exc:
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # SystemExit from library code fails the node, not the engine
             return ExecutionOutcome({}, scope.violations, _remote_error(exc))
     errors = [v for v in scope.violations if v.severity is Severity.ERROR]
     if errors:

@@ -125,6 +125,14 @@ class Sleeper(BaseNode):
         time.sleep(self.parameter_values["seconds"])
         self.parameter_output_values["thread"] = threading.current_thread().name
 
+class Quit(BaseNode):
+    def __init__(self, name, metadata=None):
+        super().__init__(name, metadata)
+        self.add_parameter(Parameter("out", type="int", allowed_modes=OUT))
+    def process(self):
+        import sys
+        sys.exit(3)
+
 class Where(BaseNode):
     def __init__(self, name, metadata=None):
         super().__init__(name, metadata)
@@ -132,7 +140,7 @@ class Where(BaseNode):
     def process(self):
         self.parameter_output_values["pid"] = os.getpid()
 '''
-CLASSES = ["Add", "Boom", "Counter", "AsyncReader", "Grower", "Mutator", "Sleeper", "Where"]
+CLASSES = ["Add", "Boom", "Counter", "AsyncReader", "Grower", "Mutator", "Sleeper", "Where", "Quit"]
 MODES = ["shared", "isolated"]
 
 
@@ -241,6 +249,26 @@ def test_failing_node_skips_downstream_and_other_branches_complete(library: Path
             assert "boom on purpose" in boom.error.message and "raise ValueError" in boom.error.traceback
             assert result.nodes["after"].status == "skipped" and "boom" in result.nodes["after"].error.message
             assert result.nodes["independent"].status == "succeeded"
+        finally:
+            await o.close()
+
+    run(body())
+
+
+def test_a_node_calling_sys_exit_fails_that_node_not_the_engine(library: Path, mode: str) -> None:
+    async def body() -> None:
+        o = await start(library, mode)
+        try:
+            await node(o, "Quit", "quit")
+            await node(o, "Add", "after")
+            await node(o, "Add", "other", a=1)
+            ok(await connect(o, "quit.out", "after.a"))
+            result = await o.handle_async(RunFlowRequest(flow_name="main"))
+            assert result.nodes["quit"].status == "failed" and result.nodes["quit"].error.type == "SystemExit"
+            assert result.nodes["after"].status == "skipped"
+            assert result.nodes["other"].status == "succeeded"
+            again = await o.handle_async(ExecuteNodeRequest(node_name="other"))
+            assert again.succeeded, "the engine (and in Isolated mode the worker) must still serve"
         finally:
             await o.close()
 

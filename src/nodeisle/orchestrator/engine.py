@@ -169,7 +169,7 @@ class Orchestrator:
             return kind.result_type.failure(str(exc))
         except (ManifestError, LibraryError) as exc:
             return kind.result_type.failure(str(exc))
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # SystemExit: library code (a hook, an __init__) called exit()
             LOGGER.exception("internal error while handling %s", kind.__name__)
             return kind.result_type.failure(
                 f"internal error while handling {kind.__name__}: {type(exc).__name__}: {exc}"

@@ -52,7 +52,7 @@ async def run_flow(orchestrator: Orchestrator, flow: Flow, cancel: asyncio.Event
             if not done[name].done():
                 done[name].set_result(_stopped("cancelled", "the run was cancelled"))
             return
-        except Exception as exc:  # a failure of the engine itself still ends as this node's error
+        except (Exception, SystemExit) as exc:  # a failure of the engine itself still ends as this node's error
             done[name].set_result(
                 NodeRunResult(status="failed", error=RemoteError(type=type(exc).__name__, message=str(exc)))
             )
