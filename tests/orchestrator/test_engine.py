@@ -6,6 +6,7 @@ ParameterMode, handle_request, ahandle_request and the request classes).
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -269,6 +270,25 @@ def test_a_node_calling_sys_exit_fails_that_node_not_the_engine(library: Path, m
             assert result.nodes["other"].status == "succeeded"
             again = await o.handle_async(ExecuteNodeRequest(node_name="other"))
             assert again.succeeded, "the engine (and in Isolated mode the worker) must still serve"
+        finally:
+            await o.close()
+
+    run(body())
+
+
+def test_cancel_runs_cancels_the_run_in_progress_but_not_later_ones(library: Path, home: Path) -> None:
+    async def body() -> None:
+        o = await start(library, "shared")
+        try:
+            await node(o, "Sleeper", "sleep", seconds=0.3)
+            o.cancel_runs()  # nothing is running: this must not poison the next run
+            first = await o.handle_async(RunFlowRequest(flow_name="main"))
+            assert first.status == "succeeded"
+            running = asyncio.ensure_future(o.handle_async(RunFlowRequest(flow_name="main")))
+            await asyncio.sleep(0.1)
+            o.cancel_runs()
+            assert (await running).status == "cancelled"
+            assert (await o.handle_async(RunFlowRequest(flow_name="main"))).status == "succeeded"
         finally:
             await o.close()
 

@@ -98,7 +98,7 @@ class Orchestrator:
             self._library_workers,
         )
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._cancel_runs: asyncio.Event | None = None
+        self._active_runs: set[asyncio.Event] = set()  # one cancel event per flow run in progress
         self._sync: dict[type[Request], SyncHandler] = {
             CreateFlowRequest: self._create_flow,
             DeleteFlowRequest: self._delete_flow,
@@ -467,15 +467,18 @@ class Orchestrator:
     async def _run_flow(self, request: RunFlowRequest) -> Result:
         from nodeisle.orchestrator.runner import run_flow
 
-        if self._cancel_runs is None:
-            self._cancel_runs = asyncio.Event()
-        return await run_flow(self, self.graph.flow(request.flow_name), self._cancel_runs)
+        flow = self.graph.flow(request.flow_name)
+        cancel = asyncio.Event()
+        self._active_runs.add(cancel)
+        try:
+            return await run_flow(self, flow, cancel)
+        finally:
+            self._active_runs.discard(cancel)
 
     def cancel_runs(self) -> None:
         """Cancel every flow run in progress (Ctrl-C): executions in flight are cancelled, nothing new starts."""
-        if self._cancel_runs is None:
-            self._cancel_runs = asyncio.Event()
-        self._cancel_runs.set()
+        for cancel in self._active_runs:
+            cancel.set()
 
 
 def build_orchestrator(
