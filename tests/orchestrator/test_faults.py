@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -211,3 +212,30 @@ def test_ctrl_c_cancels_the_run_reports_cancelled_nodes_exits_130_and_leaves_no_
             time.sleep(0.05)
         else:
             pytest.fail(f"worker {pid} outlived the cancelled run")
+
+
+def test_a_worker_that_cannot_be_spawned_fails_the_execution_and_a_later_one_recovers(
+    lib: Path, offline_home: Path
+) -> None:
+    async def body() -> None:
+        o = await started(lib, "isolated", settings(offline_home), w="Wait")
+        try:
+            host = o.libraries["Faulty"].host
+            worker = host.worker  # type: ignore[union-attr]
+            python = host.python  # type: ignore[union-attr]
+            ok(await execute(o, "w", seconds=0))
+            moved = python.with_name("python-moved")
+            python.rename(moved)  # the env's interpreter disappears (a symlink in the venv)
+            try:
+                worker.process.kill()
+                await asyncio.sleep(0.3)
+                failed = await execute(o, "w", seconds=0)
+                assert failed.error.type == "WorkerCrashed" and "could not be started" in failed.message
+            finally:
+                moved.rename(python)
+            recovered = await execute(o, "w", seconds=0)
+            assert recovered.succeeded, recovered.message
+        finally:
+            await o.close()
+
+    run(body(), timeout=60)

@@ -150,17 +150,22 @@ class WorkerProcess:
 
     async def start(self, bus_url: str, token: str, timeout: float) -> ReadyInfo:
         """Spawn the process and wait until it has connected and sent its schema."""
-        self.process = await asyncio.create_subprocess_exec(
-            str(self.python),
-            "-I",
-            "-m",
-            "nodeisle.worker",
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=self.env,
-            close_fds=True,
-        )
+        try:
+            self.process = await asyncio.create_subprocess_exec(
+                str(self.python),
+                "-I",
+                "-m",
+                "nodeisle.worker",
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env=self.env,
+                close_fds=True,
+            )
+        except OSError as exc:  # e.g. the env's interpreter is gone, or no file descriptors left
+            self.stop_reason = f"could not be started ({exc.strerror or exc}: {self.python})"
+            self._set_state(WorkerState.CRASHED)
+            raise LibraryError(self.library, f"{self.prefix} {self.stop_reason}") from None
         launch = {
             **self._launch_extra,  # first: it never replaces the fields below
             "url": bus_url,
@@ -186,10 +191,11 @@ class WorkerProcess:
             return self._ready.result()
         if self._exited in done:
             raise LibraryError(self.library, f"{self.prefix} failed to start: {await self._crash_text()}")
+        # Counted as a crash, so a library whose start always hangs backs off and is finally marked failed.
+        self.stop_reason = f"was not ready within {timeout:g} s (import or schema probe too slow)"
+        self._set_state(WorkerState.CRASHED)
         await self.stop()
-        raise LibraryError(
-            self.library, f"{self.prefix} was not ready within {timeout:g} s (import or schema probe too slow)"
-        )
+        raise LibraryError(self.library, f"{self.prefix} {self.stop_reason}")
 
     async def _pump(self, stream: asyncio.StreamReader, keep: bool) -> None:
         while True:
@@ -226,7 +232,12 @@ class WorkerProcess:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.gather(*self._pumps), 2)
         code = self.process.returncode if self.process else None
-        reason = f"{self.stop_reason} ({describe_exit(code)})" if self.stop_reason else describe_exit(code)
+        if self.process is None:
+            reason = self.stop_reason or "did not start"
+        elif self.stop_reason:
+            reason = f"{self.stop_reason} ({describe_exit(code)})"
+        else:
+            reason = describe_exit(code)
         return WorkerCrashed(self.library, self.worker_id, reason, "\n".join(self.stderr_tail))
 
     # -- bus side ---------------------------------------------------------------------------------
