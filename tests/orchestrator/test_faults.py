@@ -18,11 +18,15 @@ import pytest
 from nodeisle.orchestrator.engine import Orchestrator, build_orchestrator
 from nodeisle.orchestrator.settings import Settings
 from nodeisle.requests import (
+    AddParameterToNodeRequest,
     CreateNodeRequest,
     ExecuteNodeRequest,
+    GetParameterValueRequest,
+    ListParametersOnNodeRequest,
     ListRegisteredLibrariesRequest,
     RegisterLibraryRequest,
     Result,
+    SetParameterValueRequest,
 )
 from tests.conftest import run, write_library
 
@@ -53,6 +57,17 @@ class BlockLoop(Wait):
         time.sleep(self.parameter_values["seconds"])  # blocks the worker's event loop on purpose
         self.parameter_output_values["pid"] = os.getpid()
 
+class SlowHook(BaseNode):
+    def __init__(self, name, metadata=None):
+        super().__init__(name, metadata)
+        self.add_parameter(Parameter("delay", type="float", default_value=0.0, allowed_modes=IN))
+        self.add_parameter(Parameter("data", type="any", allowed_modes=IN))
+    def after_value_set(self, parameter, value):
+        if parameter.name == "delay":
+            time.sleep(value)
+    def process(self):
+        pass
+
 class Die(BaseNode):
     def __init__(self, name, metadata=None):
         super().__init__(name, metadata)
@@ -61,7 +76,7 @@ class Die(BaseNode):
         print("dying now", file=sys.stderr, flush=True)
         os._exit(9)
 '''
-CLASSES = ["Wait", "AsyncWait", "BlockLoop", "Die"]
+CLASSES = ["Wait", "AsyncWait", "BlockLoop", "Die", "SlowHook"]
 
 
 def ok(result: Result) -> Any:
@@ -235,6 +250,61 @@ def test_a_worker_that_cannot_be_spawned_fails_the_execution_and_a_later_one_rec
                 moved.rename(python)
             recovered = await execute(o, "w", seconds=0)
             assert recovered.succeeded, recovered.message
+        finally:
+            await o.close()
+
+    run(body(), timeout=60)
+
+
+@pytest.mark.parametrize("mode", ["shared", "isolated"])
+def test_setting_a_value_whose_hook_hangs_fails_at_the_deadline(lib: Path, offline_home: Path, mode: str) -> None:
+    async def body() -> None:
+        o = await started(lib, mode, settings(offline_home, execution_timeout=0.5), h="SlowHook")
+        try:
+            t0 = time.monotonic()
+            hung = await o.handle_async(SetParameterValueRequest(node_name="h", parameter_name="delay", value=3))
+            assert time.monotonic() - t0 < 10
+            assert not hung.succeeded and "deadline of 0.5 s" in hung.message and "execution_timeout" in hung.message
+            fine = await o.handle_async(SetParameterValueRequest(node_name="h", parameter_name="delay", value=0))
+            assert fine.succeeded, fine.message
+        finally:
+            await o.close()
+
+    run(body(), timeout=60)
+
+
+def test_a_value_that_cannot_cross_is_a_clear_failure_when_set_on_an_isolated_node(
+    lib: Path, offline_home: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import threading
+
+    async def body() -> None:
+        o = await started(lib, "isolated", settings(offline_home), h="SlowHook")
+        try:
+            bad = await o.handle_async(SetParameterValueRequest(node_name="h", parameter_name="data",
+                                                                value=threading.Lock()))
+            assert not bad.succeeded and "cannot cross the bus" in bad.message and "'data'" in bad.message
+            assert "internal error" not in bad.message
+        finally:
+            await o.close()
+
+    run(body(), timeout=60)
+    assert not [r for r in caplog.records if r.levelname == "ERROR" and "internal error" in r.getMessage()]
+
+
+def test_a_parameter_added_while_a_value_is_being_set_is_not_lost(lib: Path, offline_home: Path) -> None:
+    async def body() -> None:
+        o = await started(lib, "shared", settings(offline_home), h="SlowHook")
+        try:
+            setting = asyncio.ensure_future(
+                o.handle_async(SetParameterValueRequest(node_name="h", parameter_name="delay", value=0.5)))
+            await asyncio.sleep(0.2)
+            ok(await o.handle_async(AddParameterToNodeRequest(node_name="h", parameter_name="extra", type="str")))
+            ok(await setting)
+            names = ok(await o.handle_async(ListParametersOnNodeRequest(node_name="h"))).parameter_names
+            assert names == ["delay", "data", "extra"]
+            value = ok(await o.handle_async(GetParameterValueRequest(node_name="h", parameter_name="delay"))).value
+            assert value == 0.5
         finally:
             await o.close()
 

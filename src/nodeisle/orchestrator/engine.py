@@ -375,20 +375,27 @@ class Orchestrator:
         return Result(message=f"removed {request.node_name}.{request.parameter_name}")
 
     async def _set_value(self, request: SetParameterValueRequest) -> Result:
-        record = self.graph.node(request.node_name)
-        record.spec(request.parameter_name)
-        host = self._host(record)
-        try:
-            specs, _violations = await host.apply_value(record, request.parameter_name, request.value)
-        except RequestFailed:
-            raise
-        except _hosting.HydrationError as exc:
-            raise RequestFailed(f"node {record.name!r}: {exc}") from None
-        except KeyError as exc:
-            raise RequestFailed(str(exc.args[0]) if exc.args else str(exc)) from None
-        record.values[request.parameter_name] = request.value
-        self.graph.replace_specs(record, specs)
-        return Result()
+        deadline = Deadline(self.settings.execution_timeout, "the execution_timeout setting")
+        for _attempt in range(3):
+            record = self.graph.node(request.node_name)
+            record.spec(request.parameter_name)
+            host = self._host(record)
+            version = record.version
+            try:
+                specs, _violations = await host.apply_value(record, request.parameter_name, request.value, deadline)
+            except _hosting.HydrationError as exc:
+                raise RequestFailed(f"node {record.name!r}: {exc}") from None
+            except KeyError as exc:
+                raise RequestFailed(str(exc.args[0]) if exc.args else str(exc)) from None
+            if self.graph.nodes.get(record.name) is not record:
+                raise RequestFailed(f"node {record.name!r} was deleted while its value was being set")
+            if record.version == version:  # nothing changed the node meanwhile: the hooks' result stands
+                record.values[request.parameter_name] = request.value
+                self.graph.replace_specs(record, specs)
+                return Result()
+        raise RequestFailed(
+            f"node {request.node_name!r} kept changing while {request.parameter_name!r} was being set; try again"
+        )
 
     def _get_value(self, request: GetParameterValueRequest) -> GetParameterValueResult:
         return GetParameterValueResult(value=self.graph.node(request.node_name).value(request.parameter_name))

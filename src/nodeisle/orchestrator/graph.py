@@ -28,6 +28,7 @@ class NodeRecord:
     specs: list[ParameterSpec]
     values: dict[str, Any] = field(default_factory=dict)  # values set by users / requests, as given
     outputs: dict[str, Any] = field(default_factory=dict)  # from the last execution
+    version: int = 0  # bumped by every change of the parameter list or the values
 
     def spec(self, parameter: str) -> ParameterSpec:
         for spec in self.specs:
@@ -123,6 +124,7 @@ class Graph:
         if any(s.name == spec.name for s in record.specs):
             raise RequestFailed(f"node {node!r} already has a parameter named {spec.name!r}")
         record.specs.append(spec)
+        record.version += 1
 
     def remove_parameter(self, node: str, parameter: str) -> None:
         record = self.node(node)
@@ -132,6 +134,7 @@ class Graph:
     def replace_specs(self, record: NodeRecord, specs: Iterable[ParameterSpec]) -> None:
         """Install a new parameter list; values and connections of vanished parameters go with them."""
         record.specs = list(specs)
+        record.version += 1
         names = {s.name for s in record.specs}
         record.values = {k: v for k, v in record.values.items() if k in names}
         record.outputs = {k: v for k, v in record.outputs.items() if k in names}

@@ -80,7 +80,7 @@ class NodeHost(Protocol):
     ) -> _hosting.ExecutionOutcome: ...
 
     async def apply_value(
-        self, record: NodeRecord, parameter: str, value: Any
+        self, record: NodeRecord, parameter: str, value: Any, deadline: Deadline | None = None
     ) -> tuple[list[ParameterSpec], list[Violation]]: ...
 
     async def close(self) -> None: ...
@@ -151,20 +151,28 @@ class LocalHost:
             return _hosting.ExecutionOutcome({}, [], deadline.error(record.name, note))
 
     async def apply_value(
-        self, record: NodeRecord, parameter: str, value: Any
+        self, record: NodeRecord, parameter: str, value: Any, deadline: Deadline | None = None
     ) -> tuple[list[ParameterSpec], list[Violation]]:
         scope = NodeScope(Context.ORCHESTRATOR, self.manifest.name, record.name, Phase.HYDRATION, self.handler)
-        specs = await asyncio.to_thread(
-            _hosting.apply_value,
-            self._class(record.class_name),
-            record.name,
-            record.metadata,
-            record.specs,
-            record.values,
-            parameter,
-            value,
-            scope,
-        )
+        try:
+            async with asyncio.timeout(deadline.seconds if deadline else None):
+                specs = await asyncio.to_thread(
+                    _hosting.apply_value,
+                    self._class(record.class_name),
+                    record.name,
+                    record.metadata,
+                    record.specs,
+                    record.values,
+                    parameter,
+                    value,
+                    scope,
+                )
+        except TimeoutError:
+            assert deadline is not None
+            raise RequestFailed(
+                f"{deadline.error(record.name, 'setting ' + repr(parameter) + ' did not finish').message}; its hook "
+                "is still running in a thread of the orchestrator process"
+            ) from None
         return specs, scope.violations
 
     async def close(self) -> None:
@@ -352,18 +360,28 @@ class WorkerHost:
         )
 
     async def apply_value(
-        self, record: NodeRecord, parameter: str, value: Any
+        self, record: NodeRecord, parameter: str, value: Any, deadline: Deadline | None = None
     ) -> tuple[list[ParameterSpec], list[Violation]]:
-        payload = self._payload(record, {**record.values, parameter: value})
-        payload["values"] = dict(record.values)
-        payload["parameter_name"] = parameter
-        payload["value"] = value
-        worker = await self._live_worker()
+        worker: WorkerProcess | None = None
         try:
-            answer = await worker.request("_apply_value", payload)
+            payload = self._payload(record, {**record.values, parameter: value})
+            payload["values"] = dict(record.values)
+            payload["parameter_name"] = parameter
+            payload["value"] = value
+            worker = await self._live_worker()
+            async with asyncio.timeout(deadline.seconds if deadline else None):
+                answer = await worker.request("_apply_value", payload)
+        except TimeoutError:
+            assert deadline is not None and worker is not None
+            worker.stop_reason = f"terminated because setting {record.name}.{parameter} overran its deadline"
+            await worker.stop()  # the hook may be stuck in a thread: a fresh worker serves what comes next
+            raise RequestFailed(
+                deadline.error(record.name, f"setting {parameter!r} did not finish, so Worker-{worker.worker_id} "
+                               "was terminated").message
+            ) from None
         except RemoteFailure as exc:
             raise RequestFailed(exc.remote_message) from None
-        except BusError as exc:
+        except (ValueTransferError, LibraryError, BusError) as exc:  # WorkerCrashed is a BusError
             raise RequestFailed(str(exc)) from None
         return (
             [ParameterSpec.from_dict(s) for s in answer["specs"]],
