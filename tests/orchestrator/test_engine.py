@@ -600,3 +600,20 @@ def test_sync_request_from_another_thread_after_the_loop_stopped_fails_instead_o
     thread.join(10)
     assert not thread.is_alive(), "handle_sync hung on a stopped loop"
     assert isinstance(outcome[0], NotConnectedError)
+
+
+def test_reloading_a_library_whose_manifest_broke_marks_it_failed(library: Path, home: Path) -> None:
+    from nodeisle.requests import ReloadLibraryRequest
+
+    async def body() -> None:
+        o = await start(library, "shared")
+        try:
+            (library / "griptape-nodes-library.json").write_text('{"name": "Math Lib", "nodes": [')
+            reloaded = await o.handle_async(ReloadLibraryRequest(library_name="Math Lib"))
+            assert not reloaded.succeeded and "line 1" in reloaded.message
+            [info] = ok(await o.handle_async(ListRegisteredLibrariesRequest())).libraries
+            assert info.status == "failed" and "line 1" in info.problems[0]
+        finally:
+            await o.close()
+
+    run(body())

@@ -100,3 +100,26 @@ def test_library_that_fails_to_build_fails_its_nodes_and_the_rest_still_run(tmp_
             assert list(result.nodes) == ["broken", "downstream", "fine"]
 
     run(body(), timeout=120)
+
+
+def test_a_node_naming_no_library_whose_type_only_a_failed_library_has_fails_alone(
+    tmp_path: Path, offline_home: Path
+) -> None:
+    source = (EXAMPLES / "libraries" / "text_tools" / "text_nodes.py").read_text()
+    lone = write_library(tmp_path, "Lone", source.replace("class WhereAmI", "class OnlyHere"), ["OnlyHere"],
+                         pins=["tinyver==9.9"])
+    wf_path = tmp_path / "wf.json"
+    wf_path.write_text(json.dumps({
+        "libraries": [str(lone), str(EXAMPLES / "libraries" / "text_tools")],
+        "library_modes": {"Lone": "isolated"},
+        "nodes": [{"name": "only_there", "type": "OnlyHere"}, {"name": "fine", "type": "Echo", "values": {"text": "x"}}],
+    }))
+
+    async def body() -> None:
+        async with build_orchestrator() as o:
+            result = await run_workflow(o, load_workflow(wf_path))
+            assert result.status == "failed"
+            assert result.nodes["only_there"].status == "failed" and "tinyver" in result.nodes["only_there"].error.message
+            assert result.nodes["fine"].outputs == {"result": "x"}
+
+    run(body(), timeout=120)

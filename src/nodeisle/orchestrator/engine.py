@@ -274,7 +274,11 @@ class Orchestrator:
         state = self._library(request.library_name)
         if state.host is not None:
             await state.host.close()
-        state.manifest = load_manifest(state.manifest.path)
+        try:
+            state.manifest = load_manifest(state.manifest.path)
+        except ManifestError as exc:  # the library stays registered, marked failed with why
+            state.host, state.schemas, state.dropped, state.error = None, {}, [], str(exc)
+            return Result.failure(state.error)
         await self._load(state)
         return Result.failure(state.error) if state.error else Result(message=f"reloaded {state.name!r}")
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nodeisle._errors import WorkflowError
+from nodeisle._errors import ManifestError, WorkflowError
+from nodeisle.manifest import LibraryManifest, load_manifest
 from nodeisle.orchestrator.engine import Orchestrator
 from nodeisle.orchestrator.settings import LibraryMode
 from nodeisle.requests import (
@@ -157,12 +158,11 @@ async def run_workflow(
     where = str(workflow.path)
     wanted_modes = {**workflow.library_modes, **(modes or {})}
     failed_libraries: dict[str, str] = {}
+    failed_manifests: list[LibraryManifest] = []
     for i, library in enumerate(workflow.libraries):
-        from nodeisle.manifest import load_manifest
-
         try:
             manifest = load_manifest(library)
-        except Exception as exc:
+        except ManifestError as exc:
             raise WorkflowError(where, f"libraries[{i}]", str(exc)) from None
         mode = wanted_modes.get(manifest.name)
         result = await orchestrator.handle_async(
@@ -172,17 +172,28 @@ async def run_workflow(
             if manifest.name not in orchestrator.libraries:  # refused before loading: bad input
                 raise WorkflowError(where, f"libraries[{i}]", result.message)
             failed_libraries[manifest.name] = result.message
+            failed_manifests.append(manifest)
     flow = await orchestrator.handle_async(CreateFlowRequest(flow_name=workflow.path.stem))
     if not flow.succeeded:
         raise WorkflowError(where, "$", flow.message)
     flow_name = workflow.path.stem
-    unavailable = {
-        node.name: NodeRunResult(
-            status="failed", error=RemoteError(type="LibraryError", message=failed_libraries[node.library])
-        )
-        for node in workflow.nodes
-        if node.library in failed_libraries
-    }
+    loaded_types = {t for state in orchestrator.libraries.values() for t in state.schemas}
+
+    def failed_library_of(node: NodeSpec) -> str | None:
+        """The failed library a node needs: named, or the one listing its type when no loaded library has it."""
+        if node.library is not None:
+            return node.library if node.library in failed_libraries else None
+        if node.type in loaded_types:
+            return None
+        return next((m.name for m in failed_manifests if m.node(node.type) is not None), None)
+
+    unavailable = {}
+    for node in workflow.nodes:
+        failed = failed_library_of(node)
+        if failed is not None:
+            unavailable[node.name] = NodeRunResult(
+                status="failed", error=RemoteError(type="LibraryError", message=failed_libraries[failed])
+            )
     skipped = _downstream(workflow, set(unavailable))
     for node in workflow.nodes:
         if node.name in unavailable or node.name in skipped:
@@ -233,9 +244,9 @@ async def run_workflow(
         ordered = {n.name: nodes[n.name] for n in workflow.nodes if n.name in nodes}
         return RunFlowResult(
             succeeded=False,
-            status="failed",
+            status="cancelled" if result.status == "cancelled" else "failed",  # Ctrl-C still means 130
             nodes=ordered,
-            message=f"{len(failed_libraries)} library(ies) failed to load",
+            message=f"{result.message}; {len(failed_libraries)} library(ies) failed to load",
         )
     return result
 
