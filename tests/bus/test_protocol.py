@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 
 import pytest
@@ -33,9 +34,15 @@ def feed(proto: BusProtocol, *frames: str | bytes) -> list[object]:
     return events
 
 
+_FRESH_IDS = itertools.count(10**9)
+
+
 def assert_still_usable(proto: BusProtocol) -> None:
-    assert proto.receive(GOOD_REQUEST) == [GOOD_REQUEST_EVENT]
-    proto.send_response(1, True, None)  # answer it, so the id may be used again by the next check
+    """A well-formed request (with an id above any used so far, as ids only grow) is delivered."""
+    request_id = next(_FRESH_IDS)
+    good = GOOD_REQUEST.replace('"id":1,', f'"id":{request_id},')
+    assert proto.receive(good) == [IncomingRequest(request_id, "ping", None, [])]
+    proto.send_response(request_id, True, None)
     proto.data_to_send()
 
 
@@ -275,9 +282,20 @@ def test_duplicate_response_with_attachments_is_a_protocol_error() -> None:
 def test_reused_id_of_an_unanswered_request_is_a_protocol_error() -> None:
     proto = BusProtocol()
     proto.receive('{"t":"req","id":4,"name":"a"}')
-    with pytest.raises(ProtocolError, match="already in use"):
+    with pytest.raises(ProtocolError, match="replayed or reordered"):
         proto.receive('{"t":"req","id":4,"name":"b"}')
     assert_still_usable(proto)
+
+
+def test_a_request_replayed_after_its_answer_or_an_older_id_is_a_protocol_error() -> None:
+    proto = BusProtocol()
+    assert len(proto.receive('{"t":"req","id":7,"name":"SetSecretValueRequest"}')) == 1
+    proto.send_response(7, True, None)
+    with pytest.raises(ProtocolError, match="replayed or reordered"):
+        proto.receive('{"t":"req","id":7,"name":"SetSecretValueRequest"}')
+    with pytest.raises(ProtocolError, match="replayed or reordered"):
+        proto.receive('{"t":"req","id":3,"name":"SetSecretValueRequest"}')
+    assert [type(e).__name__ for e in proto.receive('{"t":"req","id":8,"name":"x"}')] == ["IncomingRequest"]
 
 
 def test_binary_frame_without_header_is_a_protocol_error() -> None:
@@ -307,7 +325,7 @@ def test_more_binary_bytes_than_declared_is_a_protocol_error() -> None:
 
 
 def test_text_frame_over_max_text_is_a_protocol_error() -> None:
-    proto = BusProtocol(max_text=len(GOOD_REQUEST))
+    proto = BusProtocol(max_text=len(GOOD_REQUEST) + 16)  # room for the still-usable check's larger id
     with pytest.raises(ProtocolError, match="exceeds the limit"):
         proto.receive('{"t":"req","id":1,"name":"ping","body":"' + "x" * 100 + '"}')
     assert_still_usable(proto)

@@ -15,6 +15,7 @@ import pytest
 from nodeisle._errors import HandshakeRefused
 from nodeisle.bus import ws
 from nodeisle.bus.peer import Peer, TransportClosed
+from nodeisle.bus.protocol import BusProtocol
 from nodeisle.orchestrator.workers import WorkerHub, WorkerProcess
 from nodeisle.requests import WIRE_TYPES
 from tests.conftest import TEXT_TOOLS, run
@@ -75,7 +76,9 @@ def test_orchestrator_bus_survives_junk_and_refuses_strangers(caplog: pytest.Log
             async def ignore(name: str, payload: Any) -> Any:
                 return None
 
-            peer = Peer(transport, ignore, wire_types=WIRE_TYPES, name="fake-worker")
+            # Request ids only grow on a connection: the well-formed traffic continues above the junk's.
+            peer = Peer(transport, ignore, wire_types=WIRE_TYPES, name="fake-worker",
+                        protocol=BusProtocol(first_id=1000))
             peer.start()
             # After the junk, a well-formed request is still answered.
             assert await asyncio.wait_for(peer.request("_ready", {"schemas": []}), 5) is None
@@ -125,7 +128,8 @@ def test_worker_survives_junk_frames_and_keeps_serving() -> None:
 
             for frame in junk_frames(seed=11, count=200):
                 await transport.send(frame)
-            peer = Peer(transport, handle, wire_types=WIRE_TYPES, name="fake-orchestrator")
+            peer = Peer(transport, handle, wire_types=WIRE_TYPES, name="fake-orchestrator",
+                        protocol=BusProtocol(first_id=1000))
             peer.start()
             await asyncio.wait_for(ready, 20)
             assert await asyncio.wait_for(peer.request("_ping", None), 5) == "pong"

@@ -15,7 +15,8 @@ followed by its attachments as binary frames of at most ``chunk_size`` bytes:
 one buffer per attachment and fills it from the binary frames, which must follow their header
 with nothing in between. An attachment may span several frames, and a frame may finish one
 attachment and start the next; zero-length attachments take no bytes. Ids are positive integers
-chosen by the sender of a request, unique per direction and never reused on one connection.
+chosen by the sender of a request, strictly increasing per direction on one connection: a request
+whose id is not above the last one seen (a replay, or a reordered frame) is a protocol error.
 
 Every request is answered exactly once, also when it was cancelled (then ``ok`` is false). A
 request whose sender cancelled it or let it expire is no longer awaited: its late response, with
@@ -120,6 +121,7 @@ class BusProtocol:
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         max_text: int = DEFAULT_MAX_TEXT,
         max_attachments: int = DEFAULT_MAX_ATTACHMENTS,
+        first_id: int = 1,
     ) -> None:
         for name, value in (("chunk_size", chunk_size), ("max_text", max_text), ("max_attachments", max_attachments)):
             if type(value) is not int or value < 1:
@@ -127,11 +129,12 @@ class BusProtocol:
         self.chunk_size = chunk_size
         self.max_text = max_text
         self.max_attachments = max_attachments
-        self._next_id = 1
+        self._next_id = first_id
         self._outgoing: list[Frame] = []
         self._pending: dict[int, float | None] = {}  # our request id -> deadline
         self._abandoned: dict[int, None] = {}  # our request ids no longer awaited, oldest first
         self._incoming: set[int] = set()  # the peer's request ids not answered yet
+        self._last_incoming = 0  # the peer's highest request id so far: ids only grow on a connection
         self._partial: _Partial | None = None
 
     # -- sending ----------------------------------------------------------------------------------
@@ -222,8 +225,11 @@ class BusProtocol:
             raise ProtocolError(f"unknown message type {kind!r}")
         if kind == "req" and not isinstance(header.get("name"), str):
             raise ProtocolError("request without a string 'name'")
-        if kind == "req" and request_id in self._incoming:
-            raise ProtocolError(f"request id {request_id} is already in use by an unanswered request")
+        if kind == "req" and request_id <= self._last_incoming:
+            raise ProtocolError(
+                f"request id {request_id} is not above the last one ({self._last_incoming}): a replayed or "
+                "reordered request"
+            )
         if kind == "res" and type(header.get("ok")) is not bool:
             raise ProtocolError("response without a boolean 'ok'")
         if kind == "res" and request_id not in self._pending and request_id not in self._abandoned:
@@ -233,6 +239,8 @@ class BusProtocol:
             raise ProtocolError("'sizes' must be a list of non-negative integers")
         if sum(sizes) > self.max_attachments:
             raise ProtocolError(f"attachments of {sum(sizes)} bytes exceed the limit of {self.max_attachments}")
+        if kind == "req":
+            self._last_incoming = request_id  # taken even if the message turns out bad: never reusable
         partial = _Partial(header, sizes, discard=kind == "res" and request_id not in self._pending)
         if partial.complete:
             return self._complete(partial)
