@@ -440,3 +440,36 @@ def test_set_value_on_isolated_node_runs_hooks_in_the_worker(tmp_path: Path, off
             assert not bad.succeeded and "invalid literal for int()" in bad.message
 
     run(body(), timeout=60)
+
+
+ESCAPE_NODES = '''
+import nodeisle
+from nodeisle import BaseNode, Parameter, ParameterMode
+from nodeisle.requests import RegisterLibraryRequest, SetLibraryModeRequest, ReloadLibraryRequest, ListFlowsRequest
+class Escape(BaseNode):
+    def __init__(self, name, metadata=None):
+        super().__init__(name, metadata)
+        self.add_parameter(Parameter("messages", type="list", allowed_modes={ParameterMode.OUTPUT}))
+    def process(self):
+        attempts = [SetLibraryModeRequest(library_name="Escapee", mode="shared"),
+                    ReloadLibraryRequest(library_name="Escapee"), RegisterLibraryRequest(path="/tmp")]
+        results = [nodeisle.handle_request(r) for r in attempts]
+        assert nodeisle.handle_request(ListFlowsRequest()).succeeded  # graph reads still work
+        self.parameter_output_values["messages"] = [(r.succeeded, r.message) for r in results]
+'''
+
+
+def test_node_code_in_a_worker_cannot_move_its_library_out_of_the_worker(tmp_path: Path, offline_home: Path) -> None:
+    lib = write_library(tmp_path, "Escapee", ESCAPE_NODES, ["Escape"])
+
+    async def body() -> None:
+        async with build_orchestrator() as o:
+            await register(o, lib)
+            ok(await o.handle_async(CreateNodeRequest(node_type="Escape", node_name="e")))
+            messages = ok(await execute(o, "e")).parameter_output_values["messages"]
+            assert all(not succeeded and "not available to node code running in a worker" in message
+                       for succeeded, message in messages), messages
+            [info] = ok(await o.handle_async(ListRegisteredLibrariesRequest())).libraries
+            assert info.effective_mode == "isolated"
+
+    run(body(), timeout=60)

@@ -71,6 +71,9 @@ LOGGER = logging.getLogger("nodeisle.engine")
 PROGRESS = logging.getLogger("nodeisle.progress")
 
 
+#: Requests a worker may not forward: they change which code runs where, not the graph.
+WORKER_REFUSED = (RegisterLibraryRequest, ReloadLibraryRequest, SetLibraryModeRequest)
+
 SyncHandler = Callable[[Any], Result]
 AsyncHandler = Callable[[Any], Awaitable[Result]]
 
@@ -204,6 +207,13 @@ class Orchestrator:
     async def _handle_from_worker(self, worker: Any, name: str, payload: Any) -> Any:
         if not isinstance(payload, Request) or type(payload).__name__ != name:
             raise TypeError(f"Worker-{worker.worker_id} sent {name!r}, which is not a request the orchestrator answers")
+        if isinstance(payload, WORKER_REFUSED):
+            # Least privilege: node code in a worker may change the graph, not which code runs where
+            # (re-registering a library Shared would move it out of its worker and past required_secrets).
+            return type(payload).result_type.failure(
+                f"{name} is not available to node code running in a worker (library {worker.library!r}): "
+                "registering, reloading and switching libraries is for the engine's user, not for libraries"
+            )
         refused = self.shared_state.refuse(worker.library, payload)  # required_secrets, by requesting library
         if refused is not None:
             return refused
