@@ -236,3 +236,33 @@ def test_envs_list_and_prune(offline_home: Path) -> None:
     pruned = nodeisle("envs", "prune")
     assert pruned.returncode == 0 and "removed" not in pruned.stdout
     assert "Text Tools" in nodeisle("envs", "list").stdout
+
+
+def test_config_with_a_library_entry_that_is_not_an_object_is_a_clear_error(home: Path) -> None:
+    (home / "config.json").write_text('{"libraries": {"Text Tools": "hello"}}')
+    result = nodeisle("config", "set", "libraries.Text Tools.greeting", "hi")
+    assert result.returncode == 2 and "config.json" in result.stderr and "Traceback" not in result.stderr
+    (home / "config.json").write_bytes(b'{"offline": "caf\xe9"}')
+    result = nodeisle("config", "list")
+    assert result.returncode == 2 and "not UTF-8" in result.stderr and "config.json" in result.stderr
+
+
+def test_an_engine_home_that_is_a_file_is_a_clear_error(tmp_path: Path) -> None:
+    not_a_dir = tmp_path / "home-file"
+    not_a_dir.write_text("x")
+    result = nodeisle("config", "set", "broadcast_timeout", "2", env={**os.environ, "NODEISLE_HOME": str(not_a_dir)})
+    assert result.returncode == 2 and "Traceback" not in result.stderr and "error:" in result.stderr
+
+
+def test_check_handles_null_metadata_and_a_re_exported_class(tmp_path: Path, home: Path) -> None:
+    lib = tmp_path / "reexport"
+    lib.mkdir()
+    (lib / "_impl.py").write_text(NODES)
+    (lib / "nodes.py").write_text("from _impl import Num\n")
+    (lib / "griptape-nodes-library.json").write_text(json.dumps({
+        "name": "Reexport", "metadata": None,
+        "nodes": [{"class_name": "Num", "file_path": "nodes.py", "metadata": {"category": "x"}}],
+    }))
+    result = nodeisle("check", str(lib), "--shared")
+    assert "Traceback" not in result.stderr, result.stderr
+    assert "PASS schema-probe" in result.stdout, result.stdout

@@ -675,3 +675,14 @@ def test_corpus_oddities_load_as_warnings() -> None:
                                  "library_griptape-nodes-library.json")
     assert len(ace.dependencies.pip_dependencies_exec) == 45 and ace.dependencies.pip_dependencies == ()
     assert not any("torch==2.10.0+cu128" in w.message for w in ace.warnings)
+
+
+def test_valid_json_that_python_cannot_read_is_a_manifest_error_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "griptape-nodes-library.json"
+    path.write_text('{"name": "Big", "nodes": [], "metadata": {"library_version": ' + "9" * 5000 + "}}")
+    with pytest.raises(ManifestError, match="cannot be read") as info:
+        load_manifest(path)
+    assert str(path) in str(info.value)
+    path.write_text('{"name": "Deep", "nodes": [], "x": ' + "[" * 100000 + "]" * 100000 + "}")
+    with pytest.raises(ManifestError, match="cannot be read"):
+        load_manifest(path)

@@ -78,7 +78,7 @@ def _scan_quoted(lines: list[str], index: int, start: int, quote: str) -> tuple[
 
 def split_lines(text: str) -> list[str]:
     """Lines split at ``\n`` (and ``\r\n``) only: a form feed or ``\u2028`` inside a value is not a line break."""
-    lines = text.replace("\r\n", "\n").split("\n")
+    lines = text.removeprefix("\ufeff").replace("\r\n", "\n").split("\n")  # a BOM from a Windows editor
     return lines[:-1] if lines and lines[-1] == "" else lines
 
 

@@ -303,7 +303,7 @@ def cmd_secrets(args: argparse.Namespace) -> int:
 def cmd_envs(args: argparse.Namespace) -> int:
     from nodeisle.orchestrator.engine import build_orchestrator
 
-    orchestrator = build_orchestrator()
+    orchestrator = build_orchestrator(config_flags=_config_flags(args))
     envs = orchestrator.envs
     if args.action == "list":
         found = envs.list()
@@ -366,7 +366,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from nodeisle.orchestrator.check import check_library
 
-    report = _run(check_library(args.library, shared=args.shared))
+    report = _run(check_library(args.library, shared=args.shared, config_flags=_config_flags(args)))
     print(report.to_json() if args.json else "\n".join(report.lines()))
     return report.exit_code
 
@@ -481,6 +481,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as exc:  # e.g. NODEISLE_HOME is a file, or not writable
+        print(f"error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if _lingering_threads():  # a cancelled or overrun plain process() cannot be stopped: do not wait for it
         _exit_now(code)

@@ -151,6 +151,9 @@ def _read_json(file: Path) -> object:
     except json.JSONDecodeError as exc:
         found = f"invalid JSON at line {exc.lineno} column {exc.colno} ({exc.msg})"
         raise ManifestError(str(file), "$", found, "a valid JSON object", _json_hint(text, exc)) from exc
+    except (ValueError, RecursionError) as exc:  # e.g. an integer of thousands of digits, absurd nesting
+        raise ManifestError(str(file), "$", f"JSON that cannot be read ({type(exc).__name__}: {exc})"[:300],
+                            "a valid JSON object of reasonable size and depth") from None
 
 
 def _json_hint(text: str, exc: json.JSONDecodeError) -> str:

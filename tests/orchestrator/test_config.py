@@ -244,3 +244,16 @@ def test_the_command_line_lists_sets_and_resets_with_flags_on_top(home: Path) ->
     assert cli("config", "get", "broadcast_timeout").stdout.strip() == "5.0"
     bad = cli("config", "set", "broadcast_timeout", "soon")
     assert bad.returncode == 2 and "expected a number of seconds" in bad.stderr
+
+
+def test_settings_json_holds_only_libraries_and_a_tunable_there_is_ignored_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from nodeisle.orchestrator.settings import Settings
+
+    (tmp_path / "settings.json").write_text('{"libraries": [], "execution_timeout": 1200}')
+    settings = Settings.load(tmp_path)
+    assert settings.execution_timeout == 600.0
+    assert any("nodeisle config set execution_timeout" in r.getMessage() for r in caplog.records)
+    settings.save()
+    assert json.loads((tmp_path / "settings.json").read_text()) == {"libraries": [], "library_modes": {}}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -316,3 +317,15 @@ def test_unknown_python_raises_build_error_with_uv_explanation(
     with pytest.raises(EnvironmentBuildError, match="no-such-python") as caught:
         make_manager(python=missing).ensure("lib", [], [], [], runtime_source)
     assert caught.value.installer_output
+
+
+def test_credentials_in_a_requirement_url_never_reach_progress_events_or_logs(
+    make_manager: MakeManager, runtime_source: Path, events: list[EnvProgress], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="nodeisle.envs")
+    pin = "tinypkg @ https://alice:s3cr3t-token@pkgs.example.invalid/tinypkg-1.0-py3-none-any.whl"
+    with pytest.raises(EnvironmentBuildError):
+        make_manager().ensure("cred", [pin], [], [], runtime_source)
+    shown = [e.detail for e in events] + [r.getMessage() for r in caplog.records]
+    assert any("***@pkgs.example.invalid" in text for text in shown)
+    assert not any("s3cr3t-token" in text for text in shown)

@@ -248,3 +248,17 @@ def test_secrets_list_never_prints_a_value(home: Path) -> None:
     assert cli("secrets", "delete", "ARGV_KEY").returncode == 0
     missing = cli("secrets", "delete", "ARGV_KEY")
     assert missing.returncode == 2 and "no secret named 'ARGV_KEY'" in missing.stderr
+
+
+def test_a_secret_value_with_a_nul_character_is_refused_and_a_bom_does_not_hide_the_first_key(
+    tmp_path: Path,
+) -> None:
+    from nodeisle.orchestrator.secrets import SecretsError, SecretsStore
+
+    store = SecretsStore(tmp_path / ".env")
+    with pytest.raises(SecretsError, match="NUL") as info:
+        store.write_file_value("NUL_TOKEN", "abc\x00def")
+    assert "abc" not in str(info.value)
+    assert not (tmp_path / ".env").exists()
+    (tmp_path / ".env").write_bytes(b"\xef\xbb\xbfFIRST_KEY=one\r\nSECOND=two\r\n")  # saved by a Windows editor
+    assert store.file_values() == {"FIRST_KEY": "one", "SECOND": "two"}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,7 @@ DEFAULT_RUN_TIMEOUT = 60.0
 
 async def check_library(
     path: str | Path, *, shared: bool = False, home: Path | None = None, settings: Settings | None = None,
-    run_timeout: float = DEFAULT_RUN_TIMEOUT,
+    run_timeout: float = DEFAULT_RUN_TIMEOUT, config_flags: Mapping[str, Any] | None = None,
 ) -> CheckReport:
     """Load the library (in a worker unless ``shared``), run each node once, and judge every checklist item.
 
@@ -57,15 +58,17 @@ async def check_library(
     scan = scan_library(manifest)
     incompatible = manifest.declarations.compatibility is Compatibility.INCOMPATIBLE
     mode = LibraryMode.SHARED if shared or incompatible else LibraryMode.ISOLATED
-    observed = await observe(manifest, mode, home=home, settings=settings, run_timeout=run_timeout)
+    observed = await observe(manifest, mode, home=home, settings=settings, run_timeout=run_timeout,
+                             config_flags=config_flags)
     return CheckReport(manifest.name, manifest.path, observed, judge(manifest, scan, observed))
 
 
 async def observe(manifest: LibraryManifest, mode: LibraryMode, *, home: Path | None = None,
-                  settings: Settings | None = None, run_timeout: float = DEFAULT_RUN_TIMEOUT) -> Observed:
+                  settings: Settings | None = None, run_timeout: float = DEFAULT_RUN_TIMEOUT,
+                  config_flags: Mapping[str, Any] | None = None) -> Observed:
     """Register the library in a fresh orchestrator, then create and execute one node per class."""
     observed = Observed(mode)
-    async with build_orchestrator(home, settings) as orchestrator:
+    async with build_orchestrator(home, settings, config_flags) as orchestrator:
         # A worker audits its probe by itself; in this process the probe audits only when asked.
         audit = _audit.auditing_construction() if mode is LibraryMode.SHARED else contextlib.nullcontext()
         with audit:

@@ -12,9 +12,9 @@ Besides the typed settings, a library may keep its own values under ``libraries.
 (any JSON value, no default; not settable from the environment). The file stores them nested:
 ``{"libraries": {"<library>": {"<name>": value}}}``.
 
-``settings.json`` (registered libraries and their modes) may also carry the engine tunables, as it
-did before ``config.json`` existed; there its values stand in for the defaults (layer 1), and
-``find_links`` of both files are used (:meth:`ConfigStore.apply_to`).
+``settings.json`` holds only the registered libraries and their modes; the tunables live here, so
+``nodeisle config get`` shows exactly what the engine uses (:meth:`ConfigStore.apply_to` lays them
+over a ``Settings`` object).
 
 ``set`` and ``reset`` change only the file. Every change is a read-modify-write under a
 :class:`~nodeisle.orchestrator.files.FileLock` (threads and processes) ending in an atomic rename. A
@@ -200,8 +200,7 @@ SETTINGS: tuple[Setting, ...] = (
         "find_links",
         _settings_default("find_links"),
         "Extra folders of wheels for building library environments (air-gapped machines). In the "
-        "environment variable, separate folders with the path separator (':'). Added to the "
-        "folders listed in settings.json.",
+        "environment variable, separate folders with the path separator (':').",
         "paths",
         _paths,
         _paths_text,
@@ -382,6 +381,10 @@ class ConfigStore:
             return {}
         except OSError as exc:
             raise ConfigError(f"{self.path}: cannot read: {exc.strerror}", path=self.path) from None
+        except UnicodeDecodeError:
+            raise ConfigError(
+                f"{self.path}: not UTF-8 text; fix the file, or delete it to start from the defaults", path=self.path
+            ) from None
         if not text.strip():
             return {}
         try:
@@ -394,10 +397,16 @@ class ConfigStore:
                 line=exc.lineno,
                 column=exc.colno,
             ) from None
-        if not isinstance(data, dict) or not isinstance(data.get("libraries", {}), dict):
+        libraries = data.get("libraries", {}) if isinstance(data, dict) else None
+        if (
+            not isinstance(data, dict)
+            or not isinstance(libraries, dict)
+            or not all(isinstance(v, dict) for v in libraries.values())
+        ):
             raise ConfigError(
-                f"{self.path}: expected a JSON object at the top level (and 'libraries' to be an object); fix "
-                "the file, or delete it to start from the defaults",
+                f"{self.path}: expected a JSON object at the top level, 'libraries' to be an object, and each "
+                "'libraries.<library>' to be an object of name to value; fix the file, or delete it to start from "
+                "the defaults",
                 path=self.path,
             )
         return data
@@ -462,11 +471,10 @@ class ConfigStore:
         return EngineConfig(**{s.key: self._resolve(layers, s.key)[0] for s in SETTINGS})
 
     def apply_to(self, settings: Settings) -> Settings:
-        """A copy of ``settings`` with this config's tunables applied.
+        """A copy of ``settings`` with every tunable that a config layer sets (file, environment, flag).
 
-        ``settings.json`` may carry the same tunables (it held them before ``config.json`` existed):
-        its values stand in for the defaults. ``find_links`` of both are used, and ``offline`` from
-        either turns offline builds on.
+        A tunable left at its default keeps the value of ``settings`` (the code's default, or what a
+        caller set programmatically); ``find_links`` adds to the caller's folders.
         """
         layers = self._layers()
         fields = {f.name for f in dataclasses.fields(Settings)}

@@ -394,7 +394,7 @@ class EnvManager:
                 marker = self._build(job, env, key, inputs, runtime, digest)
             except BaseException as exc:
                 shutil.rmtree(env, ignore_errors=True)
-                job.emit("failed", str(exc))
+                job.emit("failed", _redact(str(exc)))
                 raise
             job.emit("done", str(env))
             return self._info(env, marker, reused=False)
@@ -413,7 +413,7 @@ class EnvManager:
             self._run_uv(job, log, ["venv", "--python", base_python, *cache, str(env)])
             requirements = [*inputs["pip_dependencies"], *inputs["runtime_requirements"]]
             if requirements:  # pins and runtime requirements in one resolve, so conflicts surface
-                job.emit("install", " ".join(requirements))
+                job.emit("install", _redact(" ".join(requirements)))
                 args = ["pip", "install", "--python", str(env / "bin" / "python"), *requirements]
                 args += [*inputs["pip_install_flags"], *cache]
                 for link in self.find_links:

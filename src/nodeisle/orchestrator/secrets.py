@@ -155,6 +155,8 @@ class SecretsStore:
         check_name(key)
         if not isinstance(value, str):
             raise SecretsError(f"secret {key!r}: the value must be a string, not {type(value).__name__}", key=key)
+        if "\x00" in value:  # no process environment can hold it
+            raise SecretsError(f"secret {key!r}: the value contains a NUL character, which is not allowed", key=key)
         with self._lock:
             document = _dotenv.DotenvDocument(self._read_text())
             document.set(key, value)

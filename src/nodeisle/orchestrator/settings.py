@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import json
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,8 @@ from typing import Any
 
 from nodeisle._errors import NodeisleError
 from nodeisle.orchestrator.files import write_json_atomic
+
+LOGGER = logging.getLogger("nodeisle.settings")
 
 
 class LibraryMode(enum.StrEnum):
@@ -43,7 +46,13 @@ def engine_home() -> Path:
 
 @dataclass
 class Settings:
-    """The contents of ``settings.json``."""
+    """The registered libraries and their modes (``settings.json``), plus the engine's tunables.
+
+    Only ``libraries`` and ``library_modes`` are stored in ``settings.json``. The tunables below hold
+    their defaults here; their effective values are config values (``config.json`` < ``NODEISLE_*`` <
+    ``-c``, see :mod:`nodeisle.orchestrator.config`), laid over these fields by ``build_orchestrator``.
+    One place decides each value, so ``nodeisle config get`` always shows what the engine uses.
+    """
 
     path: Path
     libraries: list[str] = field(default_factory=list)  # absolute manifest paths
@@ -71,19 +80,16 @@ class Settings:
             ) from None
         if not isinstance(data, dict):
             raise SettingsError(f"{path}: expected a JSON object at the top level")
+        for key in sorted(set(data) - {"libraries", "library_modes"}):
+            LOGGER.warning(
+                "%s: %r is not read from settings.json; it is a config value: `nodeisle config set %s VALUE`",
+                path, key, key,
+            )
         try:
             return cls(
                 path,
                 libraries=[str(p) for p in data.get("libraries", [])],
                 library_modes={str(k): LibraryMode.parse(str(v)) for k, v in data.get("library_modes", {}).items()},
-                find_links=[str(p) for p in data.get("find_links", [])],
-                offline=bool(data.get("offline", False)),
-                probe_timeout=float(data.get("probe_timeout", 10.0)),
-                execution_timeout=float(data.get("execution_timeout", 600.0)),
-                heartbeat_interval=float(data.get("heartbeat_interval", 5.0)),
-                heartbeat_timeout=float(data.get("heartbeat_timeout", 15.0)),
-                crash_limit=int(data.get("crash_limit", 3)),
-                crash_window=float(data.get("crash_window", 60.0)),
             )
         except (TypeError, ValueError, AttributeError) as exc:
             raise SettingsError(f"{path}: {exc}") from None
@@ -92,14 +98,6 @@ class Settings:
         return {
             "libraries": self.libraries,
             "library_modes": {k: str(v) for k, v in sorted(self.library_modes.items())},
-            "find_links": self.find_links,
-            "offline": self.offline,
-            "probe_timeout": self.probe_timeout,
-            "execution_timeout": self.execution_timeout,
-            "heartbeat_interval": self.heartbeat_interval,
-            "heartbeat_timeout": self.heartbeat_timeout,
-            "crash_limit": self.crash_limit,
-            "crash_window": self.crash_window,
         }
 
     def save(self) -> None:

@@ -68,7 +68,7 @@ def apply_environment(environ: MutableMapping[str, str], wanted: Mapping[str, st
 
     Returns the names now placed. Reserved names are skipped (a hand-edited ``.env`` may hold one).
     """
-    now = {k: v for k, v in wanted.items() if not is_reserved(k)}
+    now = {k: v for k, v in wanted.items() if not is_reserved(k) and "\x00" not in v}  # NUL: no env holds it
     for key in set(placed) - set(now):
         environ.pop(key, None)
     for key, value in now.items():
