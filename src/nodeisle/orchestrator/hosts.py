@@ -294,12 +294,21 @@ class WorkerHost:
             assert self.worker is not None
             return self.worker
 
+    @staticmethod
+    def _transfer_error(record: NodeRecord, exc: codec.UnencodableValue, parameter: str | None) -> ValueTransferError:
+        """Name the parameter behind a payload path: ``values.<name>...``, or ``value...`` for ``parameter``."""
+        path = exc.path
+        if parameter is not None and (path == "value" or path.startswith(("value.", "value["))):
+            name, rest = parameter, path[len("value") :]
+        else:
+            head = path.removeprefix("values.")
+            cut = min((i for i in (head.find("."), head.find("[")) if i >= 0), default=len(head))
+            name, rest = head[:cut], head[cut:]
+        return ValueTransferError(record.name, name, exc.type_name, exc.why, rest.lstrip("."))
+
     def _payload(self, record: NodeRecord, values: Mapping[str, Any]) -> dict[str, Any]:
-        for name, value in values.items():
-            try:
-                codec.encode(value)
-            except codec.UnencodableValue as exc:
-                raise ValueTransferError(record.name, name, exc.type_name, exc.why, exc.path) from None
+        # Values are not checked here: the peer encodes the payload once, before sending anything,
+        # and its UnencodableValue is turned into a ValueTransferError naming the parameter.
         return {
             "class_name": record.class_name,
             "node_name": record.name,
@@ -341,6 +350,8 @@ class WorkerHost:
             except TimeoutError:
                 assert deadline is not None
                 return await self._expired(worker, record, payload["exec_id"], deadline)
+            except codec.UnencodableValue as exc:
+                raise self._transfer_error(record, exc, None) from None
         except LibraryError as exc:
             return _hosting.ExecutionOutcome({}, [], RemoteError(type="LibraryFailed", message=str(exc)))
         except ValueTransferError as exc:
@@ -364,20 +375,23 @@ class WorkerHost:
     ) -> tuple[list[ParameterSpec], list[Violation]]:
         worker: WorkerProcess | None = None
         try:
-            payload = self._payload(record, {**record.values, parameter: value})
-            payload["values"] = dict(record.values)
+            payload = self._payload(record, record.values)
             payload["parameter_name"] = parameter
             payload["value"] = value
             worker = await self._live_worker()
-            async with asyncio.timeout(deadline.seconds if deadline else None):
-                answer = await worker.request("_apply_value", payload)
+            try:
+                async with asyncio.timeout(deadline.seconds if deadline else None):
+                    answer = await worker.request("_apply_value", payload)
+            except codec.UnencodableValue as exc:
+                raise self._transfer_error(record, exc, parameter) from None
         except TimeoutError:
             assert deadline is not None and worker is not None
             worker.stop_reason = f"terminated because setting {record.name}.{parameter} overran its deadline"
             await worker.stop()  # the hook may be stuck in a thread: a fresh worker serves what comes next
             raise RequestFailed(
-                deadline.error(record.name, f"setting {parameter!r} did not finish, so Worker-{worker.worker_id} "
-                               "was terminated").message
+                deadline.error(
+                    record.name, f"setting {parameter!r} did not finish, so Worker-{worker.worker_id} was terminated"
+                ).message
             ) from None
         except RemoteFailure as exc:
             raise RequestFailed(exc.remote_message) from None
@@ -423,4 +437,3 @@ class WorkerHost:
 
     def failure(self) -> str | None:
         return self._failed
-
