@@ -325,7 +325,30 @@ def _set(node: BaseNode, name: str, value: Any) -> None:
         raise HydrationError(name, exc) from exc
 
 
-def apply_value(
+async def apply_value(
+    cls: type[BaseNode],
+    node_name: str,
+    metadata: Mapping[str, Any] | None,
+    specs: Sequence[ParameterSpec],
+    values: Mapping[str, Any],
+    parameter_name: str,
+    value: Any,
+    context: Context,
+    library: str,
+    handler: RequestHandler | None,
+) -> tuple[list[ParameterSpec], list[Violation]]:
+    """Set one value the way a user does, in a thread (hooks may block or issue requests).
+
+    Returns the parameter list the hooks leave behind and the strict-mode violations they caused.
+    """
+    scope = NodeScope(context, library, node_name, Phase.HYDRATION, handler)
+    resulting = await asyncio.to_thread(
+        _apply_value, cls, node_name, metadata, specs, values, parameter_name, value, scope
+    )
+    return resulting, scope.violations
+
+
+def _apply_value(
     cls: type[BaseNode],
     node_name: str,
     metadata: Mapping[str, Any] | None,
@@ -335,7 +358,6 @@ def apply_value(
     value: Any,
     scope: NodeScope,
 ) -> list[ParameterSpec]:
-    """Set one value the way a user does; return the parameter list the hooks leave behind."""
     with node_scope(scope):
         node = materialize(cls, node_name, metadata, specs, values, scope)
         with phase(scope, Phase.HYDRATION):

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from nodeisle import _audit, _hosting
 from nodeisle._errors import BusError, LibraryError, ValueTransferError, WorkerCrashed
 from nodeisle._node import ParameterSpec
-from nodeisle._scope import NodeScope, Phase, RequestHandler
+from nodeisle._scope import RequestHandler
 from nodeisle._strict import Context, Violation
 from nodeisle.bus import codec
 from nodeisle.bus.peer import RemoteFailure
@@ -153,11 +153,9 @@ class LocalHost:
     async def apply_value(
         self, record: NodeRecord, parameter: str, value: Any, deadline: Deadline | None = None
     ) -> tuple[list[ParameterSpec], list[Violation]]:
-        scope = NodeScope(Context.ORCHESTRATOR, self.manifest.name, record.name, Phase.HYDRATION, self.handler)
         try:
             async with asyncio.timeout(deadline.seconds if deadline else None):
-                specs = await asyncio.to_thread(
-                    _hosting.apply_value,
+                return await _hosting.apply_value(
                     self._class(record.class_name),
                     record.name,
                     record.metadata,
@@ -165,7 +163,9 @@ class LocalHost:
                     record.values,
                     parameter,
                     value,
-                    scope,
+                    Context.ORCHESTRATOR,
+                    self.manifest.name,
+                    self.handler,
                 )
         except TimeoutError:
             assert deadline is not None
@@ -173,7 +173,6 @@ class LocalHost:
                 f"{deadline.error(record.name, 'setting ' + repr(parameter) + ' did not finish').message}; its hook "
                 "is still running in a thread of the orchestrator process"
             ) from None
-        return specs, scope.violations
 
     async def close(self) -> None:
         self.code = None

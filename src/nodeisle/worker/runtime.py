@@ -28,7 +28,6 @@ from typing import Any
 from nodeisle import _hosting
 from nodeisle._errors import HandshakeRefused, NotConnectedError, ValueTransferError
 from nodeisle._node import ParameterSpec
-from nodeisle._scope import NodeScope, Phase
 from nodeisle._strict import Context
 from nodeisle.bus import codec
 from nodeisle.bus.peer import Peer
@@ -247,10 +246,7 @@ class WorkerRuntime:
         return {"outputs": outputs, "violations": [v.to_dict() for v in outcome.violations], "error": error}
 
     async def _apply_value(self, payload: dict[str, Any]) -> dict[str, Any]:
-        library = self.code.manifest.name if self.code else ""
-        scope = NodeScope(Context.WORKER, library, payload["node_name"], Phase.HYDRATION, self._forwarder)
-        specs = await asyncio.to_thread(
-            _hosting.apply_value,
+        specs, violations = await _hosting.apply_value(
             self._class(payload["class_name"]),
             payload["node_name"],
             payload.get("metadata"),
@@ -258,9 +254,11 @@ class WorkerRuntime:
             payload["values"],
             payload["parameter_name"],
             payload["value"],
-            scope,
+            Context.WORKER,
+            self.code.manifest.name if self.code else "",
+            self._forwarder,
         )
-        return {"specs": [s.to_dict() for s in specs], "violations": [v.to_dict() for v in scope.violations]}
+        return {"specs": [s.to_dict() for s in specs], "violations": [v.to_dict() for v in violations]}
 
 
 def _watch_parent(parent_pid: int | None) -> None:
