@@ -21,6 +21,7 @@ def test_public_surface_is_exactly_the_contract() -> None:
         "Options",
         "Parameter",
         "ParameterMode",
+        "RequestRefused",
         "Trait",
         "__version__",
         "ahandle_request",

@@ -5,7 +5,7 @@ because it is also the worker runtime installed into every isolated library's en
 """
 
 from nodeisle._api import ahandle_request, handle_request
-from nodeisle._errors import NodeisleError
+from nodeisle._errors import NodeisleError, RequestRefused
 from nodeisle._node import BaseNode, Options, Parameter, ParameterMode, Trait
 
 __version__ = "0.1.0"
@@ -16,6 +16,7 @@ __all__ = [
     "Options",
     "Parameter",
     "ParameterMode",
+    "RequestRefused",
     "Trait",
     "__version__",
     "ahandle_request",

@@ -11,7 +11,8 @@
     │   ├── ProtocolError            a malformed or unexpected frame
     │   ├── HandshakeRefused         the peer refused the connection (token or protocol version)
     │   └── WorkerCrashed            a worker process died (exit code or signal, stderr tail)
-    └── NotConnectedError        a request was made where no engine can answer it
+    ├── NotConnectedError        a request was made where no engine can answer it
+    └── RequestRefused           a worker's library may not make that request (request, library, rule)
 
 Every error carries its subject as attributes and a message that says what failed, on what,
 why, and how to fix it.
@@ -116,3 +117,11 @@ class WorkerCrashed(BusError):
 
 class NotConnectedError(NodeisleError):
     """A request was made where no engine can answer it."""
+
+
+class RequestRefused(NodeisleError, PermissionError):
+    """The orchestrator refused a request forwarded by a worker: its library may not make it.
+
+    Raised in node code by ``handle_request``; unless the code catches it, the node fails with the
+    message, which names the request, the library and the rule (docs/workers.md).
+    """

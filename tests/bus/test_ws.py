@@ -231,3 +231,21 @@ def test_legacy_client_refusal_names_status_and_reason(token: str, version: int,
                 await ws.connect(server.url, token, "w-old", version=version)
 
     run(body())
+
+
+def test_a_worker_connects_directly_whatever_proxy_variables_say(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression: websockets >= 15 sent the loopback bus connection through HTTP_PROXY / ALL_PROXY."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")  # nothing listens there: a proxied connect would fail
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+
+    async def body() -> None:
+        async with bus_server() as (server, _orchestrator):
+            transport = await ws.connect(server.url, TOKEN, "w-proxy")
+            worker = Peer(transport, echo, name="worker")
+            worker.start()
+            assert await worker.request("hello", 1) == {"name": "hello", "payload": 1}
+            await worker.close()
+
+    run(body())

@@ -14,7 +14,7 @@ import pytest
 
 from nodeisle._errors import HandshakeRefused
 from nodeisle.bus import ws
-from nodeisle.bus.peer import Peer, TransportClosed
+from nodeisle.bus.peer import Peer
 from nodeisle.bus.protocol import BusProtocol
 from nodeisle.orchestrator.workers import WorkerHub, WorkerProcess
 from nodeisle.requests import WIRE_TYPES
@@ -62,14 +62,14 @@ def test_orchestrator_bus_survives_junk_and_refuses_strangers(caplog: pytest.Log
         await hub.ensure_started()
         assert hub.url.startswith("ws://127.0.0.1:")
         worker = WorkerProcess("Text Tools", Path(sys.executable), MANIFEST, worker_id="f00d")
-        hub.register(worker)
+        credential = hub.register(worker)
         try:
-            for token in ("", "not-the-token", hub.token[:-1]):
+            for token in ("", "not-the-token", credential[:-1]):
                 with pytest.raises(HandshakeRefused, match="401"):
                     await ws.connect(hub.url, token, "f00d")
             with pytest.raises(HandshakeRefused, match="426"):
-                await ws.connect(hub.url, hub.token, "f00d", version=2)
-            transport = await ws.connect(hub.url, hub.token, "f00d")
+                await ws.connect(hub.url, credential, "f00d", version=2)
+            transport = await ws.connect(hub.url, credential, "f00d")
             for frame in junk_frames(seed=7, count=200):
                 await transport.send(frame)
 
@@ -84,11 +84,8 @@ def test_orchestrator_bus_survives_junk_and_refuses_strangers(caplog: pytest.Log
             assert await asyncio.wait_for(peer.request("_ready", {"schemas": []}), 5) is None
             assert worker.peer is not None and worker.peer.bad_frames > 10
             await peer.close()
-            intruder = await ws.connect(hub.url, hub.token, "beef")  # admitted token, unknown worker id
-            with pytest.raises(TransportClosed):  # closed by the hub before any request is handled
-                for _ in range(50):
-                    await intruder.send('{"t": "req", "id": 1, "name": "ListFlowsRequest", "body": null}')
-                    await intruder.recv()
+            with pytest.raises(HandshakeRefused, match="401"):  # a worker's credential, an unknown worker id
+                await ws.connect(hub.url, credential, "beef")
         finally:
             await hub.close()
     run(body(), timeout=60)
@@ -141,3 +138,36 @@ def test_worker_survives_junk_frames_and_keeps_serving() -> None:
             await proc.wait()
             await server.close()
     run(body(), timeout=60)
+
+
+def test_each_worker_is_admitted_only_with_its_own_credential_once() -> None:
+    """Regression: one run token was shared by every worker, so any library could connect as another's worker."""
+    handled: list[tuple[str, str]] = []
+
+    async def body() -> None:
+        async def handler(worker: Any, name: str, payload: Any) -> Any:
+            handled.append((worker.library, name))
+            return None
+
+        hub = WorkerHub(handler)
+        await hub.ensure_started()
+        a = WorkerProcess("Library A", Path(sys.executable), MANIFEST, worker_id="aaaa")
+        b = WorkerProcess("Library B", Path(sys.executable), MANIFEST, worker_id="bbbb")
+        a_credential, b_credential = hub.register(a), hub.register(b)
+        try:
+            assert a_credential != b_credential
+            with pytest.raises(HandshakeRefused, match="401"):  # A's credential does not admit A as B
+                await ws.connect(hub.url, a_credential, "bbbb")
+            transport = await ws.connect(hub.url, a_credential, "aaaa")
+            await asyncio.sleep(0.05)
+            assert a.peer is not None
+            with pytest.raises(HandshakeRefused, match="401"):  # claimed: a replay is refused
+                await ws.connect(hub.url, a_credential, "aaaa")
+            hub.unregister(b)
+            with pytest.raises(HandshakeRefused, match="401"):  # a credential dies with its worker
+                await ws.connect(hub.url, b_credential, "bbbb")
+            await transport.close()
+        finally:
+            await hub.close()
+    run(body(), timeout=30)
+    assert handled == []

@@ -7,6 +7,7 @@ import hashlib
 import json
 import logging
 import os
+import secrets as secrets_module
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 
+import nodeisle.orchestrator.workers as workers_module
 from nodeisle.orchestrator.engine import Orchestrator, build_orchestrator
 from nodeisle.orchestrator.hosts import WorkerHost
 from nodeisle.orchestrator.workers import INHERITED_ENV
@@ -45,10 +47,14 @@ class ReadSecret(BaseNode):
         self.add_parameter(Parameter("message", type="str", allowed_modes=OUT))
     def process(self):
         key = self.parameter_values["key"]
-        result = nodeisle.handle_request(GetSecretValueRequest(key=key))
-        self.parameter_output_values["via_request"] = result.value
+        try:
+            result = nodeisle.handle_request(GetSecretValueRequest(key=key))
+            value, message = result.value, result.message
+        except nodeisle.RequestRefused as exc:  # the library may not read it
+            value, message = None, str(exc)
+        self.parameter_output_values["via_request"] = value
         self.parameter_output_values["via_environ"] = os.environ.get(key)
-        self.parameter_output_values["message"] = result.message
+        self.parameter_output_values["message"] = message
 
 class DigestSecret(BaseNode):
     # Outputs a digest, never the value: what a well-behaved library shows.
@@ -70,9 +76,13 @@ class WriteSecret(BaseNode):
         self.add_parameter(Parameter("succeeded", type="bool", allowed_modes=OUT))
         self.add_parameter(Parameter("message", type="str", allowed_modes=OUT))
     def process(self):
-        result = nodeisle.handle_request(SetSecretValueRequest(key=self.parameter_values["key"], value="written"))
-        self.parameter_output_values["succeeded"] = result.succeeded
-        self.parameter_output_values["message"] = result.message
+        try:
+            result = nodeisle.handle_request(SetSecretValueRequest(key=self.parameter_values["key"], value="written"))
+            succeeded, message = result.succeeded, result.message
+        except nodeisle.RequestRefused as exc:
+            succeeded, message = False, str(exc)
+        self.parameter_output_values["succeeded"] = succeeded
+        self.parameter_output_values["message"] = message
 
 class ReadConfig(BaseNode):
     def __init__(self, name, metadata=None):
@@ -327,9 +337,10 @@ def test_a_library_declaring_required_secrets_cannot_read_another_key_by_request
             for other in ("OTHER_KEY", "OPERATOR_ONLY"):
                 refused = await outputs(o, "ReadSecret", key=other)
                 assert (refused["via_request"], refused["via_environ"]) == (None, None)
-                assert "not in its required_secrets" in refused["message"]
+                assert f"GetSecretValueRequest refused for library {NARROW!r} (rule declared-secrets)" in refused["message"]
+                assert "not in the library's required_secrets" in refused["message"]
             written = await outputs(o, "WriteSecret", key="OTHER_KEY")
-            assert written["succeeded"] is False and "not in its required_secrets" in written["message"]
+            assert written["succeeded"] is False and "not in the library's required_secrets" in written["message"]
             # its allowed key still follows changes, delivered over the bus
             ok(await o.handle_async(SetSecretValueRequest(key="ALLOWED_KEY", value="allowed-2")))
             ok(await o.handle_async(SetSecretValueRequest(key="OTHER_KEY", value="other-2")))
@@ -426,6 +437,14 @@ def test_no_secret_value_appears_in_any_log_line_or_json_output(
     ]
     assert all(r.returncode == 0 for r in runs), [r.stderr[-2000:] for r in runs]
     caplog.set_level(logging.DEBUG)
+    credentials: list[str] = []  # every worker credential issued in this process
+    issue = secrets_module.token_urlsafe
+
+    def recorded(nbytes: int | None = None) -> str:
+        credentials.append(issue(nbytes))
+        return credentials[-1]
+
+    monkeypatch.setattr(workers_module.secrets, "token_urlsafe", recorded)
 
     async def body() -> None:  # API changes while workers run: broadcasts, the override warning
         async with build_orchestrator() as o:
@@ -447,3 +466,6 @@ def test_no_secret_value_appears_in_any_log_line_or_json_output(
     assert any("Worker-" in line for line in lines)  # worker output was captured too
     assert [line for line in lines if "LEAK_TEST_KEY" in line]  # ... and the key is named
     assert not [line for line in lines if value in line or operator_value in line]
+    # Regression: `nodeisle -v` showed the websockets handshake, with the worker's credential header.
+    assert credentials and not [line for line in lines if any(c in line for c in credentials)]
+    assert not [line for line in lines if "X-Nodeisle-Token" in line]

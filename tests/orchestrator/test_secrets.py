@@ -86,6 +86,21 @@ def test_names_that_steer_the_worker_cannot_be_secrets(name: str) -> None:
         check_name(name)
 
 
+@pytest.mark.parametrize(
+    "name", ["HTTPS_PROXY", "http_proxy", "ALL_PROXY", "NO_PROXY", "PIP_INDEX_URL", "UV_INDEX_URL", "SSL_CERT_FILE",
+             "REQUESTS_CA_BUNDLE", "CC", "LDFLAGS", "GIT_SSH_COMMAND"],
+)
+def test_names_that_steer_env_builds_or_the_network_cannot_be_secrets(name: str, tmp_path: Path) -> None:
+    """Regression: a secret named HTTPS_PROXY was exported into the orchestrator's environment, reaching env builds."""
+    with pytest.raises(SecretsError, match="only the operator's OS environment sets those"):
+        check_name(name)
+    environ: dict[str, str] = {}
+    store = SecretsStore(tmp_path / ".env", environ=environ)
+    (tmp_path / ".env").write_text(f"{name}=http://127.0.0.1:9\nPLAIN=1\n")  # a hand-edited file
+    store.export(store.secret_names())
+    assert environ == {"PLAIN": "1"}
+
+
 def test_every_variable_a_worker_inherits_is_reserved() -> None:
     assert all(is_reserved(name) for name in (*INHERITED_ENV, "PATH", "VIRTUAL_ENV", "PYTHONUNBUFFERED"))
 

@@ -69,9 +69,9 @@ def test_worker_started_by_the_hub_is_admitted_and_reports_its_schema() -> None:
             TEXT_TOOLS / "griptape-nodes-library.json",
             env={"PATH": "/usr/bin:/bin"},
         )
-        hub.register(worker)
+        credential = hub.register(worker)
         try:
-            ready = await worker.start(hub.url, hub.token, timeout=20)
+            ready = await worker.start(hub.url, credential, timeout=20)
             assert {s["class_name"] for s in ready.schemas} >= {"Echo", "Split", "Repeat"}
             assert ready.pid == worker.process.pid  # type: ignore[union-attr]
         finally:

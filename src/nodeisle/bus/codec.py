@@ -2,7 +2,8 @@
 
 Contract (see docs/values.md):
 - JSON values (None, bool, int, float, str, list, dict with str keys) round-trip exactly; this
-  includes ints of any size, ``-0.0``, ``nan`` and the infinities. Subclasses of these types
+  includes ints of any size, ``-0.0``, ``nan`` and the infinities, and strings of any size (a long
+  string travels as UTF-8 in an attachment, chunked like bytes; lone surrogates included). Subclasses of these types
   (``IntEnum``, ``StrEnum``, other enums by their value) travel as the base type.
 - ``tuple`` stays a tuple; ``bytes``/``bytearray`` arrive as ``bytes``.
 - numpy arrays arrive as numpy arrays with the same dtype (structured dtypes included) and shape,
@@ -33,6 +34,9 @@ MAX_DEPTH = 100
 # Ints at least this large travel as hex text: JSON's decimal form is limited to a few thousand
 # digits by ``sys.set_int_max_str_digits`` (minimum 640), hex conversion is not limited.
 _INT_LIMIT = 1 << 2000
+
+#: Strings longer than this travel as attachments, so the JSON text of a message stays small.
+STR_INLINE_MAX = 4096
 
 # Buffer formats a receiver without numpy can still rebuild (struct syntax, one item).
 _PORTABLE_FORMAT = re.compile(r"[@=<>!]?[?bBhHiIlLqQnNefd]")
@@ -66,10 +70,12 @@ def _key_segment(key: str) -> str:
 class Encoder:
     """Encodes one value; collects its attachments in ``attachments`` (order = reference number)."""
 
-    def __init__(self, wire_types: Mapping[str, type[Any]] | None = None) -> None:
+    def __init__(self, wire_types: Mapping[str, type[Any]] | None = None, limit: int | None = None) -> None:
         self.attachments: list[memoryview] = []
         self._wire_names = {cls: name for name, cls in (wire_types or {}).items()}
         self._depth = 0
+        self._limit = limit  # bytes all attachments together may take; None: no limit
+        self._total = 0
 
     def encode(self, value: Any, path: str = "") -> Any:
         """The JSON tree for ``value``; ``path`` prefixes the location named by UnencodableValue."""
@@ -84,7 +90,9 @@ class Encoder:
     def _encode(self, value: Any) -> Any:
         # Exact type checks first: the common JSON cases stay fast.
         kind = type(value)
-        if value is None or kind is str or kind is float or kind is bool:
+        if kind is str:
+            return value if len(value) <= STR_INLINE_MAX else self._encode_str(value)
+        if value is None or kind is float or kind is bool:
             return value
         if kind is int:
             return value if -_INT_LIMIT < value < _INT_LIMIT else {TAG: "int", "hex": hex(value)}
@@ -96,7 +104,7 @@ class Encoder:
         if numpy is not None and isinstance(value, (numpy.ndarray, numpy.generic)):
             return self._encode_numpy(numpy, value)
         if isinstance(value, (bytes, bytearray)):
-            return {TAG: "bytes", "ref": self._attach(memoryview(value))}
+            return {TAG: "bytes", "ref": self._attach(memoryview(value), _type_name(value))}
         if isinstance(value, tuple):
             return {TAG: "tuple", "items": self._encode_items(value)}
         if isinstance(value, enum.Enum) and not isinstance(value, (int, float, str)):
@@ -105,7 +113,7 @@ class Encoder:
         if isinstance(value, bool):
             return bool(value)
         if isinstance(value, str):
-            return str.__str__(value)
+            return self._encode(str.__str__(value))
         if isinstance(value, int):
             return self._encode(int.__index__(value))
         if isinstance(value, float):
@@ -129,6 +137,10 @@ class Encoder:
         if numpy is not None:
             return self._encode_numpy(numpy, numpy.asarray(view), _type_name(value))
         return self._encode_buffer(view, _type_name(value))
+
+    def _encode_str(self, value: str) -> dict[str, Any]:
+        data = value.encode("utf-8", "surrogatepass")  # lone surrogates round-trip, as they do in JSON
+        return {TAG: "str", "ref": self._attach(memoryview(data), "str")}
 
     def _nested(self, value: Any, segment: str) -> Any:
         """Encode a value held by a container; a refusal names ``segment`` in its path."""
@@ -183,7 +195,8 @@ class Encoder:
         except (TypeError, ValueError) as exc:
             raise UnencodableValue("", type_name or f"numpy.ndarray[{dtype}]", str(exc)) from None
         descr: Any = dtype.str if dtype.names is None else numpy.lib.format.dtype_to_descr(dtype)
-        encoded = {TAG: "ndarray", "ref": self._attach(memoryview(raw)), "dtype": descr, "shape": list(array.shape)}
+        ref = self._attach(memoryview(raw), type_name or f"numpy.ndarray[{dtype}]")
+        encoded = {TAG: "ndarray", "ref": ref, "dtype": descr, "shape": list(array.shape)}
         if isinstance(value, numpy.generic):
             encoded["scalar"] = True
         return encoded
@@ -193,9 +206,16 @@ class Encoder:
         if not _PORTABLE_FORMAT.fullmatch(view.format):
             raise UnencodableValue("", type_name, f"buffer format {view.format!r} is not supported; send bytes")
         raw = view.cast("B") if view.c_contiguous and view.ndim else memoryview(view.tobytes())
-        return {TAG: "buffer", "ref": self._attach(raw), "format": view.format, "shape": list(view.shape or ())}
+        ref = self._attach(raw, type_name)
+        return {TAG: "buffer", "ref": ref, "format": view.format, "shape": list(view.shape or ())}
 
-    def _attach(self, view: memoryview) -> int:
+    def _attach(self, view: memoryview, type_name: str) -> int:
+        self._total += view.nbytes
+        if self._limit is not None and self._total > self._limit:
+            raise UnencodableValue(
+                "", type_name, f"it takes {view.nbytes} bytes, and one message may carry at most {self._limit} "
+                "bytes of values (the max_value_bytes setting)"
+            )
         self.attachments.append(view if view.format == "B" and view.ndim == 1 else view.cast("B"))
         return len(self.attachments) - 1
 
@@ -233,6 +253,11 @@ class Decoder:
             return {key: self._decode(item) for key, item in tree.items()}
         if tag == "bytes":
             return bytes(self._attachment(tree))
+        if tag == "str":
+            try:
+                return self._attachment(tree).decode("utf-8", "surrogatepass")
+            except UnicodeDecodeError as exc:
+                raise UndecodableValue(f"string attachment is not UTF-8: {exc}") from None
         if tag == "tuple":
             return tuple(self._decode(item) for item in _list(tree, "items"))
         if tag == "dict":
@@ -362,9 +387,11 @@ def _type_name(value: Any) -> str:
     return kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
 
 
-def encode(value: Any, wire_types: Mapping[str, type[Any]] | None = None) -> tuple[Any, list[memoryview]]:
-    """The JSON tree for ``value`` and its attachments; raises UnencodableValue."""
-    encoder = Encoder(wire_types)
+def encode(
+    value: Any, wire_types: Mapping[str, type[Any]] | None = None, limit: int | None = None
+) -> tuple[Any, list[memoryview]]:
+    """The JSON tree for ``value`` and its attachments (at most ``limit`` bytes); raises UnencodableValue."""
+    encoder = Encoder(wire_types, limit)
     tree = encoder.encode(value)
     return tree, encoder.attachments
 

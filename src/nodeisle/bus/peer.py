@@ -20,7 +20,14 @@ from typing import Any, Protocol
 
 from nodeisle._errors import BusError, ProtocolError
 from nodeisle.bus import codec
-from nodeisle.bus.protocol import BusProtocol, Frame, IncomingCancel, IncomingRequest, IncomingResponse
+from nodeisle.bus.protocol import (
+    BusProtocol,
+    Frame,
+    IncomingCancel,
+    IncomingRequest,
+    IncomingResponse,
+    OversizedMessage,
+)
 
 LOGGER = logging.getLogger("nodeisle.bus")
 
@@ -108,9 +115,12 @@ class Peer:
             raise BusError(f"{self._name}: connection is closed ({self.closed.result()})")
         if self._reader is None:
             raise BusError(f"{self._name}: call start() before request()")
-        tree, attachments = codec.encode(payload, self._wire_types)
+        tree, attachments = codec.encode(payload, self._wire_types, self.protocol.max_attachments)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        request_id = self.protocol.send_request(name, tree, attachments)
+        try:
+            request_id = self.protocol.send_request(name, tree, attachments)
+        except OversizedMessage as exc:
+            raise codec.UnencodableValue("", type(payload).__name__, str(exc)) from None
         self._futures[request_id] = future
         try:
             if timeout is None:
@@ -242,12 +252,12 @@ class Peer:
         if self.closed.done():
             return
         try:
-            tree, attachments = codec.encode(answer, self._wire_types)
-        except codec.UnencodableValue as exc:
-            ok = False
-            answer = {"type": "ValueTransferError", "message": f"the answer: {exc}", "traceback": ""}
-            tree, attachments = codec.encode(answer)
-        self.protocol.send_response(request_id, ok, tree, attachments)
+            tree, attachments = codec.encode(answer, self._wire_types, self.protocol.max_attachments)
+            self.protocol.send_response(request_id, ok, tree, attachments)
+        except (codec.UnencodableValue, OversizedMessage) as exc:
+            problem = {"type": "ValueTransferError", "message": f"the answer: {exc}", "traceback": ""}
+            tree, attachments = codec.encode(problem)
+            self.protocol.send_response(request_id, False, tree, attachments)
 
     # -- closing ----------------------------------------------------------------------------------
     def _fail_all(self, reason: str) -> None:

@@ -11,12 +11,14 @@ followed by its attachments as binary frames of at most ``chunk_size`` bytes:
     {"t":"res","id":7,"ok":true,"body":<tree>,"sizes":[...]}
     {"t":"cancel","id":7}
 
-``sizes`` lists each attachment's byte length (omitted means ``[]``); the receiver preallocates
-one buffer per attachment and fills it from the binary frames, which must follow their header
-with nothing in between. An attachment may span several frames, and a frame may finish one
-attachment and start the next; zero-length attachments take no bytes. Ids are positive integers
-chosen by the sender of a request, strictly increasing per direction on one connection: a request
-whose id is not above the last one seen (a replay, or a reordered frame) is a protocol error.
+``sizes`` lists each attachment's byte length (omitted means ``[]``). A header whose sizes add up
+to more than ``max_attachments`` is refused before anything is allocated; the receiver's buffers
+grow as the bytes arrive (a header alone never makes it allocate what it declares), from the binary
+frames, which must follow their header with nothing in between. An attachment may span several
+frames, and a frame may finish one attachment and start the next; zero-length attachments take no
+bytes. Ids are positive integers chosen by the sender of a request, strictly increasing per
+direction on one connection: a request whose id is not above the last one seen (a replay, or a
+reordered frame) is a protocol error.
 
 Every request is answered exactly once, also when it was cancelled (then ``ok`` is false). A
 request whose sender cancelled it or let it expire is no longer awaited: its late response, with
@@ -48,6 +50,10 @@ DEFAULT_MAX_ATTACHMENTS = 4 << 30
 _MAX_ABANDONED = 4096
 
 Frame = str | bytes | bytearray | memoryview
+
+
+class OversizedMessage(ProtocolError):
+    """A message to send is larger than the limits the receiving side enforces: nothing was queued."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +92,8 @@ class _Partial:
         self.header = header
         self.sizes = sizes
         self.discard = discard
-        self.buffers = [] if discard else [bytearray(size) for size in sizes]
+        # Empty buffers that grow with the bytes: what a header declares is not trusted with memory.
+        self.buffers = [] if discard else [bytearray() for _ in sizes]
         self.index = 0
         self.filled = 0
         self._skip_full()
@@ -106,7 +113,7 @@ class _Partial:
                 raise ProtocolError("binary frame carries more bytes than the message's attachments declare")
             take = min(view.nbytes, self.sizes[self.index] - self.filled)
             if not self.discard:
-                self.buffers[self.index][self.filled : self.filled + take] = view[:take]
+                self.buffers[self.index] += view[:take]
             self.filled += take
             view = view[take:]
             self._skip_full()
@@ -164,10 +171,19 @@ class BusProtocol:
         self._pending.pop(request_id, None)
 
     def _queue(self, header: dict[str, Any], attachments: Sequence[memoryview]) -> None:
-        """Serialize first, then queue: a body json cannot write leaves the protocol unchanged."""
+        """Serialize first, then queue: a body json cannot write, or a message over the limits the peer
+        enforces (:class:`OversizedMessage`), leaves the protocol unchanged."""
         views = [a if a.format == "B" and a.ndim == 1 else a.cast("B") for a in attachments]
         header["sizes"] = [view.nbytes for view in views]
-        frames: list[Frame] = [json.dumps(header, separators=(",", ":"))]
+        total = sum(header["sizes"])
+        if total > self.max_attachments:
+            raise OversizedMessage(f"its values take {total} bytes, over the limit of {self.max_attachments}")
+        text = json.dumps(header, separators=(",", ":"))
+        if len(text) > self.max_text:
+            raise OversizedMessage(
+                f"its JSON part is {len(text)} characters, over the limit of {self.max_text} (too many small values)"
+            )
+        frames: list[Frame] = [text]
         step = self.chunk_size
         for view in views:
             frames.extend(view[start : start + step] for start in range(0, view.nbytes, step))

@@ -5,14 +5,21 @@ supports a wide range (10 and newer), because a library may pin its own websocke
 worker runtime must still run in that library's environment.
 
 Admission happens in the opening handshake, before any frame is read: a connection must present
-the per-run token (compared in constant time) and this protocol version in request headers;
-otherwise it is answered with HTTP 401 or 426 and a body that says why.
+a credential the server accepts for the worker id it names (compared in constant time) and this
+protocol version in request headers; otherwise it is answered with HTTP 401 or 426 and a body that
+says why. The orchestrator's hub issues one single-use credential per worker (see
+:class:`nodeisle.orchestrator.workers.WorkerHub`).
+
+The worker side never goes through an HTTP proxy, whatever the environment says: the bus is
+loopback only, and websockets >= 15 would otherwise honour ``HTTP_PROXY``/``ALL_PROXY`` even for
+127.0.0.1.
 """
 
 from __future__ import annotations
 
 import hmac
 import http
+import inspect
 import ipaddress
 import logging
 from collections.abc import Awaitable, Callable
@@ -33,6 +40,9 @@ from nodeisle.bus.protocol import (
 )
 
 LOGGER = logging.getLogger("nodeisle.bus")
+# websockets' DEBUG lines show handshake headers (the worker's credential) and frame contents (secret
+# values in refreshes): never at any verbosity. Its INFO and above still show.
+logging.getLogger("websockets").setLevel(logging.INFO)
 MAX_FRAME = max(DEFAULT_MAX_TEXT, DEFAULT_CHUNK_SIZE) + 1024
 
 class WebSocketTransport:
@@ -66,6 +76,21 @@ def _closed_reason(exc: ConnectionClosed) -> str:
 
 
 Admitted = Callable[[WebSocketTransport, str], Awaitable[None]]
+#: ``authorize(worker_id, offered_credential)``: True if the credential is valid for that worker id.
+#: It must not consume the credential: ``on_connect`` claims it once the handshake has completed.
+Authorize = Callable[[str, str], bool]
+
+
+def shared_token(token: str) -> Authorize:
+    """An authorizer that admits any worker id presenting ``token`` (tests and benchmarks)."""
+    if not token:
+        raise ValueError("bus: an empty token would admit anyone; pass a secret token")
+    expected = token.encode()
+
+    def authorize(_worker_id: str, offered: str) -> bool:
+        return hmac.compare_digest(offered.encode(), expected)
+
+    return authorize
 
 
 class BusServer:
@@ -86,19 +111,22 @@ class BusServer:
         await self._server.wait_closed()
 
 
-async def serve(token: str, on_connect: Admitted, *, host: str = "127.0.0.1") -> BusServer:
-    """Listen on ``host`` (loopback) at a free port; admit connections that carry ``token``."""
+async def serve(token: str | Authorize, on_connect: Admitted, *, host: str = "127.0.0.1") -> BusServer:
+    """Listen on ``host`` (loopback) at a free port; admit connections ``token`` authorizes.
+
+    ``token`` is either one shared secret (:func:`shared_token`) or an authorizer called with the
+    worker id and the credential a connection offers.
+    """
     from websockets.asyncio.server import serve as ws_serve
 
     if not _is_loopback(host):
         raise ValueError(f"bus: refusing to listen on {host!r}; pass a loopback address such as 127.0.0.1")
-    if not token:
-        raise ValueError("bus: an empty token would admit anyone; pass the run's secret token")
+    authorize = shared_token(token) if isinstance(token, str) else token
 
     def admit(connection: Any, request: Any) -> Any:
         peer = connection.remote_address
         offered = request.headers.get(TOKEN_HEADER, "")
-        if not hmac.compare_digest(offered.encode(), token.encode()):
+        if not offered or not authorize(request.headers.get(WORKER_HEADER, ""), offered):
             LOGGER.warning("bus: refused a connection from %s: %s", peer, "no token" if not offered else "wrong token")
             return connection.respond(http.HTTPStatus.UNAUTHORIZED, "nodeisle bus: missing or wrong token\n")
         version = request.headers.get(VERSION_HEADER, "")
@@ -139,6 +167,8 @@ async def connect(url: str, token: str, worker_id: str, *, version: int = PROTOC
         from websockets.asyncio.client import connect as ws_connect
 
         options["additional_headers"] = headers
+        if "proxy" in inspect.signature(ws_connect.__init__).parameters:  # websockets >= 15 reads proxy variables
+            options["proxy"] = None
     except ImportError:  # websockets < 13: the legacy client
         from websockets.legacy.client import connect as ws_connect  # type: ignore[assignment]
 

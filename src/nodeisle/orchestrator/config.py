@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from nodeisle._errors import NodeisleError
+from nodeisle.bus.protocol import DEFAULT_MAX_ATTACHMENTS
 from nodeisle.orchestrator.files import FileLock, write_json_atomic
 from nodeisle.orchestrator.settings import Settings
 from nodeisle.worker.views import flatten_config
@@ -222,6 +223,16 @@ SETTINGS: tuple[Setting, ...] = (
         _number_text,
     ),
     Setting(
+        "max_value_bytes",
+        DEFAULT_MAX_ATTACHMENTS,
+        "The most bytes of values (bytes, arrays, long strings) one message between the orchestrator and "
+        "a worker may carry: a node's inputs together, or its outputs together. A node whose values are "
+        "larger fails with a ValueTransferError naming the parameter and this limit; the worker keeps serving.",
+        "bytes",
+        _positive_int,
+        _int_text,
+    ),
+    Setting(
         "offline",
         _settings_default("offline"),
         "Build library environments from find_links and the uv cache only, never the network.",
@@ -268,6 +279,7 @@ class EngineConfig:
     find_links: tuple[str, ...]
     heartbeat_interval: float
     heartbeat_timeout: float
+    max_value_bytes: int
     offline: bool
     probe_timeout: float
     uv_cache: str | None

@@ -16,10 +16,11 @@ from typing import Any
 
 import nodeisle
 from nodeisle import _hosting
-from nodeisle._errors import LibraryError, ManifestError, NotConnectedError
+from nodeisle._errors import LibraryError, ManifestError, NotConnectedError, RequestRefused
 from nodeisle._node import ParameterSpec
 from nodeisle._scope import engine as engine_scope
 from nodeisle.manifest import LibraryManifest, load_manifest
+from nodeisle.orchestrator import authority
 from nodeisle.orchestrator.config import CONFIG_FILE, ConfigStore
 from nodeisle.orchestrator.graph import Graph, NodeRecord, RequestFailed
 from nodeisle.orchestrator.hosts import Deadline, LocalHost, NodeHost, Supervision, WorkerHost
@@ -69,10 +70,8 @@ from nodeisle.requests import (
 
 LOGGER = logging.getLogger("nodeisle.engine")
 PROGRESS = logging.getLogger("nodeisle.progress")
+REFUSALS = logging.getLogger("nodeisle.authority")
 
-
-#: Requests a worker may not forward: they change which code runs where, not the graph.
-WORKER_REFUSED = (RegisterLibraryRequest, ReloadLibraryRequest, SetLibraryModeRequest)
 
 SyncHandler = Callable[[Any], Result]
 AsyncHandler = Callable[[Any], Awaitable[Result]]
@@ -94,6 +93,9 @@ class Orchestrator:
         self.graph = Graph()
         self.libraries: dict[str, LibraryState] = {}
         self.hub = WorkerHub(self._handle_from_worker)
+        self._facts = authority.GraphFacts(
+            self._node_library, self._type_library, self._flow_libraries, self._declared_secrets
+        )
         # Config and secrets: the six requests, the worker broadcasts, least privilege (propagation.py).
         self.shared_state = ConfigAndSecrets(
             config or ConfigStore(home / CONFIG_FILE),
@@ -207,17 +209,34 @@ class Orchestrator:
     async def _handle_from_worker(self, worker: Any, name: str, payload: Any) -> Any:
         if not isinstance(payload, Request) or type(payload).__name__ != name:
             raise TypeError(f"Worker-{worker.worker_id} sent {name!r}, which is not a request the orchestrator answers")
-        if isinstance(payload, WORKER_REFUSED):
-            # Least privilege: node code in a worker may change the graph, not which code runs where
-            # (re-registering a library Shared would move it out of its worker and past required_secrets).
-            return type(payload).result_type.failure(
-                f"{name} is not available to node code running in a worker (library {worker.library!r}): "
-                "registering, reloading and switching libraries is for the engine's user, not for libraries"
-            )
-        refused = self.shared_state.refuse(worker.library, payload)  # required_secrets, by requesting library
-        if refused is not None:
-            return refused
-        return await self.handle_async(payload)
+        refusal = authority.judge(worker.library, payload, self._facts)
+        if refusal is not None:
+            REFUSALS.warning("Worker-%s [%s] %s", worker.worker_id, worker.library, refusal)
+            raise RequestRefused(refusal)  # the peer answers it as an error; the worker raises it in node code
+        result = await self.handle_async(payload)
+        if isinstance(result, ListRegisteredLibrariesResult):  # another library's worker id is none of its business
+            for info in result.libraries:
+                if info.name != worker.library:
+                    info.worker_id = None
+        return result
+
+    def _node_library(self, node_name: str) -> str | None:
+        record = self.graph.nodes.get(node_name)
+        return record.library if record is not None else None
+
+    def _type_library(self, node_type: str, library: str | None) -> str | None:
+        try:
+            return self._node_type(node_type, library)[0].name
+        except RequestFailed:
+            return None
+
+    def _flow_libraries(self, flow_name: str) -> list[str]:
+        flow = self.graph.flows.get(flow_name)
+        return [self.graph.nodes[n].library for n in flow.nodes] if flow is not None else []
+
+    def _declared_secrets(self, library: str) -> tuple[str, ...] | None:
+        state = self.libraries.get(library)
+        return state.manifest.declarations.required_secrets if state is not None else ()
 
     def _library_workers(self) -> list[tuple[LibraryManifest, WorkerProcess | None]]:
         """Each registered library with its worker process (None when it runs Shared or has none)."""
@@ -252,6 +271,7 @@ class Orchestrator:
                 self.envs,
                 probe_timeout=self.settings.probe_timeout,
                 start_timeout=float(self.shared_state.setting("worker_start_timeout")),
+                max_value_bytes=int(self.shared_state.setting("max_value_bytes")),
                 provision=lambda: self.shared_state.provision(state.manifest),
                 runtime_source=Path(nodeisle.__file__).parent,
                 supervision=Supervision(

@@ -24,6 +24,7 @@ from nodeisle._scope import RequestHandler
 from nodeisle._strict import Context, Violation
 from nodeisle.bus import codec
 from nodeisle.bus.peer import RemoteFailure
+from nodeisle.bus.protocol import DEFAULT_MAX_ATTACHMENTS
 from nodeisle.manifest import LibraryManifest
 from nodeisle.orchestrator.graph import NodeRecord, RequestFailed
 from nodeisle.orchestrator.workers import WorkerHub, WorkerProcess, WorkerProvision, WorkerState, worker_environment
@@ -200,8 +201,10 @@ class WorkerHost:
         runtime_source: Path,
         supervision: Supervision | None = None,
         provision: Callable[[], WorkerProvision] | None = None,
+        max_value_bytes: int = DEFAULT_MAX_ATTACHMENTS,
     ) -> None:
         self.manifest = manifest
+        self.max_value_bytes = max_value_bytes
         # Called at every (re)start: the worker reads the config and secrets current at that moment.
         self.provision = provision or WorkerProvision
         self.hub = hub
@@ -259,11 +262,12 @@ class WorkerHost:
             probe_timeout=self.probe_timeout,
             env=worker_environment(self.python, provision.env),
             launch_extra=provision.launch,
+            max_value_bytes=self.max_value_bytes,
         )
-        self.hub.register(worker)
+        credential = self.hub.register(worker)
         self.worker = worker
         try:
-            ready = await worker.start(self.hub.url, self.hub.token, self.start_timeout)
+            ready = await worker.start(self.hub.url, credential, self.start_timeout)
         except BaseException:
             self.hub.unregister(worker)
             raise

@@ -10,8 +10,8 @@ Changes are serialized: a change and its broadcast finish before the next change
 worker never applies an older refresh after a newer one.
 
 Least privilege: a library that declares ``required_secrets`` reads, sets and deletes only those
-keys through forwarded requests (:meth:`refuse`), and its worker's environment holds only those
-(nodeisle.worker.views explains both delivery paths).
+keys through forwarded requests (the ``declared-secrets`` rule of nodeisle.orchestrator.authority),
+and its worker's environment holds only those (nodeisle.worker.views explains both delivery paths).
 """
 
 from __future__ import annotations
@@ -70,9 +70,6 @@ class BroadcastReport:
             return "no workers running"
         text = f"{len(self.acknowledged)} worker(s) acknowledged"
         return text + (f"; {'; '.join(self.problems)}" if self.problems else "")
-
-
-_SECRET_REQUESTS = (GetSecretValueRequest, SetSecretValueRequest, DeleteSecretValueRequest)
 
 
 class ConfigAndSecrets:
@@ -171,24 +168,6 @@ class ConfigAndSecrets:
             else ""
         )
         return Result(message=f"secret {request.key!r} deleted from {self.secrets.path}{note}; {report.summary()}")
-
-    def refuse(self, library: str, request: Request) -> Result | None:
-        """For a request forwarded by ``library``'s worker: the refusal, if the library may not make it."""
-        if not isinstance(request, _SECRET_REQUESTS):
-            return None
-        manifest = next((m for m, _ in self._libraries() if m.name == library), None)
-        if manifest is None:
-            return type(request).result_type.failure(
-                f"secret {request.key!r}: the requesting worker's library {library!r} is not registered"
-            )
-        required = manifest.declarations.required_secrets
-        if required is None or request.key in required:
-            return None
-        allowed = ", ".join(required) or "none"
-        return type(request).result_type.failure(
-            f"library {library!r} may not use secret {request.key!r}: the key is not in its required_secrets "
-            f"({allowed}). To allow it, add it to the required_secrets declaration in {manifest.path}"
-        )
 
     # -- workers ----------------------------------------------------------------------------------
     def _secret_names(self) -> frozenset[str]:

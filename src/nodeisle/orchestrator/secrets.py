@@ -54,7 +54,9 @@ def check_name(key: str) -> str:
     if is_reserved(key):
         raise SecretsError(
             f"{key!r} cannot be a secret: the name is reserved for the worker's own environment "
-            "(PATH, HOME, VIRTUAL_ENV, PYTHON*, NODEISLE_*, LD_*, UV_* ...); choose another name",
+            "or steers how code is loaded, built or networked (PATH, HOME, PYTHON*, LD_*, UV_*, PIP_*, "
+            "HTTP_PROXY, HTTPS_PROXY, SSL_CERT_FILE, CC ...); only the operator's OS environment sets those. "
+            "Choose another name",
             key=key,
         )
     return key

@@ -17,6 +17,7 @@ import asyncio
 import collections
 import contextlib
 import enum
+import hmac
 import json
 import logging
 import os
@@ -29,6 +30,7 @@ from typing import Any
 
 from nodeisle._errors import BusError, LibraryError, WorkerCrashed
 from nodeisle.bus.peer import Peer, RemoteFailure
+from nodeisle.bus.protocol import DEFAULT_MAX_ATTACHMENTS, BusProtocol
 from nodeisle.requests import WIRE_TYPES
 
 LOGGER = logging.getLogger("nodeisle.worker")
@@ -121,12 +123,14 @@ class WorkerProcess:
         probe_timeout: float = 10.0,
         env: Mapping[str, str] | None = None,
         launch_extra: Mapping[str, Any] | None = None,
+        max_value_bytes: int = DEFAULT_MAX_ATTACHMENTS,
     ) -> None:
         self.library = library
         self.python = python
         self.manifest = manifest
         self.worker_id = worker_id or secrets.token_hex(2)
         self.probe_timeout = probe_timeout
+        self.max_value_bytes = max_value_bytes  # both ends of its bus connection enforce it
         self.env = dict(env) if env is not None else worker_environment(python)
         # More launch-config fields (may hold secrets: they go on stdin only, and are never logged).
         self._launch_extra = dict(launch_extra or {})
@@ -173,6 +177,7 @@ class WorkerProcess:
             "worker_id": self.worker_id,
             "manifest": str(self.manifest),
             "probe_timeout": self.probe_timeout,
+            "max_value_bytes": self.max_value_bytes,
             "parent_pid": os.getpid(),
             "log_level": logging.getLevelName(LOGGER.getEffectiveLevel()),
         }
@@ -325,15 +330,23 @@ class WorkerProcess:
 
 
 Connect = Callable[[Any, str], Awaitable[None]]
+_NO_CREDENTIAL = secrets.token_urlsafe(32)  # what an unknown worker id is compared against
 
 
 class WorkerHub:
-    """The orchestrator's bus: one server, one token per run, workers registered by id."""
+    """The orchestrator's bus: one server; each worker admitted with its own single-use credential.
+
+    :meth:`register` issues a worker its credential, bound to that worker's id (and so to its
+    library). The bus admits a connection only if it names a registered worker id and presents
+    that worker's credential; the credential is claimed by the first connection admitted with it
+    and dies with its worker (:meth:`unregister`), so neither a replay nor another library's code
+    holding it can take the worker's place.
+    """
 
     def __init__(self, handler: Callable[[WorkerProcess, str, Any], Awaitable[Any]]) -> None:
-        self.token = secrets.token_urlsafe(32)
         self._handler = handler
         self._workers: dict[str, WorkerProcess] = {}
+        self._credentials: dict[str, str] = {}  # worker id -> its unclaimed credential
         self._server: Any = None
         self.url = ""
 
@@ -344,21 +357,31 @@ class WorkerHub:
         if self._server is None:
             from nodeisle.bus import ws
 
-            self._server = await ws.serve(self.token, self._on_connect)
+            self._server = await ws.serve(self._authorize, self._on_connect)
             self.url = self._server.url
 
-    def register(self, worker: WorkerProcess) -> None:
+    def register(self, worker: WorkerProcess) -> str:
+        """Add ``worker`` and return the credential it must present (give it on stdin only)."""
         while worker.worker_id in self._workers:
             worker.worker_id = secrets.token_hex(2)
         self._workers[worker.worker_id] = worker
+        credential = self._credentials[worker.worker_id] = secrets.token_urlsafe(32)
+        return credential
 
     def unregister(self, worker: WorkerProcess) -> None:
         if self._workers.get(worker.worker_id) is worker:
             del self._workers[worker.worker_id]
+            self._credentials.pop(worker.worker_id, None)
+
+    def _authorize(self, worker_id: str, offered: str) -> bool:
+        expected = self._credentials.get(worker_id)
+        # Compared in constant time even for an unknown id, so timing tells nothing about which ids exist.
+        valid = hmac.compare_digest(offered.encode(), (expected or _NO_CREDENTIAL).encode())
+        return valid and expected is not None
 
     async def _on_connect(self, transport: Any, worker_id: str) -> None:
         worker = self._workers.get(worker_id)
-        if worker is None or worker.peer is not None:
+        if worker is None or worker.peer is not None or self._credentials.pop(worker_id, None) is None:
             LOGGER.warning("bus: refused a connection for unknown or already connected worker %r", worker_id)
             await transport.close()
             return
@@ -369,7 +392,8 @@ class WorkerHub:
                 return None
             return await self._handler(worker, name, payload)
 
-        peer = Peer(transport, handle, wire_types=WIRE_TYPES, name=f"orchestrator<->{worker.prefix}")
+        protocol = BusProtocol(max_attachments=worker.max_value_bytes)
+        peer = Peer(transport, handle, wire_types=WIRE_TYPES, protocol=protocol, name=f"orchestrator<->{worker.prefix}")
         await worker.attach(peer)
         peer.start()
         await peer.closed

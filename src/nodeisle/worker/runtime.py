@@ -26,11 +26,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nodeisle import _hosting
-from nodeisle._errors import HandshakeRefused, NotConnectedError, ValueTransferError
+from nodeisle._errors import HandshakeRefused, NotConnectedError, RequestRefused, ValueTransferError
 from nodeisle._node import ParameterSpec
 from nodeisle._strict import Context
 from nodeisle.bus import codec
-from nodeisle.bus.peer import Peer
+from nodeisle.bus.peer import Peer, RemoteFailure
+from nodeisle.bus.protocol import DEFAULT_MAX_ATTACHMENTS, BusProtocol
 from nodeisle.manifest import load_manifest
 from nodeisle.requests import (
     WIRE_TYPES,
@@ -58,6 +59,7 @@ class LaunchConfig:
     worker_id: str
     manifest: str
     probe_timeout: float = _hosting.DEFAULT_PROBE_TIMEOUT
+    max_value_bytes: int = DEFAULT_MAX_ATTACHMENTS  # the orchestrator enforces the same limit
     parent_pid: int | None = None
     log_level: str = "INFO"
     audit_init_io: bool = True  # record file / network / process I/O done by __init__ during the probe
@@ -75,6 +77,7 @@ class LaunchConfig:
             worker_id=str(data["worker_id"]),
             manifest=str(data["manifest"]),
             probe_timeout=float(data.get("probe_timeout", _hosting.DEFAULT_PROBE_TIMEOUT)),
+            max_value_bytes=int(data.get("max_value_bytes", DEFAULT_MAX_ATTACHMENTS)),
             parent_pid=int(data["parent_pid"]) if data.get("parent_pid") is not None else None,
             log_level=str(data.get("log_level", "INFO")),
             audit_init_io=bool(data.get("audit_init_io", True)),
@@ -97,7 +100,12 @@ class Forwarder:
             local = self._local(request)
             if local is not None:
                 return local
-        answer = await self._peer.request(type(request).__name__, request)
+        try:
+            answer = await self._peer.request(type(request).__name__, request)
+        except RemoteFailure as exc:
+            if exc.type_name == "RequestRefused":  # the library may not make it: the node's own error says why
+                raise RequestRefused(exc.remote_message) from None
+            raise
         if not isinstance(answer, Result):
             raise TypeError(f"orchestrator answered {type(request).__name__} with {type(answer).__name__}")
         return answer
@@ -152,7 +160,10 @@ class WorkerRuntime:
         except HandshakeRefused as exc:
             LOGGER.error("%s", exc)
             return EXIT_HANDSHAKE_REFUSED
-        peer = self._peer = Peer(transport, self.handle, wire_types=WIRE_TYPES, name=f"Worker-{self.config.worker_id}")
+        protocol = BusProtocol(max_attachments=self.config.max_value_bytes)
+        peer = self._peer = Peer(
+            transport, self.handle, wire_types=WIRE_TYPES, protocol=protocol, name=f"Worker-{self.config.worker_id}"
+        )
         self._forwarder = Forwarder(peer, asyncio.get_running_loop(), self._from_views)
         peer.start()
         ready = await asyncio.to_thread(self._load)
@@ -238,7 +249,7 @@ class WorkerRuntime:
         error, outputs = outcome.error, outcome.outputs
         for name, value in outputs.items():
             try:
-                codec.encode(value)
+                codec.encode(value, limit=self.config.max_value_bytes)
             except codec.UnencodableValue as exc:
                 problem = ValueTransferError(payload["node_name"], name, exc.type_name, exc.why, exc.path)
                 error, outputs = RemoteError(type="ValueTransferError", message=str(problem)), {}

@@ -34,7 +34,10 @@ from nodeisle import _dotenv
 
 LOGGER = logging.getLogger("nodeisle.worker")
 
-#: Variables that configure the worker's own process; a secret can never have one of these names.
+#: Variables that configure a process (the worker's own, an env build's, the interpreter's loader, its
+#: network); a secret can never have one of these names, in any letter case, so no secret can steer how
+#: code is loaded, where installs come from, or where traffic goes. Only the operator sets them, in the
+#: OS environment the engine starts with.
 RESERVED_NAMES = frozenset(
     {
         "PATH",
@@ -52,9 +55,33 @@ RESERVED_NAMES = frozenset(
         "LOGNAME",
         "SHELL",
         "PWD",
+        # network and TLS: a proxy or CA set here would see (or forge) every download and API call
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "NO_PROXY",
+        "FTP_PROXY",
+        "SOCKS_PROXY",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "REQUESTS_CA_BUNDLE",
+        "CURL_CA_BUNDLE",
+        # builds: a compiler or flags set here would run in every env build that compiles a package
+        "CC",
+        "CXX",
+        "CPP",
+        "CFLAGS",
+        "CXXFLAGS",
+        "CPPFLAGS",
+        "LDFLAGS",
+        "MAKEFLAGS",
+        "PKG_CONFIG_PATH",
+        "BASH_ENV",
+        "ENV",
+        "IFS",
     }
 )
-RESERVED_PREFIXES = ("PYTHON", "NODEISLE_", "LD_", "DYLD_", "UV_")
+RESERVED_PREFIXES = ("PYTHON", "NODEISLE_", "LD_", "DYLD_", "UV_", "PIP_", "GIT_", "VIRTUALENV_", "CONDA_")
 
 
 def is_reserved(name: str) -> bool:
