@@ -30,6 +30,15 @@ def wheelhouse_dir() -> Path:
     return Path(os.environ.get("NODEISLE_TEST_WHEELHOUSE", REPO / ".wheelhouse"))
 
 
+@pytest.fixture(autouse=True)
+def _fresh_flood_guards() -> Iterator[None]:
+    """Each test sees its own warnings: the log flood guards forget what earlier tests logged."""
+    from nodeisle._logs import reset_guards
+
+    reset_guards()
+    yield
+
+
 @pytest.fixture(scope="session")
 def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder of wheels for offline env builds: the install step's websockets wheels + tiny test wheels."""

@@ -16,6 +16,7 @@ from nodeisle.bus.protocol import (
     IncomingCancel,
     IncomingRequest,
     IncomingResponse,
+    OversizedMessage,
 )
 
 GOOD_REQUEST = '{"t":"req","id":1,"name":"ping","body":null,"sizes":[]}'
@@ -134,7 +135,7 @@ def test_response_resolves_a_pending_request() -> None:
     assert proto.pending == frozenset()
 
 
-def test_chunked_attachment_is_reassembled_into_a_preallocated_buffer() -> None:
+def test_chunked_attachment_is_reassembled_into_one_buffer() -> None:
     proto = BusProtocol()
     assert proto.receive('{"t":"req","id":1,"name":"put","body":null,"sizes":[10]}') == []
     assert proto.receive(b"0123") == []
@@ -382,3 +383,39 @@ def test_arbitrary_frames_raise_nothing_but_protocol_error(sequence: list[str | 
         proto.receive(good)
     except ProtocolError:  # it interrupted a partial message, which is dropped with it
         proto.receive(good)  # the protocol has recovered: the next good frame is understood
+
+
+def test_a_header_declaring_a_huge_attachment_allocates_nothing_until_bytes_arrive() -> None:
+    """Regression: a 60-byte header declaring 4 GiB made the receiver zero-fill 4 GiB and freeze its loop."""
+    import tracemalloc
+
+    proto = BusProtocol()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        assert proto.receive('{"t":"req","id":1,"name":"put","sizes":[4000000000]}') == []
+        grown = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < 1 << 20, f"the header alone allocated {grown} bytes"
+    assert proto.receive(b"abc") == []  # the bytes that arrive are kept
+    assert proto._partial is not None and bytes(proto._partial.buffers[0]) == b"abc"
+
+
+def test_a_header_over_the_configured_limit_is_refused_and_the_protocol_keeps_serving() -> None:
+    proto = BusProtocol(max_attachments=1000)
+    with pytest.raises(ProtocolError, match="exceed the limit of 1000"):
+        proto.receive('{"t":"req","id":1,"name":"put","sizes":[600,401]}')
+    assert proto.receive('{"t":"req","id":2,"name":"put","sizes":[3]}') == []
+    [event] = proto.receive(b"xyz")
+    assert isinstance(event, IncomingRequest) and event.attachments == [bytearray(b"xyz")]
+
+
+def test_a_message_over_the_limits_is_not_queued() -> None:
+    proto = BusProtocol(max_attachments=10, max_text=100)
+    with pytest.raises(OversizedMessage, match="11 bytes, over the limit of 10"):
+        proto.send_request("put", None, [memoryview(b"x" * 11)])
+    with pytest.raises(OversizedMessage, match="JSON part"):
+        proto.send_request("put", "y" * 200)
+    assert proto.data_to_send() == [] and proto.pending == frozenset()
+    assert proto.send_request("put", None, [memoryview(b"x" * 10)]) == 1

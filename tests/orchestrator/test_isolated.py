@@ -245,6 +245,31 @@ def test_value_that_cannot_cross_fails_naming_node_parameter_and_type(payload_li
     run(body(), timeout=120)
 
 
+def test_strings_of_any_size_cross_up_to_the_limit_and_larger_values_fail_naming_it(
+    payload_lib: Path, offline_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: any str over 16 MiB closed the connection and counted as a crash of the library."""
+    monkeypatch.setenv("NODEISLE_MAX_VALUE_BYTES", str(48 << 20))
+
+    async def body() -> None:
+        async with build_orchestrator() as o:
+            await register(o, payload_lib)
+            ok(await o.handle_async(CreateNodeRequest(node_type="Double", node_name="d")))
+            worker = o.libraries["Payloads"].host.worker  # type: ignore[union-attr]
+            text = "é\ud800" * (4 << 20)  # 20 MiB of UTF-8, a lone surrogate included: over the old frame limit
+            assert ok(await execute(o, "d", data=text)).parameter_output_values["result"] == text * 2
+            result = await execute(o, "d", data="x" * (49 << 20))  # an input over the limit
+            assert not result.succeeded and result.error.type == "ValueTransferError", result.message
+            assert "'d'" in result.message and "'data'" in result.message and "max_value_bytes" in result.message
+            result = await execute(o, "d", data="y" * (30 << 20))  # an output over the limit
+            assert not result.succeeded and result.error.type == "ValueTransferError", result.message
+            assert "'result'" in result.message and str(48 << 20) in result.message
+            assert ok(await execute(o, "d", data="ab")).parameter_output_values["result"] == "abab"
+            assert o.libraries["Payloads"].host.worker is worker and worker.alive  # type: ignore[union-attr]
+
+    run(body(), timeout=120)
+
+
 @pytest.mark.parametrize(("how", "reason"), [("exit", "exited with code 7"), ("kill", "killed by SIGKILL")])
 def test_worker_death_fails_the_execution_at_once_and_the_next_gets_a_fresh_worker(
     payload_lib: Path, offline_home: Path, how: str, reason: str

@@ -18,6 +18,7 @@ import traceback
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
+from nodeisle import _logs
 from nodeisle._errors import BusError, ProtocolError
 from nodeisle.bus import codec
 from nodeisle.bus.protocol import (
@@ -29,7 +30,7 @@ from nodeisle.bus.protocol import (
     OversizedMessage,
 )
 
-LOGGER = logging.getLogger("nodeisle.bus")
+LOGGER = _logs.guard(logging.getLogger("nodeisle.bus"))  # a hostile peer may send junk by the thousand
 
 # How long close() lets queued frames drain before closing the transport.
 _CLOSE_DRAIN_TIMEOUT = 5.0

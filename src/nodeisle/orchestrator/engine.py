@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import nodeisle
-from nodeisle import _hosting
+from nodeisle import _hosting, _logs
 from nodeisle._errors import LibraryError, ManifestError, NotConnectedError, RequestRefused
 from nodeisle._node import ParameterSpec
 from nodeisle._scope import engine as engine_scope
@@ -70,7 +70,7 @@ from nodeisle.requests import (
 
 LOGGER = logging.getLogger("nodeisle.engine")
 PROGRESS = logging.getLogger("nodeisle.progress")
-REFUSALS = logging.getLogger("nodeisle.authority")
+REFUSALS = _logs.guard(logging.getLogger("nodeisle.authority"))
 
 
 SyncHandler = Callable[[Any], Result]

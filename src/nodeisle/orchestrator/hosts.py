@@ -43,6 +43,7 @@ class LoadReport:
 
 
 CANCEL_GRACE = 2.0  # seconds a cancelled execution's code gets to stop before its worker is terminated
+ANSWER_MARGIN = 0.5  # beyond the grace, for the worker's answer to cross the bus
 
 
 @dataclass(frozen=True)
@@ -390,7 +391,7 @@ class WorkerHost:
         except TimeoutError:
             assert deadline is not None and worker is not None
             worker.stop_reason = f"terminated because setting {record.name}.{parameter} overran its deadline"
-            await worker.stop()  # the hook may be stuck in a thread: a fresh worker serves what comes next
+            await worker.stop(urgent=True)  # the hook may be stuck: a fresh worker serves what comes next
             raise RequestFailed(
                 deadline.error(
                     record.name, f"setting {parameter!r} did not finish, so Worker-{worker.worker_id} was terminated"
@@ -415,9 +416,11 @@ class WorkerHost:
     ) -> _hosting.ExecutionOutcome:
         """A deadline fired: the request was cancelled; terminate the worker if the node's code goes on."""
         stopped = False
+        # A worker whose loop runs answers within the grace; one that cannot answer (its code holds the
+        # GIL in a C call) is terminated right after it: deadline + CANCEL_GRACE + ANSWER_MARGIN at most.
         with contextlib.suppress(BusError, TimeoutError):
             answer = await worker.request(
-                "_await_stop", {"exec_id": exec_id, "grace": CANCEL_GRACE}, timeout=CANCEL_GRACE + 5
+                "_await_stop", {"exec_id": exec_id, "grace": CANCEL_GRACE}, timeout=CANCEL_GRACE + ANSWER_MARGIN
             )
             stopped = bool(answer.get("stopped"))
         if stopped:
@@ -428,7 +431,7 @@ class WorkerHost:
                 "was terminated; a fresh worker serves the next execution"
             )
             worker.stop_reason = f"terminated because node {record.name!r} overran its deadline"
-            await worker.stop()
+            await worker.stop(urgent=True)
         return _hosting.ExecutionOutcome({}, [], deadline.error(record.name, note))
 
     def describe(self) -> tuple[str | None, str | None]:

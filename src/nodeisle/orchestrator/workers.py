@@ -21,6 +21,7 @@ import hmac
 import json
 import logging
 import os
+import re
 import secrets
 import signal
 from collections.abc import Awaitable, Callable, Mapping
@@ -28,12 +29,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nodeisle import _logs
 from nodeisle._errors import BusError, LibraryError, WorkerCrashed
 from nodeisle.bus.peer import Peer, RemoteFailure
 from nodeisle.bus.protocol import DEFAULT_MAX_ATTACHMENTS, BusProtocol
 from nodeisle.requests import WIRE_TYPES
 
-LOGGER = logging.getLogger("nodeisle.worker")
+LOGGER = _logs.guard(logging.getLogger("nodeisle.worker"), _logs.by_text)  # a worker may flood its stderr
 STDERR_TAIL_LINES = 20
 
 
@@ -55,6 +57,25 @@ _TRANSITIONS: dict[WorkerState, frozenset[WorkerState]] = {
 def next_state(current: WorkerState, wanted: WorkerState) -> WorkerState:
     """The state after asking for ``wanted``; a finished worker stays finished."""
     return wanted if wanted in _TRANSITIONS[current] else current
+
+
+_LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARNING": logging.WARNING, "ERROR": logging.ERROR,
+           "CRITICAL": logging.CRITICAL}
+_RECORD_LINE = re.compile(r"(DEBUG|INFO|WARNING|ERROR|CRITICAL) \S+: ")
+_CONTINUATION = re.compile(r"(DEBUG|INFO|WARNING|ERROR|CRITICAL)\| ")
+
+
+def relayed_level(line: str) -> tuple[int, str]:
+    """The level of a worker's stderr line and the text to show: a log record keeps its level.
+
+    The worker writes records as ``LEVEL logger: message``, and each further line of a multi-line
+    record (a traceback) as ``LEVEL| line``, shown without the marker. Other lines are INFO.
+    """
+    match = _CONTINUATION.match(line)
+    if match:
+        return _LEVELS[match[1]], line[match.end() :]
+    match = _RECORD_LINE.match(line)
+    return (_LEVELS[match[1]], line) if match else (logging.INFO, line)
 
 
 def describe_exit(returncode: int | None) -> str:
@@ -157,7 +178,8 @@ class WorkerProcess:
         try:
             self.process = await asyncio.create_subprocess_exec(
                 str(self.python),
-                "-I",
+                "-I",  # isolated: no user site, no PYTHON* variables
+                "-u",  # unbuffered: what node code prints shows as it happens, and os._exit loses none of it
                 "-m",
                 "nodeisle.worker",
                 stdin=asyncio.subprocess.PIPE,
@@ -165,6 +187,7 @@ class WorkerProcess:
                 stderr=asyncio.subprocess.PIPE,
                 env=self.env,
                 close_fds=True,
+                start_new_session=True,  # its own process group: everything it starts can be killed with it
             )
         except OSError as exc:  # e.g. the env's interpreter is gone, or no file descriptors left
             self.stop_reason = f"could not be started ({exc.strerror or exc}: {self.python})"
@@ -213,7 +236,8 @@ class WorkerProcess:
             line = raw.decode("utf-8", "replace").rstrip("\r\n")
             if keep:
                 self.stderr_tail.append(line)
-            LOGGER.info("%s [%s] %s", self.prefix, self.library, line)
+            level, text = relayed_level(line) if keep else (logging.INFO, line)
+            LOGGER.log(level, "%s [%s] %s", self.prefix, self.library, text)
 
     async def _watch(self) -> None:
         assert self.process is not None
@@ -299,34 +323,57 @@ class WorkerProcess:
                 LOGGER.warning("%s [%s] did not answer a heartbeat within %g s; replacing it",
                                self.prefix, self.library, timeout)
                 self.stop_reason = f"stopped answering heartbeats (no answer within {timeout:g} s)"
-                await self.stop()
+                await self.stop(urgent=True)
                 return
             except BusError:
                 return  # the process is gone; its watcher reports why
 
-    async def stop(self, grace: float = 3.0) -> None:
-        """Close the bus, then terminate, then kill: no process is left behind."""
+    async def stop(self, grace: float = 3.0, *, urgent: bool = False) -> None:
+        """End the worker and every process it started; no process is left behind.
+
+        Politely first: close the bus and stdin, and let it exit. Then SIGTERM to the guard, which
+        kills everything below it (nodeisle.worker.guard), then SIGKILL to the whole process group.
+        ``urgent`` (a deadline overran, a heartbeat was missed: the worker may be stuck holding the
+        GIL) skips the polite steps, so the tree is gone within a fraction of a second.
+        """
         self._set_state(WorkerState.STOPPED)
         if self._heartbeat is not None and self._heartbeat is not asyncio.current_task():
             self._heartbeat.cancel()
-        if self.peer is not None:
+        if self.peer is not None and not urgent:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.peer.close(), grace)
         process = self.process
-        if process is None or process.returncode is not None:
+        if process is None:
             return
-        if process.stdin is not None:
+        if process.returncode is None:
+            if process.stdin is not None:
+                with contextlib.suppress(Exception):
+                    process.stdin.close()
+            steps = [(signal.SIGTERM, _URGENT_GRACE)] if urgent else [(None, grace), (signal.SIGTERM, grace)]
+            for sig, wait in steps:
+                if sig is not None:
+                    with contextlib.suppress(ProcessLookupError):
+                        process.send_signal(sig)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(process.wait(), wait)
+                    break
+        _kill_group(process.pid)  # whatever is left in its group (the guard itself, if it did not answer)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(process.wait(), 5.0)
+        if self.peer is not None and urgent:
             with contextlib.suppress(Exception):
-                process.stdin.close()
-        for sig, wait in ((None, grace), (signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
-            if sig is not None:
-                with contextlib.suppress(ProcessLookupError):
-                    process.send_signal(sig)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(process.wait(), wait)
-                break
+                await asyncio.wait_for(self.peer.close(), grace)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.gather(*self._pumps), 2)
+
+
+_URGENT_GRACE = 0.5  # seconds the guard gets to end the tree before the group is killed outright
+
+
+def _kill_group(pgid: int) -> None:
+    """SIGKILL the process group ``pgid`` (a worker's session); nothing if it is empty."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
 
 
 Connect = Callable[[Any, str], Awaitable[None]]

@@ -272,6 +272,14 @@ class WorkerRuntime:
         return {"specs": [s.to_dict() for s in specs], "violations": [v.to_dict() for v in violations]}
 
 
+class RecordLines(logging.Formatter):
+    """``LEVEL logger: message``, each further line as ``LEVEL| line``: the orchestrator re-logs every
+    line of a record at its level (nodeisle.orchestrator.workers.relayed_level)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return super().format(record).replace("\n", f"\n{record.levelname}| ")
+
+
 def _watch_parent(parent_pid: int | None) -> None:
     """Exit when the orchestrator goes away, however it went."""
     if sys.platform.startswith("linux"):
@@ -297,17 +305,17 @@ def _watch_parent(parent_pid: int | None) -> None:
     threading.Thread(target=wait_for_eof, name="parent-watch", daemon=True).start()
 
 
-def main() -> int:
-    line = sys.stdin.readline()
+def main(line: str | None = None, guard_pid: int | None = None) -> int:
+    """Run the worker for the launch ``line`` (else read from stdin); ``guard_pid`` is its parent guard."""
+    if line is None:
+        line = sys.stdin.readline()
     try:
         config = LaunchConfig.from_json(line)
     except (ValueError, KeyError, TypeError) as exc:
         print(f"nodeisle worker: bad launch config on stdin: {exc}", file=sys.stderr)
         return EXIT_BAD_LAUNCH
-    logging.basicConfig(
-        level=getattr(logging, config.log_level.upper(), logging.INFO),
-        stream=sys.stderr,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
-    _watch_parent(config.parent_pid)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(RecordLines("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=getattr(logging, config.log_level.upper(), logging.INFO), handlers=[handler])
+    _watch_parent(guard_pid if guard_pid is not None else config.parent_pid)
     return asyncio.run(WorkerRuntime(config).run())
