@@ -97,6 +97,10 @@ class ExecutionOutcome:
     outputs: dict[str, Any]
     violations: list[Violation]
     error: RemoteError | None = None
+    # The parameter list after the inputs were set, when their hooks changed it (None: unchanged).
+    specs: list[ParameterSpec] | None = None
+    # Outputs written to a name the node had no parameter of when process() ended.
+    strays: list[str] = field(default_factory=list)
 
 
 def _slug(text: str) -> str:
@@ -283,13 +287,16 @@ def materialize(
     specs: Sequence[ParameterSpec],
     values: Mapping[str, Any],
     scope: NodeScope,
+    inputs: Mapping[str, Any] | None = None,
 ) -> BaseNode:
     """Build a transient node that matches the authoritative parameter list and values.
 
-    Runs ``__init__``, then sets each value through the framework path (before_value_set,
+    Runs ``__init__``, then sets each stored value through the framework path (before_value_set,
     converters, validators, after_value_set), letting hooks add parameters as they do for a user;
     parameters the authoritative list has and the class did not create are added from their spec,
-    and parameters the authoritative list lacks are removed. Call from a worker thread, not the loop.
+    and parameters the authoritative list lacks are removed. Then each of ``inputs`` (values that
+    arrive for this execution: over a connection, or with the request) is set the same way a user
+    sets a value, and what its hooks add or remove stays. Call from a worker thread, not the loop.
     """
     with phase(scope, Phase.CONSTRUCTION):
         try:
@@ -297,8 +304,9 @@ def materialize(
         except (SystemExit, KeyboardInterrupt) as exc:  # library code must not end the engine
             raise RuntimeError(f"{cls.__name__}.__init__ raised {type(exc).__name__}({exc})") from exc
     wanted = {spec.name: spec for spec in specs}
+    overlaid = inputs or {}
     with phase(scope, Phase.HYDRATION):
-        pending = [name for name in wanted if name in values]
+        pending = [name for name in wanted if name in values and name not in overlaid]
         progress = True
         while pending and progress:
             progress = False
@@ -315,7 +323,15 @@ def materialize(
         for parameter in node.parameters:
             if parameter.name not in wanted:
                 node.remove_parameter_element(parameter.name)
+        for name, value in (inputs or {}).items():
+            _set(node, name, value)
     return node
+
+
+def changed_specs(node: BaseNode, sent: Sequence[ParameterSpec]) -> list[ParameterSpec] | None:
+    """The node's parameter list if it differs from ``sent`` (hooks added or removed some), else None."""
+    now = [p.spec() for p in node.parameters]
+    return None if now == list(sent) else now
 
 
 def _set(node: BaseNode, name: str, value: Any) -> None:
@@ -377,8 +393,13 @@ async def execute(
     library: str,
     handler: RequestHandler | None,
     tracker: ThreadTracker | None = None,
+    inputs: Mapping[str, Any] | None = None,
 ) -> ExecutionOutcome:
     """Build a fresh node, hydrate it, run ``aprocess`` and return its outputs; the node is discarded.
+
+    ``values`` are the node's stored values; ``inputs`` arrive for this execution and are set like a
+    user's value (:func:`materialize`), so the parameters their hooks add are reported back in
+    ``ExecutionOutcome.specs``.
 
     ``tracker`` counts the threads this execution runs library code in, so a caller that cancelled
     the execution can tell whether the code has really stopped (a thread cannot be interrupted).
@@ -389,16 +410,17 @@ async def execute(
         try:
             if cls.aprocess is BaseNode.aprocess and not inspect.iscoroutinefunction(cls.process):
                 # The common case, a plain process(): build, hydrate and run it in one thread hop.
-                node, pending = await asyncio.to_thread(
-                    tracker.wrap(_materialize_and_process), cls, node_name, metadata, specs, values, scope
+                node, pending, hydrated = await asyncio.to_thread(
+                    tracker.wrap(_materialize_and_process), cls, node_name, metadata, specs, values, scope, inputs
                 )
                 if inspect.isawaitable(pending):
                     with phase(scope, Phase.APROCESS):
                         await pending
             else:
                 node = await asyncio.to_thread(
-                    tracker.wrap(materialize), cls, node_name, metadata, specs, values, scope
+                    tracker.wrap(materialize), cls, node_name, metadata, specs, values, scope, inputs
                 )
+                hydrated = changed_specs(node, specs)
                 if not inspect.iscoroutinefunction(node.process):
                     node.process = tracker.wrap(node.process)  # type: ignore[method-assign]
                 with phase(scope, Phase.APROCESS):
@@ -415,8 +437,9 @@ async def execute(
     if errors:
         first = errors[0]
         error = RemoteError(type="StrictModeViolation", message=f"{first.rule_id}: {first.message} {first.remediation}")
-        return ExecutionOutcome(dict(node.parameter_output_values), scope.violations, error)
-    return ExecutionOutcome(dict(node.parameter_output_values), scope.violations)
+        return ExecutionOutcome(dict(node.parameter_output_values), scope.violations, error, hydrated)
+    strays = [name for name in node.parameter_output_values if node.get_parameter_by_name(name) is None]
+    return ExecutionOutcome(dict(node.parameter_output_values), scope.violations, specs=hydrated, strays=strays)
 
 
 def _materialize_and_process(
@@ -426,11 +449,13 @@ def _materialize_and_process(
     specs: Sequence[ParameterSpec],
     values: Mapping[str, Any],
     scope: NodeScope,
-) -> tuple[BaseNode, Any]:
+    inputs: Mapping[str, Any] | None,
+) -> tuple[BaseNode, Any, list[ParameterSpec] | None]:
     """In a worker thread: build and hydrate the node, then run its plain ``process``."""
-    node = materialize(cls, node_name, metadata, specs, values, scope)
+    node = materialize(cls, node_name, metadata, specs, values, scope, inputs)
+    hydrated = changed_specs(node, specs)  # before process(): what it does to the list does not propagate
     with phase(scope, Phase.APROCESS):
-        return node, node.process()
+        return node, node.process(), hydrated
 
 
 def _remote_error(exc: BaseException, prefix: str = "") -> RemoteError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import inspect
+import numbers
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -58,6 +59,40 @@ class Options(Trait):
 
     def __repr__(self) -> str:
         return f"Options(choices={self.choices!r})"
+
+
+def _is_integer(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+#: The builtin parameter types whose values are checked when set or connected (numpy scalars count as
+#: numbers, a tuple as a list). ``any`` and library-defined type names are not checked.
+BUILTIN_TYPES: dict[str, Callable[[Any], bool]] = {
+    "str": lambda v: isinstance(v, str),
+    "int": _is_integer,
+    "float": _is_real,
+    "bool": lambda v: isinstance(v, bool) or type(v).__name__ == "bool_",
+    "list": lambda v: isinstance(v, (list, tuple)),
+    "dict": lambda v: isinstance(v, Mapping),
+    "bytes": lambda v: isinstance(v, (bytes, bytearray, memoryview)),
+}
+
+
+def check_type(node: str, parameter: str, type_name: str, value: Any) -> None:
+    """Raise TypeError if ``value`` does not fit a builtin ``type_name`` (None always fits: unset)."""
+    accepts = BUILTIN_TYPES.get(type_name)
+    if accepts is None or value is None or accepts(value):
+        return
+    shown = repr(value)
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    raise TypeError(
+        f"node {node!r}, parameter {parameter!r} is of type {type_name}, but the value is a "
+        f"{type(value).__name__} ({shown}); pass a {type_name}, or declare the parameter type 'any'"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +268,7 @@ class BaseNode:
             value = converter(value)
         for validator in parameter.all_validators():
             validator(parameter, value)
+        check_type(self.name, parameter.name, parameter.type, value)
         self.parameter_values[name] = value
         self.after_value_set(parameter, value)
         return value

@@ -617,3 +617,98 @@ def test_reloading_a_library_whose_manifest_broke_marks_it_failed(library: Path,
             await o.close()
 
     run(body())
+
+
+# -- values that arrive over a connection take the user's set-value path --------------------------
+PATH_NODES = '''
+from nodeisle import BaseNode, Parameter, ParameterMode
+IN = {ParameterMode.INPUT, ParameterMode.PROPERTY}
+OUT = {ParameterMode.OUTPUT}
+class Emit(BaseNode):
+    def __init__(self, name, metadata=None):
+        super().__init__(name, metadata)
+        self.add_parameter(Parameter("text", type="any", default_value="rich", allowed_modes=IN))
+        self.add_parameter(Parameter("value", type="any", allowed_modes=OUT))
+    def process(self):
+        self.parameter_output_values["value"] = self.parameter_values["text"]
+class Dynamic(BaseNode):
+    # after_value_set adds an output parameter when mode is "rich": the standard dynamic pattern
+    def __init__(self, name, metadata=None):
+        super().__init__(name, metadata)
+        self.add_parameter(Parameter("mode", type="str", default_value="plain", allowed_modes=IN))
+        self.add_parameter(Parameter("result", type="str", allowed_modes=OUT))
+    def after_value_set(self, parameter, value):
+        if parameter.name == "mode" and value == "rich" and self.get_parameter_by_name("detail") is None:
+            self.add_parameter(Parameter("detail", type="str", allowed_modes=OUT))
+    def process(self):
+        self.parameter_output_values["result"] = self.parameter_values["mode"].upper()
+        if self.get_parameter_by_name("detail") is not None:
+            self.parameter_output_values["detail"] = "extra detail"
+class Typo(BaseNode):
+    def __init__(self, name, metadata=None):
+        super().__init__(name, metadata)
+        self.add_parameter(Parameter("result", type="str", allowed_modes=OUT))
+    def process(self):
+        self.parameter_output_values["reslut"] = "misspelt"
+'''
+
+
+@pytest.fixture
+def path_library(tmp_path: Path) -> Path:
+    return write_library(tmp_path / "libs", "Math Lib", PATH_NODES, ["Emit", "Dynamic", "Typo"])
+
+
+def test_a_value_arriving_over_a_connection_runs_the_hooks_a_user_set_value_runs(path_library: Path, mode: str) -> None:
+    """Regression: parameters after_value_set added were kept for a value set directly, lost for a connected one."""
+    async def body() -> None:
+        o = await start(path_library, mode)
+        try:
+            await node(o, "Emit", "emit")
+            await node(o, "Dynamic", "direct", mode="rich")
+            await node(o, "Dynamic", "fed")
+            ok(await connect(o, "emit.value", "fed.mode"))
+            result = ok(await o.handle_async(RunFlowRequest(flow_name="main")))
+            for name in ("direct", "fed"):
+                assert result.nodes[name].outputs == {"result": "RICH", "detail": "extra detail"}, name
+                names = ok(await o.handle_async(ListParametersOnNodeRequest(node_name=name))).parameter_names
+                assert names == ["mode", "result", "detail"], name
+        finally:
+            await o.close()
+
+    run(body())
+
+
+def test_an_output_written_to_a_parameter_that_does_not_exist_fails_naming_it(path_library: Path, mode: str) -> None:
+    async def body() -> None:
+        o = await start(path_library, mode)
+        try:
+            await node(o, "Typo", "typo")
+            result = await o.handle_async(ExecuteNodeRequest(node_name="typo"))
+            assert not result.succeeded and result.error is not None and result.error.type == "UnknownParameter"
+            assert "wrote output 'reslut'" in result.message and "its parameters are: result" in result.message
+        finally:
+            await o.close()
+
+    run(body())
+
+
+def test_values_are_checked_against_builtin_types_when_set_or_connected(path_library: Path, mode: str) -> None:
+    """Regression: a list went into a str parameter unnoticed."""
+    async def body() -> None:
+        o = await start(path_library, mode)
+        try:
+            await node(o, "Dynamic", "set")
+            refused = await o.handle_async(SetParameterValueRequest(node_name="set", parameter_name="mode", value=[1, 2]))
+            assert not refused.succeeded
+            assert "parameter 'mode' is of type str, but the value is a list ([1, 2])" in refused.message
+            await node(o, "Emit", "emit", text=[1, 2])  # an 'any' output carrying a list
+            await node(o, "Dynamic", "fed")
+            ok(await connect(o, "emit.value", "fed.mode"))
+            run_result = await o.handle_async(RunFlowRequest(flow_name="main"))
+            fed = run_result.nodes["fed"]
+            assert fed.status == "failed" and fed.error is not None
+            assert "while setting parameter 'mode'" in fed.error.message and "is of type str" in fed.error.message
+        finally:
+            await o.close()
+
+    run(body())

@@ -63,7 +63,8 @@ class Split(BaseNode):
         super().__init__(name, metadata)
         self.add_parameter(Parameter("text", type="str", default_value="one two", allowed_modes=IN))
         self.add_parameter(Parameter("parts", type="int", default_value=2, allowed_modes=IN))
-        self.add_parameter(Parameter("part_1", type="str", allowed_modes=OUT))
+        for i in (1, 2):  # the outputs for the default of `parts`; after_value_set keeps them in step
+            self.add_parameter(Parameter(f"part_{i}", type="str", allowed_modes=OUT))
 
     def after_value_set(self, parameter, value):
         if parameter.name != "parts":

@@ -60,6 +60,7 @@ from nodeisle.requests import (
     RegisterLibraryRequest,
     RegisterLibraryResult,
     ReloadLibraryRequest,
+    RemoteError,
     RemoveParameterFromNodeRequest,
     Request,
     Result,
@@ -486,10 +487,33 @@ class Orchestrator:
             deadline = Deadline(float(timeout), f"node {record.name!r}'s timeout")
         else:
             deadline = Deadline(self.settings.execution_timeout, "the execution_timeout setting")
-        outcome = await self._host(record).execute(record, {**record.values, **inputs}, deadline)
+        sent = list(record.specs)
+        outcome = await self._host(record).execute(record, inputs, deadline)
+        if outcome.specs is not None and self.graph.nodes.get(record.name) is record:
+            self._adopt_hydration(record, sent, outcome.specs)
         if outcome.error is None:
+            # Not on the node when process() ended, nor added to the graph meanwhile (AddParameterToNodeRequest)
+            unknown = sorted(set(outcome.strays) - {s.name for s in record.specs})
+            if unknown:
+                known = ", ".join(s.name for s in record.specs) or "(none)"
+                return _hosting.ExecutionOutcome({}, outcome.violations, RemoteError(
+                    type="UnknownParameter",
+                    message=f"node {record.name!r} wrote output {unknown[0]!r}, but it has no parameter of that name "
+                    f"(its parameters are: {known}); add the parameter in __init__ (or with "
+                    "AddParameterToNodeRequest) before writing to it",
+                ))
             record.outputs = dict(outcome.outputs)
         return outcome
+
+    def _adopt_hydration(self, record: NodeRecord, sent: list[ParameterSpec], after: list[ParameterSpec]) -> None:
+        """Keep what the inputs' hooks added or removed, as when a user sets a value; what requests changed
+        during the execution (AddParameterToNodeRequest ...) stays too."""
+        before = {s.name for s in sent}
+        added = [s for s in after if s.name not in before]
+        removed = before - {s.name for s in after}
+        current = [s for s in record.specs if s.name not in removed]
+        present = {s.name for s in current}
+        self.graph.replace_specs(record, [*current, *(s for s in added if s.name not in present)])
 
     async def _execute_node(self, request: ExecuteNodeRequest) -> ExecuteNodeResult:
         record = self.graph.node(request.node_name)

@@ -78,8 +78,10 @@ class NodeHost(Protocol):
     async def load(self) -> LoadReport: ...
 
     async def execute(
-        self, record: NodeRecord, values: Mapping[str, Any], deadline: Deadline | None = None
-    ) -> _hosting.ExecutionOutcome: ...
+        self, record: NodeRecord, inputs: Mapping[str, Any], deadline: Deadline | None = None
+    ) -> _hosting.ExecutionOutcome:
+        """Run ``record`` with its stored values, then ``inputs`` set on it as a user sets a value."""
+        ...
 
     async def apply_value(
         self, record: NodeRecord, parameter: str, value: Any, deadline: Deadline | None = None
@@ -123,7 +125,7 @@ class LocalHost:
         return self.code.classes[class_name]
 
     async def execute(
-        self, record: NodeRecord, values: Mapping[str, Any], deadline: Deadline | None = None
+        self, record: NodeRecord, inputs: Mapping[str, Any], deadline: Deadline | None = None
     ) -> _hosting.ExecutionOutcome:
         tracker = _hosting.ThreadTracker()
         run = _hosting.execute(
@@ -131,11 +133,12 @@ class LocalHost:
             record.name,
             record.metadata,
             record.specs,
-            values,
+            record.values,
             Context.ORCHESTRATOR,
             self.manifest.name,
             self.handler,
             tracker,
+            inputs,
         )
         if deadline is None:
             return await run
@@ -305,7 +308,7 @@ class WorkerHost:
         if parameter is not None and (path == "value" or path.startswith(("value.", "value["))):
             name, rest = parameter, path[len("value") :]
         else:
-            head = path.removeprefix("values.")
+            head = path.removeprefix("values.").removeprefix("inputs.")
             cut = min((i for i in (head.find("."), head.find("[")) if i >= 0), default=len(head))
             name, rest = head[:cut], head[cut:]
         return ValueTransferError(record.name, name, exc.type_name, exc.why, rest.lstrip("."))
@@ -342,10 +345,11 @@ class WorkerHost:
         await asyncio.sleep(delay)
 
     async def execute(
-        self, record: NodeRecord, values: Mapping[str, Any], deadline: Deadline | None = None
+        self, record: NodeRecord, inputs: Mapping[str, Any], deadline: Deadline | None = None
     ) -> _hosting.ExecutionOutcome:
         try:
-            payload = self._payload(record, values)
+            payload = self._payload(record, record.values)
+            payload["inputs"] = dict(inputs)
             payload["exec_id"] = uuid.uuid4().hex
             worker = await self._live_worker()
             try:
@@ -370,8 +374,13 @@ class WorkerHost:
             return _hosting.ExecutionOutcome({}, [], RemoteError(type=type(exc).__name__, message=str(exc)))
         violations = [Violation.from_dict(v) for v in answer.get("violations", [])]
         error = answer.get("error")
+        specs = answer.get("specs")
         return _hosting.ExecutionOutcome(
-            dict(answer.get("outputs") or {}), violations, error if isinstance(error, RemoteError) else None
+            dict(answer.get("outputs") or {}),
+            violations,
+            error if isinstance(error, RemoteError) else None,
+            [ParameterSpec.from_dict(s) for s in specs] if isinstance(specs, list) else None,
+            [str(name) for name in answer.get("strays") or []],
         )
 
     async def apply_value(

@@ -245,6 +245,7 @@ class WorkerRuntime:
             self.code.manifest.name if self.code else "",
             self._forwarder,
             tracker,
+            payload.get("inputs") or {},
         )
         error, outputs = outcome.error, outcome.outputs
         for name, value in outputs.items():
@@ -254,7 +255,14 @@ class WorkerRuntime:
                 problem = ValueTransferError(payload["node_name"], name, exc.type_name, exc.why, exc.path)
                 error, outputs = RemoteError(type="ValueTransferError", message=str(problem)), {}
                 break
-        return {"outputs": outputs, "violations": [v.to_dict() for v in outcome.violations], "error": error}
+        answer: dict[str, Any] = {
+            "outputs": outputs, "violations": [v.to_dict() for v in outcome.violations], "error": error
+        }
+        if outcome.specs is not None:
+            answer["specs"] = [s.to_dict() for s in outcome.specs]
+        if outcome.strays:
+            answer["strays"] = list(outcome.strays)
+        return answer
 
     async def _apply_value(self, payload: dict[str, Any]) -> dict[str, Any]:
         specs, violations = await _hosting.apply_value(
