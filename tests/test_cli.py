@@ -266,3 +266,26 @@ def test_check_handles_null_metadata_and_a_re_exported_class(tmp_path: Path, hom
     result = nodeisle("check", str(lib), "--shared")
     assert "Traceback" not in result.stderr, result.stderr
     assert "PASS schema-probe" in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize(
+    ("text", "needles"),
+    [
+        (b'{"nodes": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", ["$", "nested too deeply"]),
+        (b'{"nodes": [], "x": ' + b"9" * 5000 + b"}", ["$", "5000 digits"]),
+        (b'{"nodes": [{"name": "caf\xe9", "type": "Num"}]}', ["$", "not UTF-8"]),
+        (b'{"nodes": [{"name": "slow", "type": "Num", "timeout": NaN}]}', ["nodes[0].timeout", "node 'slow'", "NaN"]),
+        (b'{"nodes": [{"name": "n\\u202eum", "type": "Num"}]}', ["nodes[0].name", "U+202E"]),
+    ],
+    ids=["100k-deep", "5000-digit-number", "latin-1", "nan-timeout", "bidi-name"],
+)
+def test_hostile_workflow_file_exits_two_naming_the_file_without_a_traceback(
+    tmp_path: Path, home: Path, text: bytes, needles: list[str]
+) -> None:
+    wf = tmp_path / "hostile.json"
+    wf.write_bytes(text)
+    result = nodeisle("run", str(wf))
+    assert result.returncode == 2, (result.stdout, result.stderr[-2000:])
+    assert "Traceback" not in result.stderr and f"error: {wf}: " in result.stderr
+    for needle in needles:
+        assert needle in result.stderr

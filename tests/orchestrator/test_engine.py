@@ -617,3 +617,31 @@ def test_reloading_a_library_whose_manifest_broke_marks_it_failed(library: Path,
             await o.close()
 
     run(body())
+
+
+@pytest.mark.parametrize(
+    "timeout", [float("nan"), float("inf"), -1.0, 0, 10**400, "5", True],
+    ids=["nan", "inf", "negative", "zero", "huge-int", "string", "bool"],
+)
+def test_a_node_timeout_that_is_not_a_positive_finite_number_is_a_request_failure(
+    library: Path, home: Path, timeout: Any
+) -> None:
+    async def body() -> None:
+        o = await start(library, "shared")
+        try:
+            created = await o.handle_async(CreateNodeRequest(node_type="Add", node_name="c", metadata={"timeout": timeout}))
+            assert not created.succeeded and "node 'c'" in created.message
+            assert "CreateNodeRequest.metadata" in created.message and "'timeout' must be a positive, finite" in created.message
+            assert "c" not in o.graph.nodes
+            await node(o, "Add", "add", a=1)
+            executed = await o.handle_async(ExecuteNodeRequest(node_name="add", node_metadata={"timeout": timeout}))
+            assert not executed.succeeded and "node 'add'" in executed.message
+            assert "ExecuteNodeRequest.node_metadata" in executed.message and "internal error" not in executed.message
+            assert "timeout" not in o.graph.node("add").metadata  # refused before it was stored
+            o.graph.node("add").metadata["timeout"] = timeout  # e.g. from a library's node metadata
+            ran = await o.handle_async(RunFlowRequest(flow_name="main"))
+            assert ran.nodes["add"].status == "failed" and "'timeout' must be a positive, finite" in str(ran.nodes["add"].error)
+        finally:
+            await o.close()
+
+    run(body())

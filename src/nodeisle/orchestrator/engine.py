@@ -22,7 +22,7 @@ from nodeisle._scope import engine as engine_scope
 from nodeisle.manifest import LibraryManifest, load_manifest
 from nodeisle.orchestrator.config import CONFIG_FILE, ConfigStore
 from nodeisle.orchestrator.graph import Graph, NodeRecord, RequestFailed
-from nodeisle.orchestrator.hosts import Deadline, LocalHost, NodeHost, Supervision, WorkerHost
+from nodeisle.orchestrator.hosts import Deadline, LocalHost, NodeHost, Supervision, WorkerHost, timeout_problem
 from nodeisle.orchestrator.libraries import LibraryState, describe_library, resolve_mode
 from nodeisle.orchestrator.propagation import ConfigAndSecrets
 from nodeisle.orchestrator.secrets import SECRETS_FILE, SecretsStore
@@ -328,6 +328,7 @@ class Orchestrator:
         state, schema = self._node_type(request.node_type, request.library_name)
         flow = self.graph.flow(request.flow_name) if request.flow_name else self.graph.default_flow()
         name = request.node_name or self.graph.unique_node_name(request.node_type)
+        _check_timeout(name, request.metadata, "CreateNodeRequest.metadata")
         metadata = {**{k: v for k, v in schema.metadata.items() if v is not None}, **(request.metadata or {})}
         self.graph.add_node(
             NodeRecord(name, flow.name, state.name, schema.class_name, metadata, list(schema.parameters))
@@ -461,8 +462,9 @@ class Orchestrator:
         """Run one node with its stored values overlaid by ``inputs``; store its outputs."""
         for name in inputs:
             record.spec(name)
+        _check_timeout(record.name, record.metadata, "its metadata")
         timeout = record.metadata.get("timeout")
-        if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout > 0:
+        if timeout is not None:
             deadline = Deadline(float(timeout), f"node {record.name!r}'s timeout")
         else:
             deadline = Deadline(self.settings.execution_timeout, "the execution_timeout setting")
@@ -473,6 +475,7 @@ class Orchestrator:
 
     async def _execute_node(self, request: ExecuteNodeRequest) -> ExecuteNodeResult:
         record = self.graph.node(request.node_name)
+        _check_timeout(record.name, request.node_metadata, "ExecuteNodeRequest.node_metadata")
         if request.node_metadata:
             record.metadata = {**record.metadata, **request.node_metadata}
         outcome = await self.execute(record, dict(request.parameter_values))
@@ -500,6 +503,14 @@ class Orchestrator:
         """Cancel every flow run in progress (Ctrl-C): executions in flight are cancelled, nothing new starts."""
         for cancel in self._active_runs:
             cancel.set()
+
+
+def _check_timeout(node: str, metadata: Mapping[str, Any] | None, where: str) -> None:
+    """Refuse a node ``timeout`` that is not a positive, finite number of seconds (NaN would disable the deadline)."""
+    if metadata and metadata.get("timeout") is not None:
+        problem = timeout_problem(metadata["timeout"])
+        if problem is not None:
+            raise RequestFailed(f"node {node!r}: {where}: {problem}")
 
 
 def build_orchestrator(
