@@ -158,7 +158,7 @@ def cmd_libraries(args: argparse.Namespace) -> int:
     home = engine_home()
     settings = Settings.load(home)
     if args.action == "add":
-        manifest = load_manifest(args.path)
+        manifest = load_manifest(args.path, require_inside=True)
         path = str(manifest.path)
         if path not in settings.libraries:
             settings.libraries.append(path)

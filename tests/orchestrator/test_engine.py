@@ -645,3 +645,31 @@ def test_a_node_timeout_that_is_not_a_positive_finite_number_is_a_request_failur
             await o.close()
 
     run(body())
+
+
+@pytest.mark.parametrize("how", ["dotdot", "symlink"])
+def test_a_library_whose_node_file_is_outside_its_folder_is_refused_and_the_file_never_runs(
+    tmp_path: Path, home: Path, how: str
+) -> None:
+    ran = tmp_path / "ran"
+    outside = tmp_path / "elsewhere" / "nodes.py"
+    outside.parent.mkdir()
+    outside.write_text(f"open({str(ran)!r}, 'w').close()\n" + NODES)
+    lib = write_library(tmp_path / "libs", "Escapes", NODES, ["Add"])
+    manifest = lib / "griptape-nodes-library.json"
+    if how == "symlink":
+        (lib / "nodes.py").unlink()
+        (lib / "nodes.py").symlink_to(outside)
+    else:
+        manifest.write_text(manifest.read_text().replace('"nodes.py"', '"../../elsewhere/nodes.py"'))
+
+    async def body() -> None:
+        async with build_orchestrator() as o:
+            result = await o.handle_async(RegisterLibraryRequest(path=str(lib)))
+            assert not result.succeeded
+            assert str(manifest) in result.message and "nodes[0].file_path" in result.message
+            assert "node 'Add'" in result.message and str(outside) in result.message
+            assert "Escapes" not in o.libraries
+
+    run(body())
+    assert not ran.exists(), "the node file outside the library folder was imported"

@@ -227,7 +227,7 @@ class Orchestrator:
 
     # -- libraries --------------------------------------------------------------------------------
     async def _register_library(self, request: RegisterLibraryRequest) -> RegisterLibraryResult:
-        manifest = load_manifest(request.path)
+        manifest = load_manifest(request.path, require_inside=True)
         if manifest.name in self.libraries:
             existing = self.libraries[manifest.name].manifest.path
             if existing == manifest.path:
@@ -285,7 +285,7 @@ class Orchestrator:
         if state.host is not None:
             await state.host.close()
         try:
-            state.manifest = load_manifest(state.manifest.path)
+            state.manifest = load_manifest(state.manifest.path, require_inside=True)
         except ManifestError as exc:  # the library stays registered, marked failed with why
             state.host, state.schemas, state.dropped, state.error = None, {}, [], str(exc)
             return Result.failure(state.error)
