@@ -289,3 +289,14 @@ def test_hostile_workflow_file_exits_two_naming_the_file_without_a_traceback(
     assert "Traceback" not in result.stderr and f"error: {wf}: " in result.stderr
     for needle in needles:
         assert needle in result.stderr
+
+
+def test_libraries_mode_with_a_wrong_word_lists_the_accepted_words_and_any_case_works(home: Path, lib: Path) -> None:
+    assert nodeisle("libraries", "add", str(lib)).returncode == 0
+    wrong = nodeisle("libraries", "mode", "Cli Lib", "WORKER")
+    assert wrong.returncode == 2 and "Traceback" not in wrong.stderr
+    assert "error: library 'Cli Lib': unknown library mode 'WORKER'; expected 'shared' or 'isolated'" in wrong.stderr
+    assert "a library in a worker is 'isolated'" in wrong.stderr
+    assert json.loads((home / "settings.json").read_text())["library_modes"] == {}
+    assert nodeisle("libraries", "mode", "Cli Lib", "Isolated").returncode == 0
+    assert json.loads((home / "settings.json").read_text())["library_modes"] == {"Cli Lib": "isolated"}

@@ -182,7 +182,11 @@ def cmd_libraries(args: argparse.Namespace) -> int:
         print(f"error: no registered library named {args.name!r}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if args.action == "mode":
-        mode = LibraryMode.parse(args.mode)
+        try:
+            mode = LibraryMode.parse(args.mode)
+        except ValueError as exc:
+            print(f"error: library {args.name!r}: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
         for path in settings.libraries:
             try:
                 manifest = load_manifest(path)
@@ -443,7 +447,7 @@ def build_parser() -> argparse.ArgumentParser:
     lsub.add_parser("remove", help="unregister a library").add_argument("name")
     mode = lsub.add_parser("mode", help="choose Shared or Isolated for a library")
     mode.add_argument("name")
-    mode.add_argument("mode", choices=["shared", "isolated"])
+    mode.add_argument("mode", metavar="{shared,isolated}", help="any case; anything else is refused, naming both")
     libs.set_defaults(func=cmd_libraries)
 
     envs = sub.add_parser("envs", help="manage isolated libraries' virtualenvs")

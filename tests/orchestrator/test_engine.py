@@ -673,3 +673,28 @@ def test_a_library_whose_node_file_is_outside_its_folder_is_refused_and_the_file
 
     run(body())
     assert not ran.exists(), "the node file outside the library folder was imported"
+
+
+@pytest.mark.parametrize("word", ["WORKER", "orchestrator", "sideways", 3])
+def test_a_wrong_mode_word_is_a_request_failure_listing_the_accepted_words(
+    library: Path, home: Path, word: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from nodeisle.requests import SetLibraryModeRequest
+
+    async def body() -> None:
+        async with build_orchestrator() as o:
+            with caplog.at_level(logging.ERROR, logger="nodeisle"):
+                registered = await o.handle_async(RegisterLibraryRequest(path=str(library), mode=word))
+                assert not registered.succeeded and "Math Lib" not in o.libraries
+                ok(await o.handle_async(RegisterLibraryRequest(path=str(library))))
+                switched = await o.handle_async(SetLibraryModeRequest(library_name="Math Lib", mode=word))
+                assert not switched.succeeded
+            for result in (registered, switched):
+                assert "internal error" not in result.message and "library 'Math Lib'" in result.message
+                assert f"unknown library mode {word!r}; expected 'shared' or 'isolated'" in result.message
+            assert not [r for r in caplog.records if r.exc_info], "a wrong mode word was logged with a traceback"
+            assert o.libraries["Math Lib"].mode.value == "shared"
+
+    run(body())

@@ -228,6 +228,7 @@ class Orchestrator:
     # -- libraries --------------------------------------------------------------------------------
     async def _register_library(self, request: RegisterLibraryRequest) -> RegisterLibraryResult:
         manifest = load_manifest(request.path, require_inside=True)
+        wanted = _parse_mode(manifest.name, request.mode) if request.mode not in (None, "") else None
         if manifest.name in self.libraries:
             existing = self.libraries[manifest.name].manifest.path
             if existing == manifest.path:
@@ -235,7 +236,7 @@ class Orchestrator:
             raise RequestFailed(f"a library named {manifest.name!r} is already registered from {existing}")
         for warning in manifest.warnings:
             LOGGER.warning("%s", warning)
-        requested = LibraryMode.parse(request.mode) if request.mode else self.settings.library_modes.get(manifest.name)
+        requested = wanted or self.settings.library_modes.get(manifest.name)
         state = LibraryState(manifest, resolve_mode(manifest, requested))
         self.libraries[manifest.name] = state
         await self._load(state)
@@ -294,7 +295,7 @@ class Orchestrator:
 
     async def _set_library_mode(self, request: SetLibraryModeRequest) -> Result:
         state = self._library(request.library_name)
-        mode = resolve_mode(state.manifest, LibraryMode.parse(request.mode))
+        mode = resolve_mode(state.manifest, _parse_mode(state.name, request.mode))
         if mode is not state.mode:
             if state.host is not None:
                 await state.host.close()
@@ -503,6 +504,13 @@ class Orchestrator:
         """Cancel every flow run in progress (Ctrl-C): executions in flight are cancelled, nothing new starts."""
         for cancel in self._active_runs:
             cancel.set()
+
+
+def _parse_mode(library: str, mode: object) -> LibraryMode:
+    try:
+        return LibraryMode.parse(mode)
+    except ValueError as exc:
+        raise RequestFailed(f"library {library!r}: {exc}") from None
 
 
 def _check_timeout(node: str, metadata: Mapping[str, Any] | None, where: str) -> None:
