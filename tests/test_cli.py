@@ -295,8 +295,33 @@ def test_libraries_mode_with_a_wrong_word_lists_the_accepted_words_and_any_case_
     assert nodeisle("libraries", "add", str(lib)).returncode == 0
     wrong = nodeisle("libraries", "mode", "Cli Lib", "WORKER")
     assert wrong.returncode == 2 and "Traceback" not in wrong.stderr
-    assert "error: library 'Cli Lib': unknown library mode 'WORKER'; expected 'shared' or 'isolated'" in wrong.stderr
+    assert "error: unknown library mode 'WORKER'; expected 'shared' or 'isolated'" in wrong.stderr
     assert "a library in a worker is 'isolated'" in wrong.stderr
     assert json.loads((home / "settings.json").read_text())["library_modes"] == {}
     assert nodeisle("libraries", "mode", "Cli Lib", "Isolated").returncode == 0
     assert json.loads((home / "settings.json").read_text())["library_modes"] == {"Cli Lib": "isolated"}
+
+
+def test_libraries_add_refuses_a_second_library_of_the_same_name_naming_both_paths(
+    tmp_path: Path, home: Path, lib: Path
+) -> None:
+    twin = write_library(tmp_path / "other", "Cli Lib", NODES, ["Num"])
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "griptape-nodes-library.json").write_text('{"name": "Broken", "nodes": [')
+    first, second = str(lib / "griptape-nodes-library.json"), str(twin / "griptape-nodes-library.json")
+    assert nodeisle("libraries", "add", str(lib)).returncode == 0
+    refused = nodeisle("libraries", "add", str(twin))
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert "a library named 'Cli Lib' is already registered from" in refused.stderr
+    assert first in refused.stderr and second in refused.stderr and "libraries remove" in refused.stderr
+    assert json.loads((home / "settings.json").read_text())["libraries"] == [first]
+    assert nodeisle("libraries", "add", str(lib)).returncode == 0  # the same library again: still fine
+    # A manifest that cannot be loaded is refused at add time, as before, and registers nothing.
+    bad = nodeisle("libraries", "add", str(broken))
+    assert bad.returncode == 2 and "griptape-nodes-library.json" in bad.stderr and "line 1" in bad.stderr
+    assert json.loads((home / "settings.json").read_text())["libraries"] == [first]
+    # A registered manifest that broke since does not stop another library from being added.
+    (lib / "griptape-nodes-library.json").write_text("{")
+    assert nodeisle("libraries", "add", str(twin)).returncode == 0
+    assert json.loads((home / "settings.json").read_text())["libraries"] == [first, second]

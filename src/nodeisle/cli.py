@@ -152,7 +152,7 @@ def cmd_libraries(args: argparse.Namespace) -> int:
     from nodeisle.manifest import load_manifest
     from nodeisle.orchestrator.engine import build_orchestrator
     from nodeisle.orchestrator.graph import RequestFailed
-    from nodeisle.orchestrator.libraries import resolve_mode
+    from nodeisle.orchestrator.libraries import resolve_mode, same_name_as
     from nodeisle.orchestrator.settings import LibraryMode, Settings, engine_home
 
     home = engine_home()
@@ -161,6 +161,10 @@ def cmd_libraries(args: argparse.Namespace) -> int:
         manifest = load_manifest(args.path, require_inside=True)
         path = str(manifest.path)
         if path not in settings.libraries:
+            twin = same_name_as(manifest, settings.libraries)
+            if twin is not None:
+                print(f"error: {twin}", file=sys.stderr)
+                return EXIT_BAD_INPUT
             settings.libraries.append(path)
             settings.save()
         for warning in manifest.warnings:
@@ -182,11 +186,7 @@ def cmd_libraries(args: argparse.Namespace) -> int:
         print(f"error: no registered library named {args.name!r}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if args.action == "mode":
-        try:
-            mode = LibraryMode.parse(args.mode)
-        except ValueError as exc:
-            print(f"error: library {args.name!r}: {exc}", file=sys.stderr)
-            return EXIT_BAD_INPUT
+        mode = LibraryMode.parse(args.mode)  # a wrong word: a ValueError listing both, bad input (main)
         for path in settings.libraries:
             try:
                 manifest = load_manifest(path)
