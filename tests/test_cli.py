@@ -325,3 +325,36 @@ def test_libraries_add_refuses_a_second_library_of_the_same_name_naming_both_pat
     (lib / "griptape-nodes-library.json").write_text("{")
     assert nodeisle("libraries", "add", str(twin)).returncode == 0
     assert json.loads((home / "settings.json").read_text())["libraries"] == [first, second]
+
+
+def test_a_failed_library_counts_its_nodes_and_prints_the_installer_error_once(
+    tmp_path: Path, offline_home: Path, lib: Path
+) -> None:
+    bad = write_library(tmp_path / "bad", "Unbuildable", NODES, ["Num", "Fail"], pins=["doesnotexist==1.0"])
+    wf = workflow(tmp_path, {
+        "libraries": [str(bad), str(lib)],
+        "library_modes": {"Unbuildable": "isolated"},
+        "nodes": [
+            {"name": "broken", "library": "Unbuildable", "type": "Num"},
+            {"name": "broken_too", "library": "Unbuildable", "type": "Num"},
+            {"name": "after", "library": "Cli Lib", "type": "Num"},
+            {"name": "fine", "library": "Cli Lib", "type": "Num", "values": {"value": 4}},
+        ],
+        "connections": [{"from": "broken.out", "to": "after.value"}],
+    })
+    uv_says = "No solution found"  # a line of uv's own error text
+    text = nodeisle("run", str(wf))
+    assert text.returncode == 1, text.stderr
+    assert "run failed: 1 of 4 nodes succeeded" in text.stdout
+    assert "library 'Unbuildable' failed to load" in text.stdout
+    for name in ("broken", "broken_too", "after", "fine"):
+        assert f"  {name}  " in text.stdout
+    assert (text.stdout + text.stderr).count(uv_says) == 1, text.stdout + text.stderr
+    as_json = nodeisle("run", str(wf), "--json")
+    assert as_json.returncode == 1, as_json.stderr
+    doc = json.loads(as_json.stdout)
+    assert list(doc["nodes"]) == ["broken", "broken_too", "after", "fine"]
+    assert [n["status"] for n in doc["nodes"].values()] == ["failed", "failed", "skipped", "succeeded"]
+    assert uv_says in doc["library_errors"]["Unbuildable"]
+    assert doc["nodes"]["broken"]["error"]["message"].startswith("library 'Unbuildable' failed to load")
+    assert (as_json.stdout + as_json.stderr).count(uv_says) == 1, as_json.stdout + as_json.stderr

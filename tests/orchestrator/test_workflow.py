@@ -94,7 +94,8 @@ def test_library_that_fails_to_build_fails_its_nodes_and_the_rest_still_run(tmp_
         async with build_orchestrator() as o:
             result = await run_workflow(o, load_workflow(wf_path))
             assert result.status == "failed"
-            assert result.nodes["broken"].status == "failed" and "tinyver" in result.nodes["broken"].error.message
+            assert result.nodes["broken"].status == "failed" and "'Unbuildable'" in result.nodes["broken"].error.message
+            assert "tinyver" in result.library_errors["Unbuildable"]
             assert result.nodes["downstream"].status == "skipped"
             assert result.nodes["fine"].outputs == {"result": "still here"}
             assert list(result.nodes) == ["broken", "downstream", "fine"]
@@ -119,7 +120,8 @@ def test_a_node_naming_no_library_whose_type_only_a_failed_library_has_fails_alo
         async with build_orchestrator() as o:
             result = await run_workflow(o, load_workflow(wf_path))
             assert result.status == "failed"
-            assert result.nodes["only_there"].status == "failed" and "tinyver" in result.nodes["only_there"].error.message
+            assert result.nodes["only_there"].status == "failed" and "'Lone'" in result.nodes["only_there"].error.message
+            assert "tinyver" in result.library_errors["Lone"]
             assert result.nodes["fine"].outputs == {"result": "x"}
 
     run(body(), timeout=120)
@@ -213,3 +215,37 @@ def test_nul_in_a_library_path_is_refused_naming_where(tmp_path: Path) -> None:
     with pytest.raises(WorkflowError) as info:
         load_workflow(path)
     assert info.value.json_path == "libraries[0]" and "U+0000" in str(info.value)
+
+
+def test_the_run_counts_every_node_and_holds_a_failed_librarys_error_once(tmp_path: Path, offline_home: Path) -> None:
+    source = (EXAMPLES / "libraries" / "text_tools" / "text_nodes.py").read_text()
+    bad = write_library(tmp_path, "Unbuildable", source, ["Echo", "Upper"], pins=["doesnotexist==1.0"])
+    wf_path = tmp_path / "wf.json"
+    wf_path.write_text(json.dumps({
+        "libraries": [str(bad), str(EXAMPLES / "libraries" / "text_tools")],
+        "library_modes": {"Unbuildable": "isolated"},
+        "nodes": [
+            {"name": "broken", "library": "Unbuildable", "type": "Echo"},
+            {"name": "broken_too", "library": "Unbuildable", "type": "Upper"},
+            {"name": "downstream", "library": "Text Tools", "type": "Upper"},
+            {"name": "fine", "library": "Text Tools", "type": "Echo", "values": {"text": "x"}},
+        ],
+        "connections": [{"from": "broken.result", "to": "downstream.text"}],
+    }))
+
+    async def body() -> None:
+        async with build_orchestrator() as o:
+            result = await run_workflow(o, load_workflow(wf_path))
+        assert list(result.nodes) == ["broken", "broken_too", "downstream", "fine"]
+        assert [r.status for r in result.nodes.values()] == ["failed", "failed", "skipped", "succeeded"]
+        assert result.status == "failed" and result.message.startswith("1 of 4 nodes succeeded")
+        assert "1 library failed to load: 'Unbuildable'" in result.message
+        [error] = result.library_errors.values()
+        assert "doesnotexist" in error and "installer log" in error
+        for name in ("broken", "broken_too"):
+            node_error = result.nodes[name].error
+            assert node_error is not None and node_error.type == "LibraryError"
+            assert node_error.message.startswith("library 'Unbuildable' failed to load: `uv pip install` failed")
+            assert "\n" not in node_error.message and "doesnotexist" not in node_error.message
+
+    run(body(), timeout=120)

@@ -16,7 +16,7 @@ from typing import Any
 
 import nodeisle
 from nodeisle import _hosting
-from nodeisle._errors import LibraryError, ManifestError, NotConnectedError
+from nodeisle._errors import EnvironmentBuildError, LibraryError, ManifestError, NotConnectedError, headline
 from nodeisle._node import ParameterSpec
 from nodeisle._scope import engine as engine_scope
 from nodeisle.manifest import LibraryManifest, load_manifest
@@ -269,7 +269,10 @@ class Orchestrator:
             report = await host.load()
         except (LibraryError, ManifestError) as exc:
             state.error = str(exc)
-            LOGGER.error("%s", exc)
+            # One line: the whole error (an installer's output, say) is in the result, and that is shown.
+            log = f" (installer log: {exc.log_path})" if isinstance(exc, EnvironmentBuildError) else ""
+            LOGGER.error("%s%s", headline(state.error), log)
+            LOGGER.debug("%s", exc)
             return
         state.schemas, state.dropped, state.violations = report.schemas, report.dropped, report.violations
         for dropped in report.dropped:
@@ -541,6 +544,7 @@ def build_orchestrator(
         find_links=list(settings.find_links),
         offline=settings.offline,
         cache_dir=Path(cache) if cache else None,
-        progress=lambda p: PROGRESS.info("env %s: %s (%.1f s) %s", p.library, p.step, p.elapsed_s, p.detail or ""),
+        # A failed step shows its first line: the whole error (uv's output) is the library's error, shown once.
+        progress=lambda p: PROGRESS.info("env %s: %s (%.1f s) %s", p.library, p.step, p.elapsed_s, headline(p.detail)),
     )
     return Orchestrator(home, settings, envs, config=config, secrets=SecretsStore(home / SECRETS_FILE))

@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nodeisle._errors import ManifestError, WorkflowError
+from nodeisle._errors import ManifestError, WorkflowError, headline
 from nodeisle.manifest import LibraryManifest, load_manifest
 from nodeisle.orchestrator.engine import Orchestrator
 from nodeisle.orchestrator.hosts import timeout_problem
+from nodeisle.orchestrator.runner import summarize
 from nodeisle.orchestrator.settings import LibraryMode
 from nodeisle.requests import (
     CreateConnectionRequest,
@@ -215,7 +216,9 @@ async def run_workflow(
 
     Raises WorkflowError for bad input. A library that fails to load (for example its environment
     cannot be built) does not stop the run: its nodes fail with the library's error, nodes downstream
-    of them are skipped, and every other node runs.
+    of them are skipped, and every other node runs. The result has every node of the workflow, in
+    order, and is counted over all of them; a failed library's whole error (an installer's output,
+    say) is in ``library_errors`` once, and its nodes' errors give its first line.
     """
     where = str(workflow.path)
     wanted_modes = {**workflow.library_modes, **(modes or {})}
@@ -253,9 +256,9 @@ async def run_workflow(
     for node in workflow.nodes:
         failed = failed_library_of(node)
         if failed is not None:
-            unavailable[node.name] = NodeRunResult(
-                status="failed", error=RemoteError(type="LibraryError", message=failed_libraries[failed])
-            )
+            why = headline(failed_libraries[failed]).removeprefix(f"library {failed!r}: ")
+            error = RemoteError(type="LibraryError", message=f"library {failed!r} failed to load: {why}")
+            unavailable[node.name] = NodeRunResult(status="failed", error=error)
     skipped = _downstream(workflow, set(unavailable))
     for node in workflow.nodes:
         if node.name in unavailable or node.name in skipped:
@@ -297,18 +300,24 @@ async def run_workflow(
         on_run_start(True)
     result = await orchestrator.handle_async(RunFlowRequest(flow_name=flow_name))
     assert isinstance(result, RunFlowResult)
-    if unavailable or skipped:
+    if unavailable or skipped or failed_libraries:
         nodes = {**result.nodes, **unavailable}
         for name in skipped:
             nodes[name] = NodeRunResult(
                 status="skipped", error=RemoteError(type="Skipped", message="an upstream node's library failed to load")
             )
         ordered = {n.name: nodes[n.name] for n in workflow.nodes if n.name in nodes}
+        status, message = summarize(ordered)  # over every node of the workflow; Ctrl-C still means 130
+        if failed_libraries:
+            names = ", ".join(repr(name) for name in failed_libraries)
+            count = len(failed_libraries)
+            message += f"; {count} {'library' if count == 1 else 'libraries'} failed to load: {names}"
         return RunFlowResult(
-            succeeded=False,
-            status="cancelled" if result.status == "cancelled" else "failed",  # Ctrl-C still means 130
+            succeeded=status == "succeeded",
+            status=status,
             nodes=ordered,
-            message=f"{result.message}; {len(failed_libraries)} library(ies) failed to load",
+            message=message,
+            library_errors=dict(failed_libraries),
         )
     return result
 
