@@ -266,3 +266,95 @@ def test_check_handles_null_metadata_and_a_re_exported_class(tmp_path: Path, hom
     result = nodeisle("check", str(lib), "--shared")
     assert "Traceback" not in result.stderr, result.stderr
     assert "PASS schema-probe" in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize(
+    ("text", "needles"),
+    [
+        (b'{"nodes": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", ["$", "nested too deeply"]),
+        (b'{"nodes": [], "x": ' + b"9" * 5000 + b"}", ["$", "5000 digits"]),
+        (b'{"nodes": [{"name": "caf\xe9", "type": "Num"}]}', ["$", "not UTF-8"]),
+        (b'{"nodes": [{"name": "slow", "type": "Num", "timeout": NaN}]}', ["nodes[0].timeout", "node 'slow'", "NaN"]),
+        (b'{"nodes": [{"name": "n\\u202eum", "type": "Num"}]}', ["nodes[0].name", "U+202E"]),
+    ],
+    ids=["100k-deep", "5000-digit-number", "latin-1", "nan-timeout", "bidi-name"],
+)
+def test_hostile_workflow_file_exits_two_naming_the_file_without_a_traceback(
+    tmp_path: Path, home: Path, text: bytes, needles: list[str]
+) -> None:
+    wf = tmp_path / "hostile.json"
+    wf.write_bytes(text)
+    result = nodeisle("run", str(wf))
+    assert result.returncode == 2, (result.stdout, result.stderr[-2000:])
+    assert "Traceback" not in result.stderr and f"error: {wf}: " in result.stderr
+    for needle in needles:
+        assert needle in result.stderr
+
+
+def test_libraries_mode_with_a_wrong_word_lists_the_accepted_words_and_any_case_works(home: Path, lib: Path) -> None:
+    assert nodeisle("libraries", "add", str(lib)).returncode == 0
+    wrong = nodeisle("libraries", "mode", "Cli Lib", "WORKER")
+    assert wrong.returncode == 2 and "Traceback" not in wrong.stderr
+    assert "error: unknown library mode 'WORKER'; expected 'shared' or 'isolated'" in wrong.stderr
+    assert "a library in a worker is 'isolated'" in wrong.stderr
+    assert json.loads((home / "settings.json").read_text())["library_modes"] == {}
+    assert nodeisle("libraries", "mode", "Cli Lib", "Isolated").returncode == 0
+    assert json.loads((home / "settings.json").read_text())["library_modes"] == {"Cli Lib": "isolated"}
+
+
+def test_libraries_add_refuses_a_second_library_of_the_same_name_naming_both_paths(
+    tmp_path: Path, home: Path, lib: Path
+) -> None:
+    twin = write_library(tmp_path / "other", "Cli Lib", NODES, ["Num"])
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "griptape-nodes-library.json").write_text('{"name": "Broken", "nodes": [')
+    first, second = str(lib / "griptape-nodes-library.json"), str(twin / "griptape-nodes-library.json")
+    assert nodeisle("libraries", "add", str(lib)).returncode == 0
+    refused = nodeisle("libraries", "add", str(twin))
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert "a library named 'Cli Lib' is already registered from" in refused.stderr
+    assert first in refused.stderr and second in refused.stderr and "libraries remove" in refused.stderr
+    assert json.loads((home / "settings.json").read_text())["libraries"] == [first]
+    assert nodeisle("libraries", "add", str(lib)).returncode == 0  # the same library again: still fine
+    # A manifest that cannot be loaded is refused at add time, as before, and registers nothing.
+    bad = nodeisle("libraries", "add", str(broken))
+    assert bad.returncode == 2 and "griptape-nodes-library.json" in bad.stderr and "line 1" in bad.stderr
+    assert json.loads((home / "settings.json").read_text())["libraries"] == [first]
+    # A registered manifest that broke since does not stop another library from being added.
+    (lib / "griptape-nodes-library.json").write_text("{")
+    assert nodeisle("libraries", "add", str(twin)).returncode == 0
+    assert json.loads((home / "settings.json").read_text())["libraries"] == [first, second]
+
+
+def test_a_failed_library_counts_its_nodes_and_prints_the_installer_error_once(
+    tmp_path: Path, offline_home: Path, lib: Path
+) -> None:
+    bad = write_library(tmp_path / "bad", "Unbuildable", NODES, ["Num", "Fail"], pins=["doesnotexist==1.0"])
+    wf = workflow(tmp_path, {
+        "libraries": [str(bad), str(lib)],
+        "library_modes": {"Unbuildable": "isolated"},
+        "nodes": [
+            {"name": "broken", "library": "Unbuildable", "type": "Num"},
+            {"name": "broken_too", "library": "Unbuildable", "type": "Num"},
+            {"name": "after", "library": "Cli Lib", "type": "Num"},
+            {"name": "fine", "library": "Cli Lib", "type": "Num", "values": {"value": 4}},
+        ],
+        "connections": [{"from": "broken.out", "to": "after.value"}],
+    })
+    uv_says = "No solution found"  # a line of uv's own error text
+    text = nodeisle("run", str(wf))
+    assert text.returncode == 1, text.stderr
+    assert "run failed: 1 of 4 nodes succeeded" in text.stdout
+    assert "library 'Unbuildable' failed to load" in text.stdout
+    for name in ("broken", "broken_too", "after", "fine"):
+        assert f"  {name}  " in text.stdout
+    assert (text.stdout + text.stderr).count(uv_says) == 1, text.stdout + text.stderr
+    as_json = nodeisle("run", str(wf), "--json")
+    assert as_json.returncode == 1, as_json.stderr
+    doc = json.loads(as_json.stdout)
+    assert list(doc["nodes"]) == ["broken", "broken_too", "after", "fine"]
+    assert [n["status"] for n in doc["nodes"].values()] == ["failed", "failed", "skipped", "succeeded"]
+    assert uv_says in doc["library_errors"]["Unbuildable"]
+    assert doc["nodes"]["broken"]["error"]["message"].startswith("library 'Unbuildable' failed to load")
+    assert (as_json.stdout + as_json.stderr).count(uv_says) == 1, as_json.stdout + as_json.stderr

@@ -536,6 +536,54 @@ def test_file_path_leaving_the_library_directory_is_a_warning(tmp_path: Path, fi
     assert "leaves the library directory" in m.warnings[0].message
 
 
+def _escaping_library(tmp_path: Path, how: str) -> tuple[Path, str, Path]:
+    """A library folder whose one node file resolves outside it: (folder, file_path, where it resolves)."""
+    lib, outside = tmp_path / "lib", tmp_path / "elsewhere" / "x.py"
+    outside.parent.mkdir(parents=True)
+    outside.write_text("")
+    lib.mkdir()
+    if how == "dotdot":
+        file_path = "../elsewhere/x.py"
+    elif how == "absolute":
+        file_path = str(outside)
+    else:  # a symlink inside the folder that points out of it
+        (lib / "nodes.py").symlink_to(outside)
+        file_path = "nodes.py"
+    write(lib, manifest(nodes=[{"class_name": "Echo", "file_path": file_path, "metadata": {"category": "test"}}]))
+    return lib, file_path, outside.resolve()
+
+
+@pytest.mark.parametrize("how", ["dotdot", "absolute", "symlink"])
+def test_file_path_outside_the_library_folder_is_an_error_for_a_library_that_is_to_run(
+    tmp_path: Path, how: str
+) -> None:
+    lib, file_path, target = _escaping_library(tmp_path, how)
+    with pytest.raises(ManifestError) as info:
+        load_manifest(lib, require_inside=True)
+    error = info.value
+    assert error.file == str(lib.resolve() / HYPHEN) and error.json_path == "nodes[0].file_path"
+    assert f"{file_path!r} for node 'Echo'" in error.found and str(target) in error.found
+    assert "outside the library folder" in error.found and "move or copy the file into the library" in error.hint
+
+
+@pytest.mark.parametrize("how", ["dotdot", "absolute", "symlink"])
+def test_file_path_outside_the_library_folder_is_still_only_a_warning_when_reading(tmp_path: Path, how: str) -> None:
+    lib, _file_path, target = _escaping_library(tmp_path, how)
+    m = load_manifest(lib)
+    [warning] = m.warnings
+    assert warning.json_path == "nodes[0].file_path" and "leaves the library directory" in warning.message
+    assert str(target) in warning.message
+
+
+def test_a_symlink_that_stays_inside_the_library_folder_is_fine(tmp_path: Path) -> None:
+    lib = tmp_path / "lib"
+    (lib / "impl").mkdir(parents=True)
+    (lib / "impl" / "real.py").write_text("")
+    (lib / "nodes.py").symlink_to(lib / "impl" / "real.py")
+    write(lib, manifest(nodes=[{"class_name": "Echo", "file_path": "nodes.py", "metadata": {"category": "test"}}]))
+    assert load_manifest(lib, require_inside=True).warnings == ()
+
+
 def test_file_path_with_dotdot_inside_the_library_is_not_warned(tmp_path: Path) -> None:
     m = load(tmp_path, nodes=[{"class_name": "A", "file_path": "nodes/../a.py", "metadata": {"category": "test"}}])
     assert m.warnings == () and m.nodes[0].path == tmp_path.resolve() / "a.py"

@@ -48,6 +48,12 @@ class LibraryError(NodeisleError):
         super().__init__(f"library {library!r}: {message}")
 
 
+def headline(message: str) -> str:
+    """The first line of a (possibly multi-line) error message, without the colon that introduces the rest."""
+    lines = [line for line in message.splitlines() if line.strip()]
+    return lines[0].rstrip().rstrip(":") if lines else message
+
+
 class EnvironmentBuildError(LibraryError):
     """A library's virtualenv could not be built."""
 

@@ -152,15 +152,19 @@ def cmd_libraries(args: argparse.Namespace) -> int:
     from nodeisle.manifest import load_manifest
     from nodeisle.orchestrator.engine import build_orchestrator
     from nodeisle.orchestrator.graph import RequestFailed
-    from nodeisle.orchestrator.libraries import resolve_mode
+    from nodeisle.orchestrator.libraries import resolve_mode, same_name_as
     from nodeisle.orchestrator.settings import LibraryMode, Settings, engine_home
 
     home = engine_home()
     settings = Settings.load(home)
     if args.action == "add":
-        manifest = load_manifest(args.path)
+        manifest = load_manifest(args.path, require_inside=True)
         path = str(manifest.path)
         if path not in settings.libraries:
+            twin = same_name_as(manifest, settings.libraries)
+            if twin is not None:
+                print(f"error: {twin}", file=sys.stderr)
+                return EXIT_BAD_INPUT
             settings.libraries.append(path)
             settings.save()
         for warning in manifest.warnings:
@@ -182,7 +186,7 @@ def cmd_libraries(args: argparse.Namespace) -> int:
         print(f"error: no registered library named {args.name!r}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if args.action == "mode":
-        mode = LibraryMode.parse(args.mode)
+        mode = LibraryMode.parse(args.mode)  # a wrong word: a ValueError listing both, bad input (main)
         for path in settings.libraries:
             try:
                 manifest = load_manifest(path)
@@ -443,7 +447,7 @@ def build_parser() -> argparse.ArgumentParser:
     lsub.add_parser("remove", help="unregister a library").add_argument("name")
     mode = lsub.add_parser("mode", help="choose Shared or Isolated for a library")
     mode.add_argument("name")
-    mode.add_argument("mode", choices=["shared", "isolated"])
+    mode.add_argument("mode", metavar="{shared,isolated}", help="any case; anything else is refused, naming both")
     libs.set_defaults(func=cmd_libraries)
 
     envs = sub.add_parser("envs", help="manage isolated libraries' virtualenvs")

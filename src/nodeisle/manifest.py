@@ -265,8 +265,9 @@ def _found(value: object) -> str:
 
 
 class _Builder:
-    def __init__(self, file: Path) -> None:
+    def __init__(self, file: Path, require_inside: bool = False) -> None:
         self.file = file
+        self.require_inside = require_inside
         self.warnings: list[ManifestWarning] = []
 
     def warn(self, json_path: str, message: str) -> None:
@@ -433,6 +434,21 @@ class _Builder:
         raise self.error(path if direct else f"{path}.{key}", raw,
                          "one of " + " or ".join(f'"{v}"' for v in allowed), hint)
 
+    def outside(self, json_path: str, class_name: str, file_path: str, resolved: Path, real: Path) -> None:
+        """A node file outside the library folder: an error for a library that is to run, else a warning."""
+        target = str(resolved) if real == resolved else f"{resolved}, a symlink to {real}"
+        if self.require_inside:
+            raise ManifestError(
+                str(self.file), json_path,
+                f"{file_path!r} for node {class_name!r}, which resolves to {target}, outside the library folder"
+                f" {self.file.parent}",
+                "a file_path inside the library folder",
+                "nodeisle runs no node file from outside its library: move or copy the file into the library"
+                " folder (a symlink must point inside it too) and point file_path at it")
+        self.warn(json_path, f"{file_path!r} leaves the library directory ({target}); the library is not"
+                  " self-contained, so copying or isolating it may break this node, and nodeisle refuses to"
+                  " register it")
+
     def nodes(self, value: object, declared: set[str]) -> tuple[NodeEntry, ...]:
         if not isinstance(value, list):
             raise self.error("nodes", value, "a list of node objects (use [] for a library without nodes)")
@@ -459,9 +475,9 @@ class _Builder:
                 self.warn(f"{path}.metadata", f"is {_found(meta)}, expected an object; ignored")
                 meta = {}
             resolved = Path(os.path.normpath(directory / file_path))
-            if not resolved.is_relative_to(directory):
-                self.warn(f"{path}.file_path", f"{file_path!r} leaves the library directory ({resolved}); the"
-                          " library is not self-contained, so copying or isolating it may break this node")
+            real = Path(os.path.realpath(resolved))  # the directory is already real (find_manifest resolves it)
+            if not resolved.is_relative_to(directory) or not real.is_relative_to(directory):
+                self.outside(f"{path}.file_path", class_name, file_path, resolved, real)
             category = self.opt_str(meta, f"{path}.metadata.", "category")
             if category is not None and category not in declared:
                 undeclared.setdefault(category, []).append(i)
@@ -478,10 +494,16 @@ class _Builder:
         return tuple(out)
 
 
-def load_manifest(path: str | os.PathLike[str]) -> LibraryManifest:
-    """Load and check the manifest at ``path`` (a manifest file, or a folder holding one)."""
+def load_manifest(path: str | os.PathLike[str], *, require_inside: bool = False) -> LibraryManifest:
+    """Load and check the manifest at ``path`` (a manifest file, or a folder holding one).
+
+    A node ``file_path`` that resolves outside the library folder (``../x.py``, an absolute path
+    elsewhere, a symlink pointing out) is a warning, so any real manifest can be read; with
+    ``require_inside`` (a library that is to run: the engine, a worker, ``libraries add``) it is a
+    ManifestError naming the node and the path.
+    """
     file = find_manifest(path)
-    return _Builder(file).build(_read_json(file))
+    return _Builder(file, require_inside).build(_read_json(file))
 
 
 # ---------------------------------------------------------------- JSON Schema

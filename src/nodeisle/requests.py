@@ -154,6 +154,8 @@ class ListFlowsRequest(Request):
 class RunFlowResult(Result):
     status: str = "failed"  # succeeded | failed | cancelled
     nodes: dict[str, NodeRunResult] = field(default_factory=dict)
+    #: library name -> why it failed to load, once for the run; its nodes' errors name the library.
+    library_errors: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(kw_only=True)

@@ -619,6 +619,87 @@ def test_reloading_a_library_whose_manifest_broke_marks_it_failed(library: Path,
     run(body())
 
 
+@pytest.mark.parametrize(
+    "timeout", [float("nan"), float("inf"), -1.0, 0, 10**400, "5", True],
+    ids=["nan", "inf", "negative", "zero", "huge-int", "string", "bool"],
+)
+def test_a_node_timeout_that_is_not_a_positive_finite_number_is_a_request_failure(
+    library: Path, home: Path, timeout: Any
+) -> None:
+    async def body() -> None:
+        o = await start(library, "shared")
+        try:
+            created = await o.handle_async(CreateNodeRequest(node_type="Add", node_name="c", metadata={"timeout": timeout}))
+            assert not created.succeeded and "node 'c'" in created.message
+            assert "CreateNodeRequest.metadata" in created.message and "'timeout' must be a positive, finite" in created.message
+            assert "c" not in o.graph.nodes
+            await node(o, "Add", "add", a=1)
+            executed = await o.handle_async(ExecuteNodeRequest(node_name="add", node_metadata={"timeout": timeout}))
+            assert not executed.succeeded and "node 'add'" in executed.message
+            assert "ExecuteNodeRequest.node_metadata" in executed.message and "internal error" not in executed.message
+            assert "timeout" not in o.graph.node("add").metadata  # refused before it was stored
+            o.graph.node("add").metadata["timeout"] = timeout  # e.g. from a library's node metadata
+            ran = await o.handle_async(RunFlowRequest(flow_name="main"))
+            assert ran.nodes["add"].status == "failed" and "'timeout' must be a positive, finite" in str(ran.nodes["add"].error)
+        finally:
+            await o.close()
+
+    run(body())
+
+
+@pytest.mark.parametrize("how", ["dotdot", "symlink"])
+def test_a_library_whose_node_file_is_outside_its_folder_is_refused_and_the_file_never_runs(
+    tmp_path: Path, home: Path, how: str
+) -> None:
+    ran = tmp_path / "ran"
+    outside = tmp_path / "elsewhere" / "nodes.py"
+    outside.parent.mkdir()
+    outside.write_text(f"open({str(ran)!r}, 'w').close()\n" + NODES)
+    lib = write_library(tmp_path / "libs", "Escapes", NODES, ["Add"])
+    manifest = lib / "griptape-nodes-library.json"
+    if how == "symlink":
+        (lib / "nodes.py").unlink()
+        (lib / "nodes.py").symlink_to(outside)
+    else:
+        manifest.write_text(manifest.read_text().replace('"nodes.py"', '"../../elsewhere/nodes.py"'))
+
+    async def body() -> None:
+        async with build_orchestrator() as o:
+            result = await o.handle_async(RegisterLibraryRequest(path=str(lib)))
+            assert not result.succeeded
+            assert str(manifest) in result.message and "nodes[0].file_path" in result.message
+            assert "node 'Add'" in result.message and str(outside) in result.message
+            assert "Escapes" not in o.libraries
+
+    run(body())
+    assert not ran.exists(), "the node file outside the library folder was imported"
+
+
+@pytest.mark.parametrize("word", ["WORKER", "orchestrator", "sideways", 3])
+def test_a_wrong_mode_word_is_a_request_failure_listing_the_accepted_words(
+    library: Path, home: Path, word: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from nodeisle.requests import SetLibraryModeRequest
+
+    async def body() -> None:
+        async with build_orchestrator() as o:
+            with caplog.at_level(logging.ERROR, logger="nodeisle"):
+                registered = await o.handle_async(RegisterLibraryRequest(path=str(library), mode=word))
+                assert not registered.succeeded and "Math Lib" not in o.libraries
+                ok(await o.handle_async(RegisterLibraryRequest(path=str(library))))
+                switched = await o.handle_async(SetLibraryModeRequest(library_name="Math Lib", mode=word))
+                assert not switched.succeeded
+            for result in (registered, switched):
+                assert "internal error" not in result.message and "library 'Math Lib'" in result.message
+                assert f"unknown library mode {word!r}; expected 'shared' or 'isolated'" in result.message
+            assert not [r for r in caplog.records if r.exc_info], "a wrong mode word was logged with a traceback"
+            assert o.libraries["Math Lib"].mode.value == "shared"
+
+    run(body())
+
+
 # -- values that arrive over a connection take the user's set-value path --------------------------
 PATH_NODES = '''
 from nodeisle import BaseNode, Parameter, ParameterMode

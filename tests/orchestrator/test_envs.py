@@ -329,3 +329,34 @@ def test_credentials_in_a_requirement_url_never_reach_progress_events_or_logs(
     shown = [e.detail for e in events] + [r.getMessage() for r in caplog.records]
     assert any("***@pkgs.example.invalid" in text for text in shown)
     assert not any("s3cr3t-token" in text for text in shown)
+
+
+def _two_links(tmp_path: Path) -> tuple[Path, Path]:
+    """``python`` and ``python3`` in two folders, both symlinks to the interpreter running the tests."""
+    first, second = tmp_path / "one" / "python", tmp_path / "two" / "python3"
+    for link, target in ((first, os.path.realpath(sys.executable)), (second, sys.executable)):
+        link.parent.mkdir()
+        link.symlink_to(target)
+    return first, second
+
+
+def test_two_symlinks_to_the_same_interpreter_probed_map_to_the_same_env(
+    make_manager: MakeManager, runtime_source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = _two_links(tmp_path)
+    one = make_manager(python=str(first)).ensure("lib", [], [], [], runtime_source)
+    calls = count_uv_runs(monkeypatch)
+    two = make_manager(python=str(second)).ensure("lib", [], [], [], runtime_source)
+    assert two.key == one.key and two.path == one.path and two.reused and calls == []
+
+
+def test_the_engine_started_through_either_symlink_uses_the_same_env(
+    make_manager: MakeManager, runtime_source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = _two_links(tmp_path)
+    monkeypatch.setattr(sys, "executable", str(first))
+    one = make_manager().ensure("lib", [], [], [], runtime_source)
+    monkeypatch.setattr(sys, "executable", str(second))
+    calls = count_uv_runs(monkeypatch)
+    two = make_manager().ensure("lib", [], [], [], runtime_source)
+    assert two.key == one.key and two.reused and calls == []

@@ -94,7 +94,8 @@ def test_library_that_fails_to_build_fails_its_nodes_and_the_rest_still_run(tmp_
         async with build_orchestrator() as o:
             result = await run_workflow(o, load_workflow(wf_path))
             assert result.status == "failed"
-            assert result.nodes["broken"].status == "failed" and "tinyver" in result.nodes["broken"].error.message
+            assert result.nodes["broken"].status == "failed" and "'Unbuildable'" in result.nodes["broken"].error.message
+            assert "tinyver" in result.library_errors["Unbuildable"]
             assert result.nodes["downstream"].status == "skipped"
             assert result.nodes["fine"].outputs == {"result": "still here"}
             assert list(result.nodes) == ["broken", "downstream", "fine"]
@@ -119,7 +120,132 @@ def test_a_node_naming_no_library_whose_type_only_a_failed_library_has_fails_alo
         async with build_orchestrator() as o:
             result = await run_workflow(o, load_workflow(wf_path))
             assert result.status == "failed"
-            assert result.nodes["only_there"].status == "failed" and "tinyver" in result.nodes["only_there"].error.message
+            assert result.nodes["only_there"].status == "failed" and "'Lone'" in result.nodes["only_there"].error.message
+            assert "tinyver" in result.library_errors["Lone"]
             assert result.nodes["fine"].outputs == {"result": "x"}
+
+    run(body(), timeout=120)
+
+
+# -- hostile workflow files: each is a WorkflowError naming the file and the field, never a traceback ----
+def write_workflow(tmp_path: Path, text: str | bytes) -> Path:
+    path = tmp_path / "hostile.json"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return path
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ('{"nodes": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested too deeply"),
+        ('{"nodes": [], "x": ' + "9" * 5000 + "}", "digits"),
+        (b'{"nodes": [{"name": "caf\xe9", "type": "Echo"}]}', "not UTF-8"),
+    ],
+    ids=["100k-deep", "5000-digit-number", "latin-1"],
+)
+def test_unreadable_workflow_json_is_a_workflow_error_naming_the_file(
+    tmp_path: Path, text: str | bytes, needle: str
+) -> None:
+    from nodeisle._errors import WorkflowError
+
+    path = write_workflow(tmp_path, text)
+    with pytest.raises(WorkflowError) as info:
+        load_workflow(path)
+    assert info.value.file == str(path) and info.value.json_path == "$"
+    assert needle in str(info.value)
+
+
+@pytest.mark.parametrize("timeout", ["NaN", "Infinity", "-Infinity", "-1", "0", "1e400", "1" + "0" * 400, '"5"', "true"])
+def test_a_node_timeout_that_is_not_a_positive_finite_number_is_refused_naming_node_and_field(
+    tmp_path: Path, timeout: str
+) -> None:
+    from nodeisle._errors import WorkflowError
+
+    path = write_workflow(tmp_path, '{"nodes": [{"name": "slow", "type": "Echo", "timeout": ' + timeout + "}]}")
+    with pytest.raises(WorkflowError) as info:
+        load_workflow(path)
+    assert info.value.file == str(path) and info.value.json_path == "nodes[0].timeout"
+    assert "node 'slow'" in str(info.value) and "positive, finite number of seconds" in str(info.value)
+
+
+def test_a_positive_finite_node_timeout_is_kept(tmp_path: Path) -> None:
+    path = write_workflow(tmp_path, '{"nodes": [{"name": "slow", "type": "Echo", "timeout": 2.5}]}')
+    assert load_workflow(path).nodes[0].timeout == 2.5
+
+
+HIDDEN = ["\x00", "\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069",
+          "\u200e", "\u200f", "\u061c"]
+
+
+@pytest.mark.parametrize("char", HIDDEN, ids=[f"U+{ord(c):04X}" for c in HIDDEN])
+@pytest.mark.parametrize(
+    ("make", "json_path"),
+    [
+        (lambda c: {"nodes": [{"name": f"a{c}b", "type": "Echo"}]}, "nodes[0].name"),
+        (lambda c: {"nodes": [{"name": "a", "library": f"Text{c} Tools", "type": "Echo"}]}, "nodes[0].library"),
+        (lambda c: {"nodes": [{"name": "a", "type": f"Ec{c}ho"}]}, "nodes[0].type"),
+        (lambda c: {"nodes": [{"name": "a", "type": "Echo", "values": {f"te{c}xt": 1}}]}, "nodes[0].values"),
+        (lambda c: {"library_modes": {f"Text{c} Tools": "shared"}, "nodes": []}, "library_modes"),
+        (
+            lambda c: {"nodes": [{"name": "a", "type": "Echo"}, {"name": "b", "type": "Upper"}],
+                       "connections": [{"from": "a.result", "to": f"b.te{c}xt"}]},
+            "connections[0].to",
+        ),
+    ],
+    ids=["node", "library", "type", "parameter", "library_modes", "connection"],
+)
+def test_nul_and_bidi_controls_in_names_are_refused_naming_where(
+    tmp_path: Path, make: Any, json_path: str, char: str
+) -> None:
+    from nodeisle._errors import WorkflowError
+
+    path = write_workflow(tmp_path, json.dumps(make(char)))
+    with pytest.raises(WorkflowError) as info:
+        load_workflow(path)
+    assert info.value.file == str(path) and info.value.json_path == json_path
+    message = str(info.value)
+    assert f"U+{ord(char):04X}" in message and "remove it" in message
+    assert char not in message  # the message shows the name escaped, so it reads as it is
+
+
+def test_nul_in_a_library_path_is_refused_naming_where(tmp_path: Path) -> None:
+    from nodeisle._errors import WorkflowError
+
+    path = write_workflow(tmp_path, json.dumps({"libraries": ["libs/a\x00b"], "nodes": []}))
+    with pytest.raises(WorkflowError) as info:
+        load_workflow(path)
+    assert info.value.json_path == "libraries[0]" and "U+0000" in str(info.value)
+
+
+def test_the_run_counts_every_node_and_holds_a_failed_librarys_error_once(tmp_path: Path, offline_home: Path) -> None:
+    source = (EXAMPLES / "libraries" / "text_tools" / "text_nodes.py").read_text()
+    bad = write_library(tmp_path, "Unbuildable", source, ["Echo", "Upper"], pins=["doesnotexist==1.0"])
+    wf_path = tmp_path / "wf.json"
+    wf_path.write_text(json.dumps({
+        "libraries": [str(bad), str(EXAMPLES / "libraries" / "text_tools")],
+        "library_modes": {"Unbuildable": "isolated"},
+        "nodes": [
+            {"name": "broken", "library": "Unbuildable", "type": "Echo"},
+            {"name": "broken_too", "library": "Unbuildable", "type": "Upper"},
+            {"name": "downstream", "library": "Text Tools", "type": "Upper"},
+            {"name": "fine", "library": "Text Tools", "type": "Echo", "values": {"text": "x"}},
+        ],
+        "connections": [{"from": "broken.result", "to": "downstream.text"}],
+    }))
+
+    async def body() -> None:
+        async with build_orchestrator() as o:
+            result = await run_workflow(o, load_workflow(wf_path))
+        assert list(result.nodes) == ["broken", "broken_too", "downstream", "fine"]
+        assert [r.status for r in result.nodes.values()] == ["failed", "failed", "skipped", "succeeded"]
+        assert result.status == "failed" and result.message.startswith("1 of 4 nodes succeeded")
+        assert "1 library failed to load: 'Unbuildable'" in result.message
+        [error] = result.library_errors.values()
+        assert "doesnotexist" in error and "installer log" in error
+        for name in ("broken", "broken_too"):
+            node_error = result.nodes[name].error
+            assert node_error is not None and node_error.type == "LibraryError"
+            assert node_error.message.startswith("library 'Unbuildable' failed to load: `uv pip install` failed")
+            assert "\n" not in node_error.message and "doesnotexist" not in node_error.message
 
     run(body(), timeout=120)

@@ -50,7 +50,7 @@ async def check_library(
     declarations are reported as a failed ``declarations`` item instead.
     """
     try:
-        manifest = load_manifest(path)
+        manifest = load_manifest(path, require_inside=True)
     except ManifestError as exc:
         if not exc.json_path.startswith("metadata.declarations"):
             raise

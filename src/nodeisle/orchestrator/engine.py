@@ -16,14 +16,21 @@ from typing import Any
 
 import nodeisle
 from nodeisle import _hosting, _logs
-from nodeisle._errors import LibraryError, ManifestError, NotConnectedError, RequestRefused
+from nodeisle._errors import (
+    EnvironmentBuildError,
+    LibraryError,
+    ManifestError,
+    NotConnectedError,
+    RequestRefused,
+    headline,
+)
 from nodeisle._node import ParameterSpec
 from nodeisle._scope import engine as engine_scope
 from nodeisle.manifest import LibraryManifest, load_manifest
 from nodeisle.orchestrator import authority
 from nodeisle.orchestrator.config import CONFIG_FILE, ConfigStore
 from nodeisle.orchestrator.graph import Graph, NodeRecord, RequestFailed
-from nodeisle.orchestrator.hosts import Deadline, LocalHost, NodeHost, Supervision, WorkerHost
+from nodeisle.orchestrator.hosts import Deadline, LocalHost, NodeHost, Supervision, WorkerHost, timeout_problem
 from nodeisle.orchestrator.libraries import LibraryState, describe_library, resolve_mode
 from nodeisle.orchestrator.propagation import ConfigAndSecrets
 from nodeisle.orchestrator.secrets import SECRETS_FILE, SecretsStore
@@ -247,7 +254,8 @@ class Orchestrator:
 
     # -- libraries --------------------------------------------------------------------------------
     async def _register_library(self, request: RegisterLibraryRequest) -> RegisterLibraryResult:
-        manifest = load_manifest(request.path)
+        manifest = load_manifest(request.path, require_inside=True)
+        wanted = _parse_mode(manifest.name, request.mode) if request.mode not in (None, "") else None
         if manifest.name in self.libraries:
             existing = self.libraries[manifest.name].manifest.path
             if existing == manifest.path:
@@ -255,7 +263,7 @@ class Orchestrator:
             raise RequestFailed(f"a library named {manifest.name!r} is already registered from {existing}")
         for warning in manifest.warnings:
             LOGGER.warning("%s", warning)
-        requested = LibraryMode.parse(request.mode) if request.mode else self.settings.library_modes.get(manifest.name)
+        requested = wanted or self.settings.library_modes.get(manifest.name)
         state = LibraryState(manifest, resolve_mode(manifest, requested))
         self.libraries[manifest.name] = state
         await self._load(state)
@@ -289,7 +297,10 @@ class Orchestrator:
             report = await host.load()
         except (LibraryError, ManifestError) as exc:
             state.error = str(exc)
-            LOGGER.error("%s", exc)
+            # One line: the whole error (an installer's output, say) is in the result, and that is shown.
+            log = f" (installer log: {exc.log_path})" if isinstance(exc, EnvironmentBuildError) else ""
+            LOGGER.error("%s%s", headline(state.error), log)
+            LOGGER.debug("%s", exc)
             return
         state.schemas, state.dropped, state.violations = report.schemas, report.dropped, report.violations
         for dropped in report.dropped:
@@ -306,7 +317,7 @@ class Orchestrator:
         if state.host is not None:
             await state.host.close()
         try:
-            state.manifest = load_manifest(state.manifest.path)
+            state.manifest = load_manifest(state.manifest.path, require_inside=True)
         except ManifestError as exc:  # the library stays registered, marked failed with why
             state.host, state.schemas, state.dropped, state.error = None, {}, [], str(exc)
             return Result.failure(state.error)
@@ -315,7 +326,7 @@ class Orchestrator:
 
     async def _set_library_mode(self, request: SetLibraryModeRequest) -> Result:
         state = self._library(request.library_name)
-        mode = resolve_mode(state.manifest, LibraryMode.parse(request.mode))
+        mode = resolve_mode(state.manifest, _parse_mode(state.name, request.mode))
         if mode is not state.mode:
             if state.host is not None:
                 await state.host.close()
@@ -349,6 +360,7 @@ class Orchestrator:
         state, schema = self._node_type(request.node_type, request.library_name)
         flow = self.graph.flow(request.flow_name) if request.flow_name else self.graph.default_flow()
         name = request.node_name or self.graph.unique_node_name(request.node_type)
+        _check_timeout(name, request.metadata, "CreateNodeRequest.metadata")
         metadata = {**{k: v for k, v in schema.metadata.items() if v is not None}, **(request.metadata or {})}
         self.graph.add_node(
             NodeRecord(name, flow.name, state.name, schema.class_name, metadata, list(schema.parameters))
@@ -482,8 +494,9 @@ class Orchestrator:
         """Run one node with its stored values overlaid by ``inputs``; store its outputs."""
         for name in inputs:
             record.spec(name)
+        _check_timeout(record.name, record.metadata, "its metadata")
         timeout = record.metadata.get("timeout")
-        if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout > 0:
+        if timeout is not None:
             deadline = Deadline(float(timeout), f"node {record.name!r}'s timeout")
         else:
             deadline = Deadline(self.settings.execution_timeout, "the execution_timeout setting")
@@ -517,6 +530,7 @@ class Orchestrator:
 
     async def _execute_node(self, request: ExecuteNodeRequest) -> ExecuteNodeResult:
         record = self.graph.node(request.node_name)
+        _check_timeout(record.name, request.node_metadata, "ExecuteNodeRequest.node_metadata")
         if request.node_metadata:
             record.metadata = {**record.metadata, **request.node_metadata}
         outcome = await self.execute(record, dict(request.parameter_values))
@@ -546,6 +560,21 @@ class Orchestrator:
             cancel.set()
 
 
+def _parse_mode(library: str, mode: object) -> LibraryMode:
+    try:
+        return LibraryMode.parse(mode)
+    except ValueError as exc:
+        raise RequestFailed(f"library {library!r}: {exc}") from None
+
+
+def _check_timeout(node: str, metadata: Mapping[str, Any] | None, where: str) -> None:
+    """Refuse a node ``timeout`` that is not a positive, finite number of seconds (NaN would disable the deadline)."""
+    if metadata and metadata.get("timeout") is not None:
+        problem = timeout_problem(metadata["timeout"])
+        if problem is not None:
+            raise RequestFailed(f"node {node!r}: {where}: {problem}")
+
+
 def build_orchestrator(
     home: Path | None = None, settings: Settings | None = None, config_flags: Mapping[str, Any] | None = None
 ) -> Orchestrator:
@@ -566,6 +595,7 @@ def build_orchestrator(
         find_links=list(settings.find_links),
         offline=settings.offline,
         cache_dir=Path(cache) if cache else None,
-        progress=lambda p: PROGRESS.info("env %s: %s (%.1f s) %s", p.library, p.step, p.elapsed_s, p.detail or ""),
+        # A failed step shows its first line: the whole error (uv's output) is the library's error, shown once.
+        progress=lambda p: PROGRESS.info("env %s: %s (%.1f s) %s", p.library, p.step, p.elapsed_s, headline(p.detail)),
     )
     return Orchestrator(home, settings, envs, config=config, secrets=SecretsStore(home / SECRETS_FILE))

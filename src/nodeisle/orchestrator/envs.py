@@ -1,7 +1,8 @@
 """Per-library virtualenvs for isolated node libraries, built with uv.
 
 An env is keyed by everything that decides its contents (interpreter, pins, flags, runtime
-requirements, find-links) and lives in ``root / f"{slug(library)}-{key[:16]}"``. A marker file,
+requirements, find-links; the interpreter by its version, ABI and real base prefix, not by the
+symlink that started it) and lives in ``root / f"{slug(library)}-{key[:16]}"``. A marker file,
 written atomically and last, makes a directory a valid env; without it the directory is debris.
 Builds of one env are serialised across threads and processes by ``fcntl.flock`` on
 ``root / f"{dirname}.lock"``. The nodeisle worker runtime is copied into ``<env>/runtime`` (a
@@ -44,11 +45,14 @@ _PROXIES = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY")
 _BASICS = ("PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "SSL_CERT_FILE", "SSL_CERT_DIR")
 _PASSTHROUGH = (*_BASICS, *_PROXIES, *(name.lower() for name in _PROXIES))
 _CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
+# The interpreter's identity, the same fields as _local_identity. Everything but "executable" is
+# keyed: the path it was started by may be any symlink to it (python, python3, /usr/bin/python3 or a
+# link to it), so the key takes the real base prefix and the full version string instead.
 _PROBE = (
-    "import json, sys, sysconfig; print(json.dumps({'implementation': sys.implementation.name, "
-    "'version': sys.version.split()[0], 'cache_tag': sys.implementation.cache_tag or '', "
+    "import json, os, sys, sysconfig; print(json.dumps({'implementation': sys.implementation.name, "
+    "'version': sys.version, 'cache_tag': sys.implementation.cache_tag or '', "
     "'abiflags': getattr(sys, 'abiflags', ''), 'platform': sysconfig.get_platform(), "
-    "'executable': sys.executable}))"
+    "'base_prefix': os.path.realpath(sys.base_prefix), 'executable': sys.executable}))"
 )
 _log = logging.getLogger("nodeisle.envs")
 
@@ -92,10 +96,11 @@ def _redact(text: str) -> str:
 def _local_identity() -> dict[str, str]:
     return {
         "implementation": sys.implementation.name,
-        "version": sys.version.split()[0],
+        "version": sys.version,
         "cache_tag": sys.implementation.cache_tag or "",
         "abiflags": getattr(sys, "abiflags", ""),
         "platform": sysconfig.get_platform(),
+        "base_prefix": os.path.realpath(sys.base_prefix),
         "executable": sys.executable,
     }
 
@@ -361,9 +366,10 @@ class EnvManager:
                 library,
                 f"worker runtime source {source} is not a directory; pass the path of the nodeisle package",
             )
+        identity = self._python_identity(job)
         inputs = {
             "format": _FORMAT,
-            "python": self._python_identity(job),
+            "python": {k: v for k, v in identity.items() if k != "executable"},  # not which symlink started it
             "pip_dependencies": list(pins),
             "pip_install_flags": list(flags),
             "runtime_requirements": list(requirements),
@@ -391,7 +397,7 @@ class EnvManager:
                     job.emit("done", str(env))
                 return self._info(env, marker, reused=True)
             try:
-                marker = self._build(job, env, key, inputs, runtime, digest)
+                marker = self._build(job, env, key, inputs, runtime, digest, identity["executable"])
             except BaseException as exc:
                 shutil.rmtree(env, ignore_errors=True)
                 job.emit("failed", _redact(str(exc)))
@@ -400,12 +406,18 @@ class EnvManager:
             return self._info(env, marker, reused=False)
 
     def _build(
-        self, job: _Job, env: Path, key: str, inputs: dict[str, Any], runtime: dict[str, bytes], digest: str
+        self,
+        job: _Job,
+        env: Path,
+        key: str,
+        inputs: dict[str, Any],
+        runtime: dict[str, bytes],
+        digest: str,
+        base_python: str,
     ) -> dict[str, Any]:
         """Build ``env`` from scratch and return its marker; the caller holds the lock and cleans up."""
         shutil.rmtree(env, ignore_errors=True)
         self.logs_dir.mkdir(parents=True, exist_ok=True)
-        base_python = inputs["python"]["executable"]
         cache = ["--cache-dir", str(self.cache_dir)]
         with job.log_path.open("a", encoding="utf-8") as log:
             log.write(f"\n===== {time.strftime('%Y-%m-%dT%H:%M:%S%z')} {job.library!r} key={key} {env}\n")
@@ -432,6 +444,7 @@ class EnvManager:
             "inputs": inputs,
             "created_at": time.time(),
             "python": str(env / "bin" / "python"),
+            "base_python": base_python,
         }
         _write_json_atomic(env / MARKER_NAME, marker)  # last: from here on the env is valid
         return marker
@@ -452,7 +465,7 @@ class EnvManager:
         )
 
     def _python_identity(self, job: _Job) -> dict[str, str]:
-        """Implementation, version, ABI, platform and path of the target interpreter (cached)."""
+        """Implementation, version, ABI, platform, real base prefix and path of the target interpreter (cached)."""
         if self._identity is None:
             if self._python is None:
                 self._identity = _local_identity()

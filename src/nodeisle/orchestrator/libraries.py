@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import shlex
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from nodeisle import _hosting
+from nodeisle._errors import ManifestError
 from nodeisle._strict import Violation
-from nodeisle.manifest import Compatibility, LibraryManifest, WorkerMode
+from nodeisle.manifest import Compatibility, LibraryManifest, WorkerMode, load_manifest
 from nodeisle.orchestrator.graph import RequestFailed
 from nodeisle.orchestrator.hosts import NodeHost
 from nodeisle.orchestrator.settings import LibraryMode
@@ -40,6 +43,28 @@ def resolve_mode(manifest: LibraryManifest, requested: LibraryMode | None) -> Li
     if manifest.declarations.suggested_mode is WorkerMode.WORKER:
         return LibraryMode.ISOLATED
     return LibraryMode.SHARED
+
+
+def same_name_as(manifest: LibraryManifest, registered: Iterable[str]) -> str | None:
+    """Why ``manifest`` cannot be registered beside ``registered`` (manifest paths), or None if it can.
+
+    Another library of the same name would only fail later, when an engine loads both. A registered
+    manifest that cannot be read now is passed over: ``libraries list`` reports it.
+    """
+    for path in registered:
+        if path == str(manifest.path):
+            continue
+        try:
+            other = load_manifest(path).name
+        except ManifestError:
+            continue
+        if other == manifest.name:
+            return (
+                f"a library named {manifest.name!r} is already registered from {path}; {manifest.path} has the "
+                f"same name, and an engine loads only one library of a name. Remove the other first "
+                f"(`nodeisle libraries remove {shlex.quote(path)}`) or rename one of them"
+            )
+    return None
 
 
 def describe_library(state: LibraryState) -> LibraryInfo:

@@ -44,12 +44,16 @@ def run_to_json(result: RunFlowResult) -> dict[str, Any]:
             "error": error,
             "violations": node.violations,
         }
-    return {"status": result.status, "nodes": nodes}
+    return {"status": result.status, "nodes": nodes, "library_errors": dict(result.library_errors)}
 
 
 def print_run(result: RunFlowResult) -> None:
     marks = {"succeeded": "ok", "failed": "FAILED", "skipped": "skipped", "cancelled": "cancelled"}
     width = max((len(n) for n in result.nodes), default=4)
+    for library, error in result.library_errors.items():  # once, however many nodes it has
+        print(f"library {library!r} failed to load:")
+        for line in error.rstrip().splitlines():
+            print(f"{'':>9}  | {line}")
     for name, node in result.nodes.items():
         print(f"{marks.get(node.status, node.status):>9}  {name:<{width}}  {_summary(node)}")
         for violation in node.violations:

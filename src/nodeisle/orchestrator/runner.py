@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from nodeisle.orchestrator.graph import Flow
@@ -80,6 +81,12 @@ async def run_flow(orchestrator: Orchestrator, flow: Flow, cancel: asyncio.Event
         for task in tasks:
             task.cancel()
     nodes = {name: done[name].result() for name in order}
+    status, message = summarize(nodes)
+    return RunFlowResult(succeeded=status == "succeeded", message=message, status=status, nodes=nodes)
+
+
+def summarize(nodes: Mapping[str, NodeRunResult]) -> tuple[str, str]:
+    """The status of a run with these node results, and its summary ("3 of 4 nodes succeeded")."""
     counts = {s: sum(1 for r in nodes.values() if r.status == s) for s in ("succeeded", "cancelled")}
     if counts["cancelled"]:
         status = "cancelled"
@@ -90,4 +97,4 @@ async def run_flow(orchestrator: Orchestrator, flow: Flow, cancel: asyncio.Event
     message = f"{counts['succeeded']} of {len(nodes)} nodes succeeded"
     if counts["cancelled"]:
         message += f", {counts['cancelled']} cancelled"
-    return RunFlowResult(succeeded=status == "succeeded", message=message, status=status, nodes=nodes)
+    return status, message

@@ -25,11 +25,18 @@ class LibraryMode(enum.StrEnum):
     ISOLATED = "isolated"
 
     @classmethod
-    def parse(cls, text: str) -> LibraryMode:
-        try:
-            return cls(text.strip().lower())
-        except ValueError:
-            raise ValueError(f"unknown library mode {text!r}; expected 'shared' or 'isolated'") from None
+    def parse(cls, text: object) -> LibraryMode:
+        """``shared`` or ``isolated``, in any case; anything else is a ValueError that lists both."""
+        word = text.strip().lower() if isinstance(text, str) else None
+        if word in ("shared", "isolated"):
+            return cls(word)
+        message = f"unknown library mode {text!r}; expected 'shared' or 'isolated'"
+        if word in ("worker", "orchestrator"):
+            message += (
+                f" ({text!r} is a manifest's suggested_worker_mode word: a library in a worker is 'isolated', "
+                "one in the orchestrator's process 'shared')"
+            )
+        raise ValueError(message)
 
 
 class SettingsError(NodeisleError):

@@ -174,7 +174,7 @@ class WorkerRuntime:
 
     def _load(self) -> dict[str, Any]:
         """Import the library and run the schema probe (in a thread: library code may block)."""
-        manifest = load_manifest(self.config.manifest)
+        manifest = load_manifest(self.config.manifest, require_inside=True)
         self.code = _hosting.import_library(manifest)
         report = _hosting.probe_library(
             self.code, Context.WORKER, self.config.probe_timeout, audit_io=self.config.audit_init_io
