@@ -266,3 +266,45 @@ def test_check_handles_null_metadata_and_a_re_exported_class(tmp_path: Path, hom
     result = nodeisle("check", str(lib), "--shared")
     assert "Traceback" not in result.stderr, result.stderr
     assert "PASS schema-probe" in result.stdout, result.stdout
+
+
+ARRAY_NODES = """
+import numpy as np
+from nodeisle import BaseNode, Parameter, ParameterMode
+OUT = {ParameterMode.OUTPUT}
+class Arrays(BaseNode):
+    def __init__(self, name, metadata=None):
+        super().__init__(name, metadata)
+        for name in ("grid", "big", "stamps", "nested"):
+            self.add_parameter(Parameter(name, allowed_modes=OUT))
+    def process(self):
+        self.parameter_output_values["grid"] = np.zeros((3, 4), dtype=np.float32)
+        self.parameter_output_values["big"] = np.arange(5, dtype=">i8")
+        self.parameter_output_values["stamps"] = np.array(["2026-12-01"], dtype="datetime64[D]")
+        self.parameter_output_values["nested"] = {"a": [np.ones(2, dtype=np.uint8)]}
+"""
+
+# The orchestrator's process without numpy: `import numpy` fails there, the worker's env has it.
+WITHOUT_NUMPY = "import sys; sys.modules['numpy'] = None; from nodeisle.cli import main; raise SystemExit(main())"
+
+
+def test_run_shows_arrays_from_an_isolated_node_by_dtype_and_shape_with_or_without_numpy_here(
+    tmp_path: Path, offline_home: Path
+) -> None:
+    lib = write_library(tmp_path / "libs", "Arrays", ARRAY_NODES, ["Arrays"], pins=["numpy"])
+    wf = str(workflow(tmp_path, {"libraries": [str(lib)], "nodes": [{"name": "arrays", "type": "Arrays"}]}))
+    expected = ("       ok  arrays  grid=array(float32, shape=(3, 4))  big=array(>i8, shape=(5,))  "
+                'stamps=array(datetime64[D], shape=(1,))  nested={"a": [array(uint8, shape=(2,))]}')
+    blocked = [sys.executable, "-c", WITHOUT_NUMPY, "run", wf, "--all-isolated"]
+    text = subprocess.run(blocked, capture_output=True, text=True, timeout=240)
+    assert text.returncode == 0, text.stderr
+    assert text.stdout.splitlines()[0] == expected
+    as_json = subprocess.run([*blocked, "--json"], capture_output=True, text=True, timeout=120)
+    assert as_json.returncode == 0, as_json.stderr
+    outputs = json.loads(as_json.stdout)["nodes"]["arrays"]["outputs"]
+    assert outputs["grid"] == {"$type": "ndarray", "dtype": "float32", "shape": [3, 4]}
+    assert outputs["big"] == {"$type": "ndarray", "dtype": ">i8", "shape": [5]}
+    assert outputs["stamps"] == {"$type": "ndarray", "dtype": "datetime64[D]", "shape": [1]}
+    with_numpy = nodeisle("run", wf, "--all-isolated")
+    assert with_numpy.returncode == 0 and with_numpy.stdout == text.stdout
+    assert json.loads(nodeisle("run", wf, "--all-isolated", "--json").stdout)["nodes"]["arrays"]["outputs"] == outputs
