@@ -457,7 +457,9 @@ def build_parser() -> argparse.ArgumentParser:
     schema.add_argument("what", choices=["manifest"])
     schema.set_defaults(func=cmd_schema)
 
-    check = sub.add_parser("check", help="is a library isolation-ready? the checklist, PASS / WARN / FAIL per item")
+    check = sub.add_parser(
+        "check", help="is a library isolation-ready? the checklist, PASS / WARN / FAIL / SKIP per item"
+    )
     check.add_argument("library", help="path to a library folder or its griptape-nodes-library.json")
     check.add_argument("--json", action="store_true", help="print the report as one JSON document")
     check.add_argument("--shared", action="store_true", help="load the library in this process, not in a worker")
