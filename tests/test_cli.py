@@ -308,3 +308,19 @@ def test_run_shows_arrays_from_an_isolated_node_by_dtype_and_shape_with_or_witho
     with_numpy = nodeisle("run", wf, "--all-isolated")
     assert with_numpy.returncode == 0 and with_numpy.stdout == text.stdout
     assert json.loads(nodeisle("run", wf, "--all-isolated", "--json").stdout)["nodes"]["arrays"]["outputs"] == outputs
+
+
+def test_libraries_list_shows_a_failed_isolated_library_as_isolated_with_the_reason(
+    tmp_path: Path, offline_home: Path
+) -> None:
+    bad = write_library(tmp_path / "libs", "Bad Pin", NODES, ["Num"], pins=["tinyver==9.9"],
+                        declarations=[{"type": "suggested_worker_mode", "mode": "WORKER"}])
+    assert nodeisle("libraries", "add", str(bad)).returncode == 0
+    listed = nodeisle("libraries", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert "in process" not in listed.stdout, listed.stdout
+    [detail] = [line for line in listed.stdout.splitlines() if "effective=" in line]
+    assert "effective=isolated  worker=isolated (failed: " in detail and "tinyver" in detail, detail
+    [row] = json.loads(nodeisle("libraries", "list", "--json").stdout)
+    assert (row["status"], row["effective_mode"], row["worker_id"], row["worker_state"]) == (
+        "failed", "isolated", None, "failed")

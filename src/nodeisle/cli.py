@@ -224,7 +224,7 @@ def cmd_libraries(args: argparse.Namespace) -> int:
     if not rows:
         print("no libraries registered; add one with `nodeisle libraries add PATH`")
     for row in rows:
-        worker = f"Worker-{row['worker_id']} ({row['worker_state']})" if row.get("worker_id") else "in process"
+        worker = _worker_text(row)
         print(f"{row['name']}  [{row['status']}]  {row['path']}")
         print(
             f"    compatibility={row.get('compatibility')}  suggested={row.get('suggested_mode')}  "
@@ -239,6 +239,30 @@ def cmd_libraries(args: argparse.Namespace) -> int:
         for problem in row.get("problems", []):
             print(f"    problem: {problem}")
     return EXIT_OK
+
+
+def _worker_text(row: dict[str, Any]) -> str:
+    """Where a listed library's nodes run: its worker, in process, or why an Isolated one has no worker."""
+    failed = row.get("status") == "failed"
+    reason = f"failed: {_brief(row['problems'][0])}" if failed and row.get("problems") else "failed"
+    if row.get("worker_id"):
+        return f"Worker-{row['worker_id']} ({reason if failed else row.get('worker_state')})"
+    if row.get("effective_mode") == "isolated":
+        return f"isolated ({reason})" if failed else "isolated (no worker running)"
+    if row.get("effective_mode") == "shared":
+        return "in process"
+    return "none (not loaded)"
+
+
+def _brief(text: str, limit: int = 200) -> str:
+    """A problem on one line: its first line, with the installer's error and cause lines when it ends in a colon."""
+    lines = [" ".join(line.split()) for line in text.strip().splitlines() if line.strip()]
+    if not lines:
+        return ""
+    first = lines[0]
+    if first.endswith(":"):
+        first = " ".join([first, *[line for line in lines[1:] if line.lower().startswith(("error", "cause"))]])
+    return first if len(first) <= limit else first[: limit - 3] + "..."
 
 
 # -- config and secrets (no workers run in this process, so there is nothing to broadcast) --------
