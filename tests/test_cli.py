@@ -324,3 +324,26 @@ def test_libraries_list_shows_a_failed_isolated_library_as_isolated_with_the_rea
     [row] = json.loads(nodeisle("libraries", "list", "--json").stdout)
     assert (row["status"], row["effective_mode"], row["worker_id"], row["worker_state"]) == (
         "failed", "isolated", None, "failed")
+
+
+def test_envs_list_prints_when_each_env_was_built_as_local_time_and_age(home: Path) -> None:
+    import datetime
+    import re
+    import time
+
+    from nodeisle.orchestrator.envs import MARKER_NAME
+
+    key = "0123456789abcdef" * 4
+    created = time.time() - 3 * 86400 - 600  # three days and ten minutes ago
+    env = home / "envs" / f"text-tools-{key[:16]}"
+    (env / "bin").mkdir(parents=True)
+    (env / "bin" / "python").write_text("")
+    (env / MARKER_NAME).write_text(json.dumps({
+        "format": 1, "key": key, "library": "Text Tools", "created_at": created,
+        "inputs": {"pip_dependencies": ["tinyver==1.0"], "pip_install_flags": []},
+    }))
+    listed = nodeisle("envs", "list")
+    assert listed.returncode == 0, listed.stderr
+    local = datetime.datetime.fromtimestamp(created).strftime("%Y-%m-%d %H:%M")
+    assert listed.stdout == f"Text Tools  {env}  pins=['tinyver==1.0']  created {local} (3 days ago)\n"
+    assert not re.search(r"\d{9,}\.\d", listed.stdout), "no raw epoch seconds"

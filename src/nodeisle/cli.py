@@ -334,7 +334,7 @@ def cmd_envs(args: argparse.Namespace) -> int:
         if not found:
             print("no environments built yet")
         for info in found:
-            print(f"{info.library}  {info.path}  pins={list(info.pip_dependencies)}  created={info.created_at}")
+            print(f"{info.library}  {info.path}  pins={list(info.pip_dependencies)}  created {_when(info.created_at)}")
         return EXIT_OK
     if args.action == "prune":
         from nodeisle.manifest import load_manifest
@@ -364,6 +364,23 @@ def cmd_envs(args: argparse.Namespace) -> int:
             return EXIT_OK
     print(f"error: no registered library named {args.name!r}", file=sys.stderr)
     return EXIT_BAD_INPUT
+
+
+def _when(timestamp: float, now: float | None = None) -> str:
+    """A moment as local time and age: ``2026-12-01 22:40 (3 min ago)``."""
+    import time
+
+    if timestamp <= 0:
+        return "at an unknown time"
+    age = (time.time() if now is None else now) - timestamp
+    local = time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp))
+    if age < 0:
+        return f"{local} (in the future: check this machine's clock)"
+    for unit, seconds in (("day", 86400), ("hour", 3600), ("min", 60)):
+        if age >= seconds:
+            count = int(age // seconds)
+            return f"{local} ({count} {unit}{'s' if count > 1 and unit != 'min' else ''} ago)"
+    return f"{local} (just now)"
 
 
 def _current(info: Any, load_manifest: Any, orchestrator: Any) -> bool:
