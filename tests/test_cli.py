@@ -358,3 +358,84 @@ def test_a_failed_library_counts_its_nodes_and_prints_the_installer_error_once(
     assert uv_says in doc["library_errors"]["Unbuildable"]
     assert doc["nodes"]["broken"]["error"]["message"].startswith("library 'Unbuildable' failed to load")
     assert (as_json.stdout + as_json.stderr).count(uv_says) == 1, as_json.stdout + as_json.stderr
+
+
+ARRAY_NODES = """
+import numpy as np
+from nodeisle import BaseNode, Parameter, ParameterMode
+OUT = {ParameterMode.OUTPUT}
+class Arrays(BaseNode):
+    def __init__(self, name, metadata=None):
+        super().__init__(name, metadata)
+        for name in ("grid", "big", "stamps", "nested"):
+            self.add_parameter(Parameter(name, allowed_modes=OUT))
+    def process(self):
+        self.parameter_output_values["grid"] = np.zeros((3, 4), dtype=np.float32)
+        self.parameter_output_values["big"] = np.arange(5, dtype=">i8")
+        self.parameter_output_values["stamps"] = np.array(["2026-12-01"], dtype="datetime64[D]")
+        self.parameter_output_values["nested"] = {"a": [np.ones(2, dtype=np.uint8)]}
+"""
+
+# The orchestrator's process without numpy: `import numpy` fails there, the worker's env has it.
+WITHOUT_NUMPY = "import sys; sys.modules['numpy'] = None; from nodeisle.cli import main; raise SystemExit(main())"
+
+
+def test_run_shows_arrays_from_an_isolated_node_by_dtype_and_shape_with_or_without_numpy_here(
+    tmp_path: Path, offline_home: Path
+) -> None:
+    lib = write_library(tmp_path / "libs", "Arrays", ARRAY_NODES, ["Arrays"], pins=["numpy"])
+    wf = str(workflow(tmp_path, {"libraries": [str(lib)], "nodes": [{"name": "arrays", "type": "Arrays"}]}))
+    expected = ("       ok  arrays  grid=array(float32, shape=(3, 4))  big=array(>i8, shape=(5,))  "
+                'stamps=array(datetime64[D], shape=(1,))  nested={"a": [array(uint8, shape=(2,))]}')
+    blocked = [sys.executable, "-c", WITHOUT_NUMPY, "run", wf, "--all-isolated"]
+    text = subprocess.run(blocked, capture_output=True, text=True, timeout=240)
+    assert text.returncode == 0, text.stderr
+    assert text.stdout.splitlines()[0] == expected
+    as_json = subprocess.run([*blocked, "--json"], capture_output=True, text=True, timeout=120)
+    assert as_json.returncode == 0, as_json.stderr
+    outputs = json.loads(as_json.stdout)["nodes"]["arrays"]["outputs"]
+    assert outputs["grid"] == {"$type": "ndarray", "dtype": "float32", "shape": [3, 4]}
+    assert outputs["big"] == {"$type": "ndarray", "dtype": ">i8", "shape": [5]}
+    assert outputs["stamps"] == {"$type": "ndarray", "dtype": "datetime64[D]", "shape": [1]}
+    with_numpy = nodeisle("run", wf, "--all-isolated")
+    assert with_numpy.returncode == 0 and with_numpy.stdout == text.stdout
+    assert json.loads(nodeisle("run", wf, "--all-isolated", "--json").stdout)["nodes"]["arrays"]["outputs"] == outputs
+
+
+def test_libraries_list_shows_a_failed_isolated_library_as_isolated_with_the_reason(
+    tmp_path: Path, offline_home: Path
+) -> None:
+    bad = write_library(tmp_path / "libs", "Bad Pin", NODES, ["Num"], pins=["tinyver==9.9"],
+                        declarations=[{"type": "suggested_worker_mode", "mode": "WORKER"}])
+    assert nodeisle("libraries", "add", str(bad)).returncode == 0
+    listed = nodeisle("libraries", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert "in process" not in listed.stdout, listed.stdout
+    [detail] = [line for line in listed.stdout.splitlines() if "effective=" in line]
+    assert "effective=isolated  worker=isolated (failed: " in detail and "tinyver" in detail, detail
+    [row] = json.loads(nodeisle("libraries", "list", "--json").stdout)
+    assert (row["status"], row["effective_mode"], row["worker_id"], row["worker_state"]) == (
+        "failed", "isolated", None, "failed")
+
+
+def test_envs_list_prints_when_each_env_was_built_as_local_time_and_age(home: Path) -> None:
+    import datetime
+    import re
+    import time
+
+    from nodeisle.orchestrator.envs import MARKER_NAME
+
+    key = "0123456789abcdef" * 4
+    created = time.time() - 3 * 86400 - 600  # three days and ten minutes ago
+    env = home / "envs" / f"text-tools-{key[:16]}"
+    (env / "bin").mkdir(parents=True)
+    (env / "bin" / "python").write_text("")
+    (env / MARKER_NAME).write_text(json.dumps({
+        "format": 1, "key": key, "library": "Text Tools", "created_at": created,
+        "inputs": {"pip_dependencies": ["tinyver==1.0"], "pip_install_flags": []},
+    }))
+    listed = nodeisle("envs", "list")
+    assert listed.returncode == 0, listed.stderr
+    local = datetime.datetime.fromtimestamp(created).strftime("%Y-%m-%d %H:%M")
+    assert listed.stdout == f"Text Tools  {env}  pins=['tinyver==1.0']  created {local} (3 days ago)\n"
+    assert not re.search(r"\d{9,}\.\d", listed.stdout), "no raw epoch seconds"

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
+import textwrap
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 import nodeisle
 from nodeisle import BaseNode, Options, Parameter, ParameterMode
-from tests.conftest import run
+from tests.conftest import run, write_library
 
 
 def test_public_surface_is_exactly_the_contract() -> None:
@@ -94,6 +97,46 @@ def test_set_runs_before_hook_converters_validators_then_after_hook() -> None:
     assert node.events == ["before word=  hi ", "after word=HI"] and calls == ["convert", "validate"]
     with pytest.raises(ValueError, match="bad value"):
         node.set_parameter_value("word", "bad")
+
+
+class ForgetsToReturn(BaseNode):
+    def __init__(self, name: str, metadata: dict[str, Any] | None = None) -> None:
+        super().__init__(name, metadata)
+        self.add_parameter(Parameter("text", type="str", default_value="x"))
+
+    def before_value_set(self, parameter: Parameter, value: Any) -> Any:
+        self.seen = value  # and no `return value`
+
+
+def test_before_value_set_that_returns_none_is_an_error_naming_node_parameter_and_fix() -> None:
+    node = ForgetsToReturn("forgetful")
+    with pytest.raises(TypeError) as raised:
+        node.set_parameter_value("text", "hello")
+    message = str(raised.value)
+    assert "'forgetful'" in message and "'text'" in message and "ForgetsToReturn.before_value_set" in message
+    assert "before_value_set must return the value to set" in message
+    assert node.parameter_values["text"] == "x", "nothing is stored"
+    assert node.set_parameter_value("text", None) is None, "setting None itself stays possible"
+
+
+def test_before_value_set_that_returns_none_fails_the_request_with_the_message(tmp_path: Path, home: Path) -> None:
+    from nodeisle.orchestrator.engine import build_orchestrator
+    from nodeisle.requests import CreateNodeRequest, RegisterLibraryRequest, SetParameterValueRequest
+
+    source = textwrap.dedent(inspect.getsource(ForgetsToReturn))
+    lib = write_library(tmp_path, "Forgetful", "from typing import Any\nfrom nodeisle import BaseNode, Parameter\n"
+                        + source, ["ForgetsToReturn"])
+
+    async def body() -> None:
+        async with build_orchestrator() as o:
+            assert (await o.handle_async(RegisterLibraryRequest(path=str(lib), mode="shared"))).succeeded
+            assert (await o.handle_async(CreateNodeRequest(node_type="ForgetsToReturn", node_name="f"))).succeeded
+            result = await o.handle_async(SetParameterValueRequest(node_name="f", parameter_name="text", value="hi"))
+            assert not result.succeeded
+            assert "before_value_set must return the value to set" in result.message and "'text'" in result.message
+            assert "Traceback" not in result.message
+
+    run(body())
 
 
 def test_options_trait_restricts_values_and_offers_ui_choices() -> None:

@@ -263,7 +263,14 @@ class BaseNode:
         parameter = self._parameters.get(name)
         if parameter is None:
             raise KeyError(f"node {self.name!r} has no parameter named {name!r}")
-        value = self.before_value_set(parameter, value)
+        changed = self.before_value_set(parameter, value)
+        if changed is None and value is not None:  # a hook without `return value`: never store None for it
+            raise TypeError(
+                f"node {self.name!r}: {type(self).__name__}.before_value_set returned None for parameter "
+                f"{parameter.name!r}; before_value_set must return the value to set (end it with `return value` "
+                "to keep the value as given)"
+            )
+        value = changed
         for converter in parameter.all_converters():
             value = converter(value)
         for validator in parameter.all_validators():
@@ -274,7 +281,11 @@ class BaseNode:
         return value
 
     def before_value_set(self, parameter: Parameter, value: Any) -> Any:
-        """Called before a value is stored; returns the value to store."""
+        """Called before a value is stored; returns the value to store (as in Griptape Nodes).
+
+        Returning None for a value that is not None is an error: it is almost always a missing
+        ``return value``.
+        """
         return value
 
     def after_value_set(self, parameter: Parameter, value: Any) -> None:

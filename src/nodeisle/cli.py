@@ -228,7 +228,7 @@ def cmd_libraries(args: argparse.Namespace) -> int:
     if not rows:
         print("no libraries registered; add one with `nodeisle libraries add PATH`")
     for row in rows:
-        worker = f"Worker-{row['worker_id']} ({row['worker_state']})" if row.get("worker_id") else "in process"
+        worker = _worker_text(row)
         print(f"{row['name']}  [{row['status']}]  {row['path']}")
         print(
             f"    compatibility={row.get('compatibility')}  suggested={row.get('suggested_mode')}  "
@@ -243,6 +243,30 @@ def cmd_libraries(args: argparse.Namespace) -> int:
         for problem in row.get("problems", []):
             print(f"    problem: {problem}")
     return EXIT_OK
+
+
+def _worker_text(row: dict[str, Any]) -> str:
+    """Where a listed library's nodes run: its worker, in process, or why an Isolated one has no worker."""
+    failed = row.get("status") == "failed"
+    reason = f"failed: {_brief(row['problems'][0])}" if failed and row.get("problems") else "failed"
+    if row.get("worker_id"):
+        return f"Worker-{row['worker_id']} ({reason if failed else row.get('worker_state')})"
+    if row.get("effective_mode") == "isolated":
+        return f"isolated ({reason})" if failed else "isolated (no worker running)"
+    if row.get("effective_mode") == "shared":
+        return "in process"
+    return "none (not loaded)"
+
+
+def _brief(text: str, limit: int = 200) -> str:
+    """A problem on one line: its first line, with the installer's error and cause lines when it ends in a colon."""
+    lines = [" ".join(line.split()) for line in text.strip().splitlines() if line.strip()]
+    if not lines:
+        return ""
+    first = lines[0]
+    if first.endswith(":"):
+        first = " ".join([first, *[line for line in lines[1:] if line.lower().startswith(("error", "cause"))]])
+    return first if len(first) <= limit else first[: limit - 3] + "..."
 
 
 # -- config and secrets (no workers run in this process, so there is nothing to broadcast) --------
@@ -314,7 +338,7 @@ def cmd_envs(args: argparse.Namespace) -> int:
         if not found:
             print("no environments built yet")
         for info in found:
-            print(f"{info.library}  {info.path}  pins={list(info.pip_dependencies)}  created={info.created_at}")
+            print(f"{info.library}  {info.path}  pins={list(info.pip_dependencies)}  created {_when(info.created_at)}")
         return EXIT_OK
     if args.action == "prune":
         from nodeisle.manifest import load_manifest
@@ -344,6 +368,23 @@ def cmd_envs(args: argparse.Namespace) -> int:
             return EXIT_OK
     print(f"error: no registered library named {args.name!r}", file=sys.stderr)
     return EXIT_BAD_INPUT
+
+
+def _when(timestamp: float, now: float | None = None) -> str:
+    """A moment as local time and age: ``2026-12-01 22:40 (3 min ago)``."""
+    import time
+
+    if timestamp <= 0:
+        return "at an unknown time"
+    age = (time.time() if now is None else now) - timestamp
+    local = time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp))
+    if age < 0:
+        return f"{local} (in the future: check this machine's clock)"
+    for unit, seconds in (("day", 86400), ("hour", 3600), ("min", 60)):
+        if age >= seconds:
+            count = int(age // seconds)
+            return f"{local} ({count} {unit}{'s' if count > 1 and unit != 'min' else ''} ago)"
+    return f"{local} (just now)"
 
 
 def _current(info: Any, load_manifest: Any, orchestrator: Any) -> bool:
@@ -461,7 +502,9 @@ def build_parser() -> argparse.ArgumentParser:
     schema.add_argument("what", choices=["manifest"])
     schema.set_defaults(func=cmd_schema)
 
-    check = sub.add_parser("check", help="is a library isolation-ready? the checklist, PASS / WARN / FAIL per item")
+    check = sub.add_parser(
+        "check", help="is a library isolation-ready? the checklist, PASS / WARN / FAIL / SKIP per item"
+    )
     check.add_argument("library", help="path to a library folder or its griptape-nodes-library.json")
     check.add_argument("--json", action="store_true", help="print the report as one JSON document")
     check.add_argument("--shared", action="store_true", help="load the library in this process, not in a worker")

@@ -210,6 +210,32 @@ def test_array_decoded_without_numpy_is_a_memoryview_with_format_and_shape(monke
     assert (result.format, result.shape, result.tolist()) == ("d", (2, 3), [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]])
 
 
+NO_STRUCT_FORMAT = {
+    "big-endian": np.arange(6, dtype=">f4").reshape(2, 3),
+    "datetime64": np.array(["2026-01-01", "2026-12-31"], dtype="datetime64[D]"),
+    "unicode": np.array([["ab", "c"]], dtype="<U2"),
+    "structured": np.array([(1, 2.5), (3, 4.5)], dtype=[("a", "<i4"), ("b", "<f8")]),
+    "scalar": np.datetime64("2026-01-01", "D"),
+}
+
+
+@pytest.mark.parametrize("value", NO_STRUCT_FORMAT.values(), ids=NO_STRUCT_FORMAT.keys())
+def test_array_without_a_struct_format_decoded_without_numpy_keeps_its_dtype_and_shape(
+    value: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tree, attachments = wire(value)
+    monkeypatch.setitem(sys.modules, "numpy", None)  # import numpy now fails
+    result = codec.decode(tree, attachments)
+    assert isinstance(result, codec.RawArray)
+    assert (result.dtype, result.shape, result.scalar) == (tree["dtype"], tuple(value.shape), np.isscalar(value))
+    assert result.tobytes() == np.ascontiguousarray(value).tobytes()
+    again, raw = wire(result)  # an orchestrator without numpy passes it on unchanged
+    monkeypatch.undo()
+    assert again == tree
+    passed = codec.decode(again, raw)
+    assert type(passed) is type(value) and passed.dtype == value.dtype and np.array_equal(passed, value)
+
+
 # -- wire dataclasses --------------------------------------------------------------------------------------
 def test_wire_dataclass_round_trips_by_name_with_bytes_inside() -> None:
     request = ExecuteNodeRequest(node_name="n1", parameter_values={"blob": b"\x00" * 1000, "t": (1, 2)})

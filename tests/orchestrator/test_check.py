@@ -44,7 +44,7 @@ def manifest_line(folder: Path, needle: str) -> int:
 
 def lines_of(stdout: str) -> list[str]:
     """The item lines of a readable report (between the header and the summary)."""
-    return [line for line in stdout.splitlines() if line.split(" ", 1)[0] in ("PASS", "WARN", "FAIL")]
+    return [line for line in stdout.splitlines() if line.split(" ", 1)[0] in ("PASS", "WARN", "FAIL", "SKIP")]
 
 
 # -- manifest items ---------------------------------------------------------------------------------------
@@ -79,6 +79,8 @@ def test_contradictory_declarations_fail_the_check_without_loading(tmp_path: Pat
     [item] = report.items
     assert (item.id, item.status, report.exit_code) == ("declarations", Status.FAIL, 1)
     assert "INCOMPATIBLE" in item.line() and "suggested_worker_mode WORKER" in item.line()
+    assert report.lines()[0].startswith("nodeisle check: Contradiction ("), report.lines()[0]
+    assert report.to_dict()["library"] == "Contradiction"
 
 
 def test_unpinned_requirements_fail_each_with_its_manifest_line(tmp_path: Path) -> None:
@@ -180,8 +182,11 @@ def test_source_read_places_parameter_behaviours_when_the_library_did_not_load(
 def test_items_that_need_a_load_say_they_were_not_observed(source_items: dict[str, CheckItem]) -> None:
     assert source_items["schema-probe"].line() == (
         "FAIL schema-probe: every node class loads into the schema -- Source: not loaded")
-    assert source_items["init-io"].status is Status.WARN
-    assert source_items["node-runs"].status is Status.WARN
+    assert source_items["init-io"].line() == (
+        "SKIP init-io: __init__ does no I/O -- not observed: the library did not load")
+    assert source_items["node-runs"].line() == (
+        "SKIP node-runs: every node runs once with its default values -- not run: the library did not load")
+    assert source_items["node-runs"].reason == "the library did not load"
 
 
 # -- the examples, end to end -----------------------------------------------------------------------------
@@ -209,7 +214,7 @@ BROKEN_ISOLATED = [
     "PASS install-flags: pip_install_flags set where the pins need another index -- no pin needs another index",
     "FAIL schema-probe: every node class loads into the schema -- FlowAwareInit: __init__ raised "
     "NotConnectedError: ListFlowsRequest was issued from __init__ of 'FlowAwareInit': requests are not "
-    "answered during construction (the schema probe runs before the worker is connected) (broken_nodes.py:20)",
+    "answered during construction (the schema probe runs before the worker is connected) (broken_nodes.py:25)",
     "FAIL node-runs: every node runs once with its default values -- 4 of 5 nodes succeeded; SplitInProcess: "
     "failed by strict mode: parameter-mutation-during-aprocess: add_parameter('part_1') called during process()",
 ]
@@ -281,8 +286,9 @@ def test_broken_example_checked_shared_reports_the_orchestrator_severities(offli
         "NeighbourCount.process: reads ListConnectionsForNodeRequest(node_name=self.name) (broken_nodes.py:102); "
         "NeighbourCount.process: reads GetParameterValueRequest(node_name=self.parameter_values['source']) "
         "(broken_nodes.py:105); the runtime rule was not exercised: it fires only in a worker")
-    assert lines["node-runs"] == ("PASS node-runs: every node runs once with its default values -- "
-                                  "5 of 5 nodes succeeded")
+    assert lines["node-runs"] == ("SKIP node-runs: every node runs once with its default values -- "
+                                  "5 of 5 nodes succeeded; FlowAwareInit: not run: dropped from the schema (see "
+                                  "schema-probe)")
     assert report.observed.mode is LibraryMode.SHARED and report.exit_code == 1
 
 
@@ -331,7 +337,7 @@ def test_a_library_that_cannot_be_installed_fails_the_probe_item_with_the_reason
     assert judged["schema-probe"].status is Status.FAIL
     assert "tinyver" in judged["schema-probe"].line() and report.observed.load_error
     assert judged["pins"].status is Status.PASS
-    assert (judged["init-io"].status, judged["node-runs"].status) == (Status.WARN, Status.WARN)
+    assert (judged["init-io"].status, judged["node-runs"].status) == (Status.SKIP, Status.SKIP)
     assert report.lines()[0].endswith("did not load (isolated)")
 
 
@@ -354,3 +360,59 @@ def test_a_node_that_cannot_run_with_its_defaults_is_a_warning_not_a_failure(tmp
     assert runs.line() == ("WARN node-runs: every node runs once with its default values -- 0 of 1 nodes succeeded; "
                            "NeedsInput: could not run with default values: ValueError: path is required")
     assert report.exit_code == 0 and report.status is Status.WARN
+
+
+# -- what could not be checked: SKIP, with why ---------------------------------------------------------------
+TWO = """
+from nodeisle import BaseNode, Parameter
+
+
+class Plain(BaseNode):
+    def process(self):
+        pass
+
+
+class Raises(BaseNode):
+    def __init__(self, name, metadata=None):
+        super().__init__(name, metadata)
+        self.add_parameter(
+            Parameter("x", type="int",
+                      default_value=int("not a number")))
+"""
+
+
+def test_items_that_could_not_be_checked_at_all_say_skip_with_the_reason(tmp_path: Path, home: Path) -> None:
+    folder = write_library(tmp_path, "No Source", PLAIN, ["Plain"])
+    (folder / "nodes.py").unlink()
+    report = run(check_library(folder, shared=True), timeout=60)
+    statuses = {item.id: item.status for item in report.items}
+    skipped = ["init-io", "init-bus", "process-mutation", "reach-in", "parameter-behaviors", "node-runs"]
+    assert [i for i, s in statuses.items() if s is Status.SKIP] == skipped
+    assert statuses["schema-probe"] is Status.FAIL
+    lines = report.lines()
+    init_bus = next(line for line in lines if line.startswith("SKIP init-bus"))
+    assert init_bus == ("SKIP init-bus: __init__ issues no event-bus requests -- Plain: not checked: nodes.py does "
+                        "not exist, and the class was not loaded (dropped from the schema)")
+    assert "10 items: 3 PASS, 0 WARN, 1 FAIL, 6 SKIP: not isolation-ready" in lines
+    assert "fix node-runs: " in "\n".join(lines)
+    document = json.loads(report.to_json())
+    [node_runs] = [item for item in document["items"] if item["id"] == "node-runs"]
+    assert node_runs["status"] == "SKIP" and "Plain: not run: dropped from the schema" in node_runs["reason"]
+    assert all(item["reason"] == "" for item in document["items"] if item["status"] != "SKIP")
+
+
+def test_a_class_that_does_not_load_skips_the_run_item_and_its_failure_points_at_the_raising_call(
+        tmp_path: Path, home: Path) -> None:
+    folder = write_library(tmp_path, "Half", TWO, ["Plain", "Raises"])
+    report = run(check_library(folder, shared=True), timeout=60)
+    judged = {item.id: item for item in report.items}
+    probe = judged["schema-probe"]
+    assert probe.status is Status.FAIL
+    [evidence] = probe.evidence
+    assert (evidence.subject, evidence.file, evidence.line) == ("Raises", "nodes.py", 15), evidence
+    assert judged["node-runs"].line() == (
+        "SKIP node-runs: every node runs once with its default values -- 1 of 1 nodes succeeded; Raises: not run: "
+        "dropped from the schema (see schema-probe)")
+    assert judged["init-io"].status is Status.PASS and "constructing 2 classes" in judged["init-io"].line()
+    assert judged["process-mutation"].status is judged["parameter-behaviors"].status is Status.PASS  # read
+    assert report.lines()[0].startswith("nodeisle check: Half (")

@@ -793,3 +793,27 @@ def test_values_are_checked_against_builtin_types_when_set_or_connected(path_lib
             await o.close()
 
     run(body())
+
+
+def test_the_python_api_example_runs_and_prints_what_its_doc_shows(tmp_path: Path, home: Path) -> None:
+    """examples/python_api.py, run as a user runs it (Shared: no network), prints docs/python-api.md's output."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    from tests.conftest import EXAMPLES, REPO
+
+    done = subprocess.run([sys.executable, str(EXAMPLES / "python_api.py")], capture_output=True, text=True,
+                          cwd=tmp_path, env=dict(os.environ), timeout=120, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.stdout.splitlines() == [
+        "flow 'demo': nodes greet, shout, repeat; repeat.times = '3'",
+        "succeeded  greet   result='hello from python'",
+        "succeeded  shout   result='HELLO FROM PYTHON'",
+        "succeeded  repeat  result='HELLO FROM PYTHON / HELLO FROM PYTHON / HELLO FROM PYTHON'",
+        "run succeeded: 3 of 3 nodes succeeded",
+    ]
+    shown = re.search(r"```text\n(.*?)```", (REPO / "docs" / "python-api.md").read_text(), re.S)
+    assert shown is not None and shown.group(1) == done.stdout, "docs/python-api.md shows other output"

@@ -9,7 +9,9 @@ Contract (see docs/values.md):
 - numpy arrays arrive as numpy arrays with the same dtype (structured dtypes included) and shape,
   C-ordered; numpy scalars arrive as numpy scalars of the same dtype. Other buffer-protocol objects
   (``memoryview``, ``array.array``) arrive as numpy arrays where numpy is importable, else as a
-  ``memoryview`` with the same format and shape where the format allows it.
+  ``memoryview`` with the same format and shape where the format allows it. Where numpy is not
+  importable, an array whose dtype has no struct format arrives as a :class:`RawArray` (its bytes,
+  dtype and shape), which encodes back to the same array.
 - Binary data never goes inside the JSON text: it becomes an attachment, sent as binary frames.
 - Known wire dataclasses (requests, results and their parts) cross by name.
 - Anything else (an open file, a lock, an arbitrary object, a set, a dict with non-str keys, an
@@ -22,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import re
+import struct
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -61,6 +64,30 @@ class UnencodableValue(TypeError):
 
 class UndecodableValue(ValueError):
     """A tree that does not follow the codec's contract (bad tag, bad attachment reference)."""
+
+
+class RawArray:
+    """An array received where numpy is not importable, whose dtype has no struct format.
+
+    Big-endian, ``datetime64``, unicode, structured arrays and the like: ``data`` holds the
+    C-ordered bytes, ``dtype`` numpy's description as sent (``dtype.str``, or the field list of a
+    structured dtype), ``shape`` the shape; ``scalar`` marks a numpy scalar. Encoding it sends
+    the same array on, so a receiver with numpy gets the original dtype and shape back.
+    """
+
+    __slots__ = ("data", "dtype", "scalar", "shape")
+
+    def __init__(self, data: memoryview, dtype: Any, shape: tuple[int, ...], scalar: bool = False) -> None:
+        self.data = data
+        self.dtype = dtype
+        self.shape = shape
+        self.scalar = scalar
+
+    def tobytes(self) -> bytes:
+        return self.data.tobytes()
+
+    def __repr__(self) -> str:
+        return f"RawArray(dtype={self.dtype!r}, shape={self.shape!r}{', scalar=True' if self.scalar else ''})"
 
 
 def _key_segment(key: str) -> str:
@@ -105,6 +132,8 @@ class Encoder:
             return self._encode_numpy(numpy, value)
         if isinstance(value, (bytes, bytearray)):
             return {TAG: "bytes", "ref": self._attach(memoryview(value), _type_name(value))}
+        if kind is RawArray:
+            return self._encode_raw(value)
         if isinstance(value, tuple):
             return {TAG: "tuple", "items": self._encode_items(value)}
         if isinstance(value, enum.Enum) and not isinstance(value, (int, float, str)):
@@ -201,6 +230,13 @@ class Encoder:
             encoded["scalar"] = True
         return encoded
 
+    def _encode_raw(self, value: RawArray) -> dict[str, Any]:
+        ref = self._attach(memoryview(value.data), f"array({value.dtype})")
+        encoded = {TAG: "ndarray", "ref": ref, "dtype": value.dtype, "shape": list(value.shape)}
+        if value.scalar:
+            encoded["scalar"] = True
+        return encoded
+
     def _encode_buffer(self, view: memoryview, type_name: str) -> Any:
         """A buffer-protocol object while numpy is not loaded: only portable formats cross."""
         if not _PORTABLE_FORMAT.fullmatch(view.format):
@@ -268,8 +304,9 @@ class Decoder:
         if tag == "int":
             return _hex_int(tree.get("hex"))
         if tag == "ndarray":
-            array = self._decode_array(tree, tree.get("dtype"))
-            return array[()] if tree.get("scalar") is True and hasattr(array, "dtype") else array
+            scalar = tree.get("scalar") is True
+            array = self._decode_array(tree, tree.get("dtype"), scalar)
+            return array[()] if scalar and not isinstance(array, (memoryview, RawArray)) else array
         if tag == "buffer":
             return self._decode_buffer(tree)
         if tag == "dc":
@@ -293,13 +330,13 @@ class Decoder:
             raise UndecodableValue(f"attachment reference {ref!r} out of range")
         return self.attachments[ref]
 
-    def _decode_array(self, tree: dict[str, Any], descr: Any) -> Any:
+    def _decode_array(self, tree: dict[str, Any], descr: Any, scalar: bool = False) -> Any:
         data = self._attachment(tree)
         shape = tuple(_list(tree, "shape"))
         try:
             import numpy
         except ImportError:
-            return _plain_view(data, descr, shape)
+            return _plain_view(data, descr, shape, scalar)
         try:
             dtype = numpy.dtype(descr) if isinstance(descr, str) else numpy.lib.format.descr_to_dtype(_descr(descr))
             return numpy.frombuffer(data, dtype=dtype).reshape(shape)
@@ -313,22 +350,24 @@ class Decoder:
         try:
             import numpy
         except ImportError:
-            return _plain_view(self._attachment(tree), fmt, tuple(_list(tree, "shape")))
+            return _plain_view(self._attachment(tree), format_dtype(fmt), tuple(_list(tree, "shape")))
         dtype = numpy.dtype(fmt.lstrip("@").replace("!", ">"))
         return self._decode_array(tree, dtype.str)
 
 
-def _plain_view(data: bytearray | bytes, descr: Any, shape: tuple[Any, ...]) -> memoryview:
-    """Without numpy: a memoryview with the item format and shape where struct syntax allows it."""
+def _plain_view(data: bytearray | bytes, descr: Any, shape: tuple[Any, ...], scalar: bool = False) -> Any:
+    """Without numpy: a memoryview with the item format and shape where struct syntax allows it, else a RawArray."""
     view = memoryview(data)
+    if not all(type(n) is int and n >= 0 for n in shape):
+        raise UndecodableValue(f"bad array shape {list(shape)!r}")
     char = _struct_char(descr)
     if char is not None:
         try:
-            typed: memoryview = view.cast(char, [int(n) for n in shape])  # type: ignore[call-overload]
+            typed: memoryview = view.cast(char, list(shape))  # type: ignore[call-overload]
             return typed
         except (TypeError, ValueError):
             pass
-    return view
+    return RawArray(view, descr, shape, scalar)
 
 
 _NATIVE = "<" if sys.byteorder == "little" else ">"
@@ -349,6 +388,18 @@ def _struct_char(descr: Any) -> str | None:
     if match is None or match[1] not in ("|", "=", _NATIVE):
         return None
     return _STRUCT_CHARS.get(match[2])
+
+
+_KINDS = {"?": "b", **dict.fromkeys("bhilqn", "i"), **dict.fromkeys("BHILQN", "u"), **dict.fromkeys("efd", "f")}
+
+
+def format_dtype(fmt: str) -> str:
+    """numpy's ``dtype.str`` for a portable struct format (``"f"`` -> ``"<f4"`` on a little-endian machine)."""
+    if not _PORTABLE_FORMAT.fullmatch(fmt):
+        raise ValueError(f"struct format {fmt!r} is not one of the portable number formats")
+    size = struct.calcsize(fmt)
+    order = {"<": "<", ">": ">", "!": ">"}.get(fmt[0], _NATIVE) if size > 1 else "|"
+    return f"{order}{_KINDS[fmt[-1]]}{size}"
 
 
 def _descr(obj: Any) -> Any:

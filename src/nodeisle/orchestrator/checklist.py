@@ -3,8 +3,10 @@
 The items follow the seed's checklist (declarations, ``__init__`` without I/O or requests, no parameter
 changes inside ``process``, no reads of flow state, parameter behaviours, pins, install flags), then the
 schema probe and the runs. An item is FAIL when the library breaks or loses its point isolated (a class
-dropped, a node result failed on a worker, an environment that drifts) and WARN when it works but costs
-or diverges. Judging does no I/O beyond reading the manifest for line numbers.
+dropped, a node result failed on a worker, an environment that drifts), WARN when it works but costs
+or diverges, and SKIP when it found nothing wrong but could not check every class (its source could not
+be read and the class did not load or run): the evidence names each class and why. Judging does no I/O
+beyond reading the manifest for line numbers.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class Status(enum.StrEnum):
     PASS = "PASS"
     WARN = "WARN"
     FAIL = "FAIL"
+    SKIP = "SKIP"  # nothing found, but not every class could be checked; ``reason`` says which and why
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,7 @@ class CheckItem:
     status: Status
     evidence: tuple[Evidence, ...] = ()
     remediation: str = ""  # set when the item is not PASS
+    reason: str = ""  # set when the item is SKIP: what could not be checked, and why
 
     def line(self) -> str:
         text = f"{self.status} {self.id}: {self.title}"
@@ -68,7 +72,8 @@ class CheckItem:
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "title": self.title, "status": str(self.status),
-                "evidence": [e.to_dict() for e in self.evidence], "remediation": self.remediation}
+                "evidence": [e.to_dict() for e in self.evidence], "remediation": self.remediation,
+                "reason": self.reason}
 
 
 @dataclass(frozen=True)
@@ -108,7 +113,7 @@ class CheckReport:
     @property
     def status(self) -> Status:
         found = {item.status for item in self.items}
-        return next((s for s in (Status.FAIL, Status.WARN) if s in found), Status.PASS)
+        return next((s for s in (Status.FAIL, Status.WARN, Status.SKIP) if s in found), Status.PASS)
 
     @property
     def exit_code(self) -> int:
@@ -124,11 +129,13 @@ class CheckReport:
             loaded = "loaded Shared in this process"
         counts = {s: sum(1 for i in self.items if i.status is s) for s in Status}
         verdict = {Status.PASS: "isolation-ready", Status.WARN: "isolation-ready, with warnings",
+                   Status.SKIP: "isolation-ready as far as it could be checked",
                    Status.FAIL: "not isolation-ready"}[self.status]
+        skipped = f", {counts[Status.SKIP]} SKIP" if counts[Status.SKIP] else ""
         lines = [f"nodeisle check: {self.library} ({self.manifest}), {loaded}"]
         lines += [item.line() for item in self.items]
         lines.append(f"{len(self.items)} items: {counts[Status.PASS]} PASS, {counts[Status.WARN]} WARN, "
-                     f"{counts[Status.FAIL]} FAIL: {verdict}")
+                     f"{counts[Status.FAIL]} FAIL{skipped}: {verdict}")
         lines += [f"fix {item.id}: {item.remediation}" for item in self.items if item.status is not Status.PASS]
         return lines
 
@@ -163,7 +170,7 @@ def judge(manifest: LibraryManifest, scan: SourceScan, observed: Observed) -> li
         pins_item(manifest, where),
         install_flags_item(manifest, where),
         schema_probe_item(manifest, scan, observed, where),
-        node_runs_item(observed),
+        node_runs_item(observed, where),
     ]
 
 
@@ -205,13 +212,83 @@ class _Locator:
         source = scan.classes.get(class_name)
         return Evidence(text, class_name, self.file(source.file) if source else "", source.line if source else 0)
 
+    def raised_at(self, scan: SourceScan, class_name: str, traceback: str, text: str) -> Evidence:
+        """At the library line that raised (the innermost frame of the library's own files), else the class."""
+        for path, line in reversed(_FRAME.findall(traceback)):
+            candidate = Path(path)
+            if any(candidate.is_relative_to(root) for root in (self.root, self.root.resolve())):
+                return Evidence(text, class_name, self.file(candidate), int(line))
+        return self.class_def(scan, class_name, text)
+
+
+_FRAME = re.compile(r'File "([^"]+)", line (\d+)')
+_NOT_LOADED = "the class was not loaded (dropped from the schema)"
+_SKIP_REMEDIATION = ("Make the classes named above readable and loadable (see schema-probe for why each did not load), "
+                     "then check again.")
+
 
 def _item(id: str, title: str, failing: Status, evidence: Sequence[Evidence], remediation: str,
-          passing: Sequence[Evidence] = ()) -> CheckItem:
-    """``failing`` with ``evidence`` when there is any, else PASS with ``passing``."""
+          passing: Sequence[Evidence] = (), unchecked: Sequence[Evidence] = (), total: int = 0) -> CheckItem:
+    """``failing`` with ``evidence`` when there is any, else PASS with ``passing``, or SKIP for ``unchecked``.
+
+    ``unchecked`` names the classes the item could not check (of ``total``); when it is every class,
+    ``passing`` is left out, since it would speak of nothing.
+    """
     if evidence:
         return CheckItem(id, title, failing, tuple(evidence), remediation)
-    return CheckItem(id, title, Status.PASS, tuple(passing))
+    return _pass_or_skip(CheckItem(id, title, Status.PASS, tuple(passing)), unchecked, total)
+
+
+def _pass_or_skip(item: CheckItem, unchecked: Sequence[Evidence], total: int,
+                  remediation: str = _SKIP_REMEDIATION) -> CheckItem:
+    """A PASS ``item`` when every class was checked, else SKIP with the classes that were not, and why."""
+    if item.status is not Status.PASS or not unchecked:
+        return item
+    shown = tuple(unchecked) if len(unchecked) >= total else (*item.evidence, *unchecked)
+    reason = "; ".join(e.render() for e in unchecked)
+    return CheckItem(item.id, item.title, Status.SKIP, shown, remediation, reason)
+
+
+def _class_names(manifest: LibraryManifest) -> list[str]:
+    return list(dict.fromkeys(entry.class_name for entry in manifest.nodes))
+
+
+def _constructed(observed: Observed) -> set[str]:
+    """The classes whose ``__init__`` ran in the probe: loaded, or dropped by what ``__init__`` did."""
+    if observed.load is None:
+        return set()
+    dropped_in_init = {d.class_name for d in observed.load.dropped
+                       if d.reason.startswith("__init__ ") or d.reason.split(":", 1)[0] in _strict.RULES_BY_ID}
+    return set(observed.load.schemas) | dropped_in_init
+
+
+def _not_observed(observed: Observed, seen: set[str], name: str) -> str | None:
+    """Why ``name`` was not seen at runtime, or None when it was."""
+    if observed.load is None:
+        return "the library did not load"
+    if name in seen:
+        return None
+    run = observed.runs.get(name)
+    if run is not None:
+        return f"its run did not start ({run.status}: {_one_line(run.error, 120)})"
+    return _NOT_LOADED
+
+
+def _unchecked(manifest: LibraryManifest, scan: SourceScan, why_not_seen: Callable[[str], str | None],
+               read: bool = True) -> list[Evidence]:
+    """The classes neither read in the source (when ``read``) nor seen at runtime, each with why."""
+    found = []
+    for name in _class_names(manifest):
+        runtime = why_not_seen(name)
+        if runtime is None or (read and name in scan.classes):
+            continue
+        source = scan.unread.get(name) if read else None
+        found.append(Evidence(f"not checked: {source}, and {runtime}" if source else f"not checked: {runtime}", name))
+    return found
+
+
+def _ran(observed: Observed) -> set[str]:
+    return {name for name, run in observed.runs.items() if run.status in ("succeeded", "failed")}
 
 
 def _one_line(text: str, limit: int = 320) -> str:
@@ -270,13 +347,16 @@ def init_io_item(observed: Observed, where: _Locator) -> CheckItem:
     remediation = ("Guideline: __init__ does no I/O. Declare parameters only; move file reads, network calls and "
                    "subprocesses into process() (cache an expensive result at module level).")
     if observed.load is None:
-        return CheckItem("init-io", title, Status.WARN, (Evidence("not observed: the library did not load"),),
-                         "Fix the load failure (see schema-probe) and check again.")
+        return CheckItem("init-io", title, Status.SKIP, (Evidence("not observed: the library did not load"),),
+                         "Fix the load failure (see schema-probe) and check again.", "the library did not load")
     evidence = [Evidence(f"{e.event} {where.text(e.target)}", f"{e.class_name}.__init__", where.file(e.file), e.line)
                 for e in observed.load.io_events]
-    passing = [Evidence(f"no file, network or subprocess I/O while constructing "
-                        f"{_classes(len(observed.load.schemas) + len(observed.load.dropped))}")]
-    return _item("init-io", title, Status.FAIL, evidence, remediation, passing)
+    constructed = _constructed(observed)
+    passing = [Evidence(f"no file, network or subprocess I/O while constructing {_classes(len(constructed))}")]
+    unobserved = [Evidence(f"not observed: {_NOT_LOADED}", name) for name in _class_names(where.manifest)
+                  if name not in constructed]
+    return _item("init-io", title, Status.FAIL, evidence, remediation, passing, unobserved,
+                 len(_class_names(where.manifest)))
 
 
 def init_bus_item(scan: SourceScan, observed: Observed, where: _Locator) -> CheckItem:
@@ -285,8 +365,11 @@ def init_bus_item(scan: SourceScan, observed: Observed, where: _Locator) -> Chec
     evidence = _merge(fired, scan, scan.init_requests, where,
                       lambda vs: "; ".join(_bare(v.message) for v in vs) + " (class dropped)",
                       lambda f: f"calls {f.what}")
+    constructed = _constructed(observed)
+    unchecked = _unchecked(where.manifest, scan, lambda name: _not_observed(observed, constructed, name))
     return _item("init-bus", title, Status.FAIL, evidence, _strict.REENTRANT_BUS_IN_INIT.remediation,
-                 [Evidence(f"no requests issued from __init__ {_seen(observed, 'in the probe')}")])
+                 [Evidence(f"no requests issued from __init__ {_seen(observed, 'in the probe')}")],
+                 unchecked, len(_class_names(where.manifest)))
 
 
 def process_mutation_item(scan: SourceScan, observed: Observed, where: _Locator) -> CheckItem:
@@ -298,9 +381,12 @@ def process_mutation_item(scan: SourceScan, observed: Observed, where: _Locator)
         return f"{violations[0].severity} in the {violations[0].context}: {calls} called during process()"
 
     evidence = _merge(fired, scan, scan.process_mutations, where, observed_text, lambda f: f"calls {f.what}")
+    ran = _ran(observed)
+    unchecked = _unchecked(where.manifest, scan, lambda name: _not_observed(observed, ran, name))
     return _item("process-mutation", title, Status.FAIL, evidence,
                  _strict.PARAMETER_MUTATION_DURING_APROCESS.remediation,
-                 [Evidence(f"no parameter list changes inside process {_seen(observed, 'in the runs')}")])
+                 [Evidence(f"no parameter list changes inside process {_seen(observed, 'in the runs')}")],
+                 unchecked, len(_class_names(where.manifest)))
 
 
 def reach_in_item(scan: SourceScan, observed: Observed, where: _Locator) -> CheckItem:
@@ -319,24 +405,31 @@ def reach_in_item(scan: SourceScan, observed: Observed, where: _Locator) -> Chec
                          _strict.WORKER_REACH_INTO_ORCHESTRATOR.remediation)
     seen = _seen(observed, "in the runs") if isolated else "in the source"
     none = Evidence(f"no reads of other nodes, connections or flows {seen}")
-    return CheckItem("reach-in", title, Status.PASS, tuple([none, *writes, *not_seen]))
+    ran = _ran(observed)
+    unchecked = _unchecked(where.manifest, scan, lambda name: _not_observed(observed, ran, name) if isolated
+                           else "the runtime rule fires only in a worker")
+    return _pass_or_skip(CheckItem("reach-in", title, Status.PASS, tuple([none, *writes, *not_seen])), unchecked,
+                         len(_class_names(where.manifest)))
 
 
 def parameter_behaviors_item(scan: SourceScan, observed: Observed, where: _Locator) -> CheckItem:
     title = "converters / validators / traits re-run inside process or accepted as orchestrator-only UI sugar"
     lines = {(f.class_name, f.what): f for f in scan.parameter_behaviors}
     evidence: list[Evidence] = []
+    schemas = set(observed.load.schemas) if observed.load is not None else set()
     if observed.load is not None:
         for class_name, schema in observed.load.schemas.items():
             for parameter, found in schema.behaviors.items():
                 finding = lines.get((class_name, parameter))
                 evidence.append(Evidence(", ".join(found), f"{class_name}.{parameter}",
                                          where.file(finding.file) if finding else "", finding.line if finding else 0))
-    else:
-        evidence = [Evidence("declared with converters / validators / traits", f"{f.class_name}.{f.what}",
-                             where.file(f.file), f.line) for f in scan.parameter_behaviors]
+    # The source speaks for a class the schema does not have (the library, or the class, did not load).
+    evidence += [Evidence("declared with converters / validators / traits", f"{f.class_name}.{f.what}",
+                          where.file(f.file), f.line) for f in scan.parameter_behaviors if f.class_name not in schemas]
+    unchecked = _unchecked(where.manifest, scan, lambda name: _not_observed(observed, schemas, name))
     return _item("parameter-behaviors", title, Status.WARN, evidence, _strict.PARAMETER_BEHAVIORS_DROPPED.remediation,
-                 [Evidence("no parameter carries converters, validators or traits")])
+                 [Evidence("no parameter carries converters, validators or traits")], unchecked,
+                 len(_class_names(where.manifest)))
 
 
 def pins_item(manifest: LibraryManifest, where: _Locator) -> CheckItem:
@@ -384,7 +477,8 @@ def schema_probe_item(manifest: LibraryManifest, scan: SourceScan, observed: Obs
         return CheckItem("schema-probe", title, Status.FAIL, (Evidence(text, manifest.name),), (
             "The library did not load, so nothing ran: fix the reason named above (an install failure names the "
             "requirement and the installer log), then check again."))
-    evidence = [where.class_def(scan, d.class_name, _one_line(where.text(d.reason))) for d in observed.load.dropped]
+    evidence = [where.raised_at(scan, d.class_name, d.traceback, _one_line(where.text(d.reason)))
+                for d in observed.load.dropped]
     # What the static read could not find (a re-exported class, one defined under `if`) only counts when the
     # runtime load also lost a class: a class that loaded is in the schema, whatever the source looks like.
     if observed.load.dropped or len(observed.load.schemas) < len({n.class_name for n in manifest.nodes}):
@@ -394,7 +488,7 @@ def schema_probe_item(manifest: LibraryManifest, scan: SourceScan, observed: Obs
                  [Evidence(f"{len(observed.load.schemas)} of {_classes(total)} in the schema")])
 
 
-def node_runs_item(observed: Observed) -> CheckItem:
+def node_runs_item(observed: Observed, where: _Locator) -> CheckItem:
     title = "every node runs once with its default values"
     runs = list(observed.runs.values())
     strict = [r for r in runs if r.error_type == "StrictModeViolation"]
@@ -402,8 +496,8 @@ def node_runs_item(observed: Observed) -> CheckItem:
     ran = sum(1 for r in runs if r.status == "succeeded")
     summary = Evidence(f"{ran} of {len(runs)} nodes succeeded")
     if observed.load is None:
-        return CheckItem("node-runs", title, Status.WARN, (Evidence("not run: the library did not load"),),
-                         "Fix the load failure (see schema-probe) and check again.")
+        return CheckItem("node-runs", title, Status.SKIP, (Evidence("not run: the library did not load"),),
+                         "Fix the load failure (see schema-probe) and check again.", "the library did not load")
     if strict:
         return CheckItem("node-runs", title, Status.FAIL, (summary, *[
             Evidence(f"failed by strict mode: {_one_line(r.error.split(';')[0])}", r.class_name) for r in strict]),
@@ -414,7 +508,11 @@ def node_runs_item(observed: Observed) -> CheckItem:
             for r in other]), (
             "A node that cannot run with its default values was not exercised at runtime: give its inputs defaults "
             "that run, or run it in a workflow (nodeisle run --json lists its violations)."))
-    return CheckItem("node-runs", title, Status.PASS, (summary,))
+    not_run = [Evidence("not run: dropped from the schema (see schema-probe)", name)
+               for name in _class_names(where.manifest) if name not in observed.runs]
+    return _pass_or_skip(CheckItem("node-runs", title, Status.PASS, (summary,)), not_run, len(not_run) + 1,
+                         "Fix what kept the classes named above out of the schema (see schema-probe), then check "
+                         "again.")
 
 
 # -- helpers ----------------------------------------------------------------------------------------------
@@ -474,4 +572,8 @@ def contradictory_declarations(exc: ManifestError) -> CheckReport:
                      (Evidence(f"{exc.found}; expected {exc.expected}", "", file.name, line),),
                      exc.hint or "Make the declarations agree.")
     observed = Observed(LibraryMode.SHARED, load_error=str(exc))
-    return CheckReport(file.parent.name, file, observed, [item])
+    try:  # the manifest did not load, but its name is still the best way to say which library this is
+        name = json.loads("\n".join(text)).get("name")
+    except (ValueError, AttributeError):
+        name = None
+    return CheckReport(name if isinstance(name, str) and name.strip() else file.parent.name, file, observed, [item])

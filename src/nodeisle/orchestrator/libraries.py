@@ -74,6 +74,8 @@ def describe_library(state: LibraryState) -> LibraryInfo:
     failure = state.error or (state.host.failure() if state.host else None)
     if failure:
         problems.insert(0, failure)
+    if failure and worker_state is None and state.mode is LibraryMode.ISOLATED:
+        worker_state = "failed"  # no worker: its environment or its start failed
     decl = state.manifest.declarations
     return LibraryInfo(
         name=state.name,

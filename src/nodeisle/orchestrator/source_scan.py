@@ -67,6 +67,7 @@ class SourceScan:
 
     classes: dict[str, ClassSource] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)  # files that cannot be parsed, classes not found
+    unread: dict[str, str] = field(default_factory=dict)  # class name -> why its source was not read
     init_requests: list[Finding] = field(default_factory=list)  # bus calls reachable from __init__
     process_mutations: list[Finding] = field(default_factory=list)  # add_parameter & co reachable from process
     flow_reads: list[Finding] = field(default_factory=list)  # reads of other nodes / flows / connections
@@ -76,15 +77,19 @@ class SourceScan:
 def scan_library(manifest: LibraryManifest) -> SourceScan:
     scan = SourceScan()
     trees: dict[Path, dict[str, ast.ClassDef] | None] = {}
+    unreadable: dict[Path, str] = {}
     for entry in manifest.nodes:
         if entry.path not in trees:
-            trees[entry.path] = _parse(entry.path, scan.problems)
+            trees[entry.path] = _parse(entry.path, scan.problems, unreadable, entry.file_path)
         classes = trees[entry.path]
         if classes is None:
+            scan.unread.setdefault(entry.class_name, unreadable[entry.path])
             continue
         node = classes.get(entry.class_name)
         if node is None:
             scan.problems.append(f"{entry.file_path}: no class {entry.class_name!r} defined at module level")
+            scan.unread.setdefault(entry.class_name, f"{entry.file_path} defines no class {entry.class_name!r} at "
+                                                     "module level")
             continue
         source = ClassSource(entry.class_name, entry.path, node.lineno, _methods(classes, node))
         scan.classes[entry.class_name] = source
@@ -92,11 +97,18 @@ def scan_library(manifest: LibraryManifest) -> SourceScan:
     return scan
 
 
-def _parse(path: Path, problems: list[str]) -> dict[str, ast.ClassDef] | None:
+def _parse(path: Path, problems: list[str], unreadable: dict[Path, str], shown: str) -> dict[str, ast.ClassDef] | None:
+    """The module-level classes of ``path``; else None, with why in ``problems`` and ``unreadable`` (as ``shown``)."""
     try:
         tree = ast.parse(path.read_bytes(), filename=str(path))
     except (OSError, SyntaxError, ValueError) as exc:
         problems.append(f"{path}: cannot be read as Python: {exc}")
+        if isinstance(exc, FileNotFoundError):
+            unreadable[path] = f"{shown} does not exist"
+        elif isinstance(exc, OSError):
+            unreadable[path] = f"{shown} cannot be read: {exc.strerror or exc}"
+        else:
+            unreadable[path] = f"{shown} is not valid Python: {exc}"
         return None
     return {n.name: n for n in tree.body if isinstance(n, ast.ClassDef)}
 
