@@ -33,7 +33,7 @@ def wheelhouse_dir() -> Path:
 @pytest.fixture(autouse=True)
 def _fresh_flood_guards() -> Iterator[None]:
     """Each test sees its own warnings: the log flood guards forget what earlier tests logged."""
-    from nodeisle._logs import reset_guards
+    from nodeisle.logs import reset_guards
 
     reset_guards()
     yield

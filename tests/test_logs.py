@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from nodeisle._logs import FloodGuard, by_text
+from nodeisle.logs import FloodGuard, by_text
 
 
 def record(msg: str, *args: object, level: int = logging.WARNING, line: int = 1) -> logging.LogRecord:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from nodeisle._errors import ManifestError
+from nodeisle.errors import ManifestError
 from nodeisle.manifest import (
     MANIFEST_FILE_NAMES,
     Compatibility,

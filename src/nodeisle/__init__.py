@@ -4,9 +4,9 @@ This package's top level is what library code imports. It depends on the standar
 because it is also the worker runtime installed into every isolated library's environment.
 """
 
-from nodeisle._api import ahandle_request, handle_request
-from nodeisle._errors import NodeisleError, RequestRefused
-from nodeisle._node import BaseNode, Options, Parameter, ParameterMode, Trait
+from nodeisle.errors import NodeisleError, RequestRefused
+from nodeisle.node.api import ahandle_request, handle_request
+from nodeisle.node.model import BaseNode, Options, Parameter, ParameterMode, Trait
 
 __version__ = "0.1.0"
 

@@ -1,7 +1,7 @@
 """Read and check a Griptape Nodes library manifest (``griptape-nodes-library.json``).
 
 Stdlib only: worker subprocesses import this module too. :func:`load_manifest` raises
-:class:`~nodeisle._errors.ManifestError` (file, JSON path, what was found, what is expected) when the
+:class:`~nodeisle.errors.ManifestError` (file, JSON path, what was found, what is expected) when the
 library cannot be used, and returns everything merely odd as :class:`ManifestWarning` values in
 ``LibraryManifest.warnings``; the engine logs them. See docs/manifest.md.
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar
 
-from nodeisle._errors import ManifestError
+from nodeisle.errors import ManifestError
 
 __all__ = [
     "MANIFEST_FILE_NAMES", "Compatibility", "Declarations", "Dependencies", "LibraryManifest",

@@ -323,7 +323,7 @@ class ReloadConfigRequest(Request):
 class RefreshSecretsRequest(Request):
     """Sent by the orchestrator to every worker after a secrets change.
 
-    ``values`` are secrets handed over the bus (nodeisle.worker.views): a library that declares
+    ``values`` are secrets handed over the bus (nodeisle.config.views): a library that declares
     ``required_secrets`` gets exactly those keys' values; any other library gets the operator-set
     values, which re-reading ``.env`` must not replace. ``repr`` never shows them.
     """

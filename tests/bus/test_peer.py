@@ -12,10 +12,10 @@ from typing import Any, TypeVar
 import numpy as np
 import pytest
 
-from nodeisle._errors import BusError
 from nodeisle.bus import codec
 from nodeisle.bus.peer import Handler, MemoryTransport, Peer, RemoteFailure, TransportClosed, memory_pair
 from nodeisle.bus.protocol import BusProtocol, Frame
+from nodeisle.errors import BusError
 from nodeisle.requests import WIRE_TYPES, ExecuteNodeRequest
 
 T = TypeVar("T")

@@ -10,7 +10,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nodeisle._errors import ProtocolError
 from nodeisle.bus.protocol import (
     BusProtocol,
     IncomingCancel,
@@ -18,6 +17,7 @@ from nodeisle.bus.protocol import (
     IncomingResponse,
     OversizedMessage,
 )
+from nodeisle.errors import ProtocolError
 
 GOOD_REQUEST = '{"t":"req","id":1,"name":"ping","body":null,"sizes":[]}'
 GOOD_REQUEST_EVENT = IncomingRequest(1, "ping", None, [])

@@ -13,10 +13,10 @@ import pytest
 import websockets
 from websockets.asyncio.client import connect as raw_connect
 
-from nodeisle._errors import HandshakeRefused
 from nodeisle.bus import ws
 from nodeisle.bus.peer import Peer
 from nodeisle.bus.protocol import PROTOCOL_VERSION, VERSION_HEADER, Frame
+from nodeisle.errors import HandshakeRefused
 
 T = TypeVar("T")
 TOKEN = "s3cret-token-for-tests"

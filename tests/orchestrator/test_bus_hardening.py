@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from nodeisle._errors import HandshakeRefused
 from nodeisle.bus import ws
 from nodeisle.bus.peer import Peer
 from nodeisle.bus.protocol import BusProtocol
+from nodeisle.errors import HandshakeRefused
 from nodeisle.orchestrator.workers import WorkerHub, WorkerProcess
 from nodeisle.requests import WIRE_TYPES
 from tests.conftest import TEXT_TOOLS, run

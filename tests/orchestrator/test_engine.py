@@ -582,7 +582,7 @@ def test_sync_request_from_another_thread_after_the_loop_stopped_fails_instead_o
 ) -> None:
     import threading
 
-    from nodeisle._errors import NotConnectedError
+    from nodeisle.errors import NotConnectedError
     from nodeisle.requests import ListFlowsRequest
 
     o = build_orchestrator()

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from nodeisle._errors import EnvironmentBuildError, LibraryError
+from nodeisle.errors import EnvironmentBuildError, LibraryError
 from nodeisle.orchestrator import envs
 from nodeisle.orchestrator.envs import MARKER_NAME, EnvManager, EnvProgress
 from tests.wheels import build_wheel

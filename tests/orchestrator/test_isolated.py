@@ -356,7 +356,7 @@ class BusInInit(BaseNode):
 
 def test_schema_probe_drops_broken_classes_and_says_why(tmp_path: Path, offline_home: Path) -> None:
     lib = write_library(tmp_path, "Probe", PROBE_NODES, ["Fine", "RaisesInInit", "SlowInit", "BusInInit", "Missing"])
-    from nodeisle.orchestrator.settings import Settings
+    from nodeisle.config.settings import Settings
 
     settings = Settings.load(offline_home)
     settings.probe_timeout = 1.0
@@ -424,7 +424,7 @@ def test_workers_die_with_the_orchestrator_even_on_sigkill(
     script = textwrap.dedent(f"""
         import asyncio, os, sys
         from nodeisle.orchestrator.engine import build_orchestrator
-        from nodeisle.orchestrator.workflow import load_workflow, run_workflow
+        from nodeisle.flow.workflow import load_workflow, run_workflow
         async def main():
             async with build_orchestrator() as o:
                 result = await run_workflow(o, load_workflow({str(workflow)!r}))

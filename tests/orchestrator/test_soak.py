@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
+from nodeisle.config.settings import Settings
 from nodeisle.orchestrator.engine import Orchestrator, build_orchestrator
-from nodeisle.orchestrator.settings import Settings
 from nodeisle.requests import CreateNodeRequest, ExecuteNodeRequest, RegisterLibraryRequest
 from tests.conftest import run, write_library
 

@@ -18,8 +18,7 @@ import traceback
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
-from nodeisle import _logs
-from nodeisle._errors import BusError, ProtocolError
+from nodeisle import logs as _logs
 from nodeisle.bus import codec
 from nodeisle.bus.protocol import (
     BusProtocol,
@@ -29,6 +28,7 @@ from nodeisle.bus.protocol import (
     IncomingResponse,
     OversizedMessage,
 )
+from nodeisle.errors import BusError, ProtocolError
 
 LOGGER = _logs.guard(logging.getLogger("nodeisle.bus"))  # a hostile peer may send junk by the thousand
 

@@ -24,7 +24,7 @@ Every request is answered exactly once, also when it was cancelled (then ``ok`` 
 request whose sender cancelled it or let it expire is no longer awaited: its late response, with
 its attachments, is consumed silently. A response to an id that is neither awaited nor abandoned
 (a replayed or duplicate response) is a protocol error, like any malformed frame. After a
-:class:`~nodeisle._errors.ProtocolError` the protocol stays usable: the bad frame, and the
+:class:`~nodeisle.errors.ProtocolError` the protocol stays usable: the bad frame, and the
 partial message it belonged to, are dropped.
 """
 
@@ -35,7 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from nodeisle._errors import ProtocolError
+from nodeisle.errors import ProtocolError
 
 PROTOCOL_VERSION = 1
 TOKEN_HEADER = "X-Nodeisle-Token"

@@ -27,7 +27,6 @@ from typing import Any
 
 from websockets.exceptions import ConnectionClosed
 
-from nodeisle._errors import HandshakeRefused
 from nodeisle.bus.peer import TransportClosed
 from nodeisle.bus.protocol import (
     DEFAULT_CHUNK_SIZE,
@@ -38,6 +37,7 @@ from nodeisle.bus.protocol import (
     WORKER_HEADER,
     Frame,
 )
+from nodeisle.errors import HandshakeRefused
 
 LOGGER = logging.getLogger("nodeisle.bus")
 # websockets' DEBUG lines show handshake headers (the worker's credential) and frame contents (secret

@@ -19,7 +19,7 @@ the id that refusals name (docs/workers.md lists them with their tests):
   allowed, with the ``worker-reach-into-orchestrator`` warning in the worker.
 
 Pure logic: the engine supplies what the rules look up (:class:`GraphFacts`) and raises
-:class:`~nodeisle._errors.RequestRefused` with the message; the worker raises it again in node code.
+:class:`~nodeisle.errors.RequestRefused` with the message; the worker raises it again in node code.
 """
 
 from __future__ import annotations

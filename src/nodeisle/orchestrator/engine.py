@@ -15,8 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import nodeisle
-from nodeisle import _hosting, _logs
-from nodeisle._errors import (
+from nodeisle import logs as _logs
+from nodeisle.config.secrets import SECRETS_FILE, SecretsStore
+from nodeisle.config.settings import LibraryMode, Settings, engine_home
+from nodeisle.config.store import CONFIG_FILE, ConfigStore
+from nodeisle.errors import (
     EnvironmentBuildError,
     LibraryError,
     ManifestError,
@@ -24,17 +27,15 @@ from nodeisle._errors import (
     RequestRefused,
     headline,
 )
-from nodeisle._node import ParameterSpec
-from nodeisle._scope import engine as engine_scope
+from nodeisle.flow.graph import Graph, NodeRecord, RequestFailed
 from nodeisle.manifest import LibraryManifest, load_manifest
+from nodeisle.node import hosting as _hosting
+from nodeisle.node.model import ParameterSpec
+from nodeisle.node.scope import engine as engine_scope
 from nodeisle.orchestrator import authority
-from nodeisle.orchestrator.config import CONFIG_FILE, ConfigStore
-from nodeisle.orchestrator.graph import Graph, NodeRecord, RequestFailed
 from nodeisle.orchestrator.hosts import Deadline, LocalHost, NodeHost, Supervision, WorkerHost, timeout_problem
 from nodeisle.orchestrator.libraries import LibraryState, describe_library, resolve_mode
 from nodeisle.orchestrator.propagation import ConfigAndSecrets
-from nodeisle.orchestrator.secrets import SECRETS_FILE, SecretsStore
-from nodeisle.orchestrator.settings import LibraryMode, Settings, engine_home
 from nodeisle.orchestrator.workers import WorkerHub, WorkerProcess
 from nodeisle.requests import (
     AddParameterToNodeRequest,
@@ -544,7 +545,7 @@ class Orchestrator:
         return ExecuteNodeResult(parameter_output_values=outcome.outputs, violations=violations)
 
     async def _run_flow(self, request: RunFlowRequest) -> Result:
-        from nodeisle.orchestrator.runner import run_flow
+        from nodeisle.flow.runner import run_flow
 
         flow = self.graph.flow(request.flow_name)
         cancel = asyncio.Event()
@@ -581,7 +582,7 @@ def build_orchestrator(
     """The composition root: engine home, settings and config, secrets, environment manager, orchestrator.
 
     ``config_flags`` are the command line's ``-c KEY=VALUE`` values (the highest config layer,
-    nodeisle.orchestrator.config). Raises ConfigError for an unreadable config.json or a bad
+    nodeisle.config.store). Raises ConfigError for an unreadable config.json or a bad
     ``NODEISLE_*`` variable.
     """
     from nodeisle.orchestrator.envs import EnvManager

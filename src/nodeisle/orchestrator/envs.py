@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
-from nodeisle._errors import EnvironmentBuildError, LibraryError
+from nodeisle.errors import EnvironmentBuildError, LibraryError
 
 __all__ = ["MARKER_NAME", "EnvInfo", "EnvManager", "EnvProgress", "EnvStep", "slug"]
 
@@ -105,12 +105,24 @@ def _local_identity() -> dict[str, str]:
     }
 
 
+#: What of the nodeisle package a worker env gets: the parts the worker runtime imports (the import
+#: contracts in tests/test_architecture.py keep them free of the orchestrator's side).
+RUNTIME_PARTS = (
+    "__init__.py", "errors.py", "requests.py", "logs.py", "py.typed",
+    "node/", "strict/", "manifest/", "manifest.py", "bus/", "worker/",
+    "config/__init__.py", "config/views.py", "config/dotenv.py",
+)
+
+
 def _runtime_files(source: Path) -> dict[str, bytes]:
-    """The runtime's ``*.py`` and ``py.typed`` files by relative path, minus ``orchestrator/``."""
+    """The runtime's ``*.py`` and ``py.typed`` files by relative path: :data:`RUNTIME_PARTS` only."""
     files: dict[str, bytes] = {}
     for path in sorted(source.rglob("*")):
         rel = path.relative_to(source)
-        if rel.parts[0] == "orchestrator" or "__pycache__" in rel.parts or not path.is_file():
+        name = rel.as_posix()
+        if "__pycache__" in rel.parts or not path.is_file():
+            continue
+        if not any(name == part or (part.endswith("/") and name.startswith(part)) for part in RUNTIME_PARTS):
             continue
         if path.suffix == ".py" or path.name == "py.typed":
             files[rel.as_posix()] = path.read_bytes()

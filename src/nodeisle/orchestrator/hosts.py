@@ -19,18 +19,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from nodeisle import _audit, _hosting
-from nodeisle._errors import BusError, LibraryError, ValueTransferError, WorkerCrashed
-from nodeisle._node import ParameterSpec
-from nodeisle._scope import RequestHandler
-from nodeisle._strict import Context, Violation
 from nodeisle.bus import codec
 from nodeisle.bus.peer import RemoteFailure
 from nodeisle.bus.protocol import DEFAULT_MAX_ATTACHMENTS
+from nodeisle.errors import BusError, LibraryError, ValueTransferError, WorkerCrashed
+from nodeisle.flow.graph import NodeRecord, RequestFailed
 from nodeisle.manifest import LibraryManifest
-from nodeisle.orchestrator.graph import NodeRecord, RequestFailed
+from nodeisle.node import audit as _audit
+from nodeisle.node import hosting as _hosting
+from nodeisle.node.model import ParameterSpec
+from nodeisle.node.scope import RequestHandler
 from nodeisle.orchestrator.workers import WorkerHub, WorkerProcess, WorkerProvision, WorkerState, worker_environment
 from nodeisle.requests import RemoteError
+from nodeisle.strict.rules import Context, Violation
 
 LOGGER = logging.getLogger("nodeisle.library")
 RUNTIME_REQUIREMENTS = ("websockets>=10",)

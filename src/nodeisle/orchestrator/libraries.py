@@ -6,14 +6,14 @@ import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from nodeisle import _hosting
-from nodeisle._errors import ManifestError
-from nodeisle._strict import Violation
+from nodeisle.config.settings import LibraryMode
+from nodeisle.errors import ManifestError
+from nodeisle.flow.graph import RequestFailed
 from nodeisle.manifest import Compatibility, LibraryManifest, WorkerMode, load_manifest
-from nodeisle.orchestrator.graph import RequestFailed
+from nodeisle.node import hosting as _hosting
 from nodeisle.orchestrator.hosts import NodeHost
-from nodeisle.orchestrator.settings import LibraryMode
 from nodeisle.requests import LibraryInfo
+from nodeisle.strict.rules import Violation
 
 
 @dataclass

@@ -11,7 +11,7 @@ worker never applies an older refresh after a newer one.
 
 Least privilege: a library that declares ``required_secrets`` reads, sets and deletes only those
 keys through forwarded requests (the ``declared-secrets`` rule of nodeisle.orchestrator.authority),
-and its worker's environment holds only those (nodeisle.worker.views explains both delivery paths).
+and its worker's environment holds only those (nodeisle.config.views explains both delivery paths).
 """
 
 from __future__ import annotations
@@ -23,12 +23,13 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from nodeisle._errors import BusError, LibraryError
 from nodeisle.bus.peer import RemoteFailure
+from nodeisle.config.secrets import SecretsError, SecretsStore, check_name
+from nodeisle.config.store import SETTINGS_BY_KEY, ConfigError, ConfigStore, Source
+from nodeisle.config.views import ViewsLaunch
+from nodeisle.errors import BusError, LibraryError
+from nodeisle.flow.graph import RequestFailed
 from nodeisle.manifest import LibraryManifest
-from nodeisle.orchestrator.config import SETTINGS_BY_KEY, ConfigError, ConfigStore, Source
-from nodeisle.orchestrator.graph import RequestFailed
-from nodeisle.orchestrator.secrets import SecretsError, SecretsStore, check_name
 from nodeisle.orchestrator.workers import WorkerProcess, WorkerProvision
 from nodeisle.requests import (
     DeleteSecretValueRequest,
@@ -44,7 +45,6 @@ from nodeisle.requests import (
     SetConfigValueRequest,
     SetSecretValueRequest,
 )
-from nodeisle.worker.views import ViewsLaunch
 
 LOGGER = logging.getLogger("nodeisle.propagation")
 _CONNECT_POLL = 0.02
@@ -195,7 +195,7 @@ class ConfigAndSecrets:
             raise LibraryError(manifest.name, f"cannot start its worker: {exc}") from None
 
     def refresh_request(self, manifest: LibraryManifest) -> RefreshSecretsRequest:
-        """The secrets refresh for ``manifest``'s worker (see nodeisle.worker.views)."""
+        """The secrets refresh for ``manifest``'s worker (see nodeisle.config.views)."""
         required = manifest.declarations.required_secrets
         if required is not None:
             return RefreshSecretsRequest(values=self.secrets.values_for(required))

@@ -29,10 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nodeisle import _logs
-from nodeisle._errors import BusError, LibraryError, WorkerCrashed
+from nodeisle import logs as _logs
 from nodeisle.bus.peer import Peer, RemoteFailure
 from nodeisle.bus.protocol import DEFAULT_MAX_ATTACHMENTS, BusProtocol
+from nodeisle.errors import BusError, LibraryError, WorkerCrashed
 from nodeisle.requests import WIRE_TYPES
 
 LOGGER = _logs.guard(logging.getLogger("nodeisle.worker"), _logs.by_text)  # a worker may flood its stderr

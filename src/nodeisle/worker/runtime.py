@@ -25,14 +25,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from nodeisle import _hosting
-from nodeisle._errors import HandshakeRefused, NotConnectedError, RequestRefused, ValueTransferError
-from nodeisle._node import ParameterSpec
-from nodeisle._strict import Context
 from nodeisle.bus import codec
 from nodeisle.bus.peer import Peer, RemoteFailure
 from nodeisle.bus.protocol import DEFAULT_MAX_ATTACHMENTS, BusProtocol
+from nodeisle.config.views import ConfigView, SecretsView, ViewsLaunch
+from nodeisle.errors import HandshakeRefused, NotConnectedError, RequestRefused, ValueTransferError
 from nodeisle.manifest import load_manifest
+from nodeisle.node import hosting as _hosting
+from nodeisle.node.model import ParameterSpec
 from nodeisle.requests import (
     WIRE_TYPES,
     GetConfigValueRequest,
@@ -44,7 +44,7 @@ from nodeisle.requests import (
     Request,
     Result,
 )
-from nodeisle.worker.views import ConfigView, SecretsView, ViewsLaunch
+from nodeisle.strict.rules import Context
 
 LOGGER = logging.getLogger("nodeisle.worker")
 EXIT_HANDSHAKE_REFUSED = 3

@@ -1,0 +1,5 @@
+"""``python -m nodeisle.cli``."""
+
+from nodeisle.cli.main import main
+
+raise SystemExit(main())

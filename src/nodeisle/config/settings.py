@@ -1,0 +1,111 @@
+"""Engine home and engine settings (registered libraries, per-library modes).
+
+The engine home is ``$NODEISLE_HOME``, else ``$XDG_CONFIG_HOME/nodeisle``, else ``~/.config/nodeisle``.
+It holds ``settings.json`` (this module), ``envs/`` (library virtualenvs), ``uv-cache/`` and ``logs/``.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nodeisle.config.files import write_json_atomic
+from nodeisle.errors import NodeisleError
+
+LOGGER = logging.getLogger("nodeisle.settings")
+
+
+class LibraryMode(enum.StrEnum):
+    SHARED = "shared"
+    ISOLATED = "isolated"
+
+    @classmethod
+    def parse(cls, text: object) -> LibraryMode:
+        """``shared`` or ``isolated``, in any case; anything else is a ValueError that lists both."""
+        word = text.strip().lower() if isinstance(text, str) else None
+        if word in ("shared", "isolated"):
+            return cls(word)
+        message = f"unknown library mode {text!r}; expected 'shared' or 'isolated'"
+        if word in ("worker", "orchestrator"):
+            message += (
+                f" ({text!r} is a manifest's suggested_worker_mode word: a library in a worker is 'isolated', "
+                "one in the orchestrator's process 'shared')"
+            )
+        raise ValueError(message)
+
+
+class SettingsError(NodeisleError):
+    pass
+
+
+def engine_home() -> Path:
+    explicit = os.environ.get("NODEISLE_HOME")
+    if explicit:
+        return Path(explicit).expanduser().resolve()
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return (Path(base) / "nodeisle").resolve()
+
+
+@dataclass
+class Settings:
+    """The registered libraries and their modes (``settings.json``), plus the engine's tunables.
+
+    Only ``libraries`` and ``library_modes`` are stored in ``settings.json``. The tunables below hold
+    their defaults here; their effective values are config values (``config.json`` < ``NODEISLE_*`` <
+    ``-c``, see :mod:`nodeisle.config.store`), laid over these fields by ``build_orchestrator``.
+    One place decides each value, so ``nodeisle config get`` always shows what the engine uses.
+    """
+
+    path: Path
+    libraries: list[str] = field(default_factory=list)  # absolute manifest paths
+    library_modes: dict[str, LibraryMode] = field(default_factory=dict)  # library name -> mode
+    find_links: list[str] = field(default_factory=list)  # extra wheel folders for env builds (air-gapped)
+    offline: bool = False
+    probe_timeout: float = 10.0
+    execution_timeout: float = 600.0  # default deadline of one node execution; a workflow node may set "timeout"
+    heartbeat_interval: float = 5.0  # seconds between liveness pings to a ready worker
+    heartbeat_timeout: float = 15.0  # a worker that does not answer a ping within this is replaced
+    crash_limit: int = 3  # this many worker crashes within crash_window seconds marks the library failed
+    crash_window: float = 60.0
+
+    @classmethod
+    def load(cls, home: Path) -> Settings:
+        path = home / "settings.json"
+        if not path.exists():
+            return cls(path)
+        try:
+            data = json.loads(path.read_text("utf-8"))
+        except json.JSONDecodeError as exc:
+            raise SettingsError(
+                f"{path}: line {exc.lineno} column {exc.colno}: {exc.msg}; fix or remove the file "
+                "(it is never overwritten while it is unreadable)"
+            ) from None
+        if not isinstance(data, dict):
+            raise SettingsError(f"{path}: expected a JSON object at the top level")
+        for key in sorted(set(data) - {"libraries", "library_modes"}):
+            LOGGER.warning(
+                "%s: %r is not read from settings.json; it is a config value: `nodeisle config set %s VALUE`",
+                path, key, key,
+            )
+        try:
+            return cls(
+                path,
+                libraries=[str(p) for p in data.get("libraries", [])],
+                library_modes={str(k): LibraryMode.parse(str(v)) for k, v in data.get("library_modes", {}).items()},
+            )
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise SettingsError(f"{path}: {exc}") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "libraries": self.libraries,
+            "library_modes": {k: str(v) for k, v in sorted(self.library_modes.items())},
+        }
+
+    def save(self) -> None:
+        write_json_atomic(self.path, self.to_dict())

@@ -1,0 +1,1 @@
+"""Flows: the authoritative graph (graph), scheduling a run (runner), and workflow files (workflow)."""
