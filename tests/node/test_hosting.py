@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from nodeisle import BaseNode, Parameter, ParameterMode
-from nodeisle.node.hosting import execute, materialize
+from nodeisle.node.hosting import Host, NodeInvocation, execute, materialize
 from nodeisle.node.model import ParameterSpec
 from nodeisle.node.scope import NodeScope, Phase
 from nodeisle.strict.rules import Context
@@ -39,14 +39,14 @@ def test_values_for_dynamic_parameters_are_set_after_the_hook_creates_them() -> 
         ParameterSpec("d0", "str", "default0"),
         ParameterSpec("d1", "str", "default1"),
     ]
-    node = materialize(Dynamic, "node", None, specs, {"d1": "given", "n": 2}, scope())
+    node = materialize(Dynamic, NodeInvocation(Dynamic.__name__, "node", None, tuple(specs), {"d1": "given", "n": 2}), scope())
     assert [p.name for p in node.parameters] == ["n", "static", "d0", "d1"]
     assert node.parameter_values == {"n": 2, "static": "s", "d0": "default0", "d1": "given"}
 
 
 def test_parameters_added_by_request_appear_and_removed_ones_disappear() -> None:
     specs = [ParameterSpec("n", "int", 1), ParameterSpec("extra", "float", 0.5, "added later")]
-    node = materialize(Dynamic, "node", None, specs, {"extra": 2.5}, scope())
+    node = materialize(Dynamic, NodeInvocation(Dynamic.__name__, "node", None, tuple(specs), {"extra": 2.5}), scope())
     assert [p.name for p in node.parameters] == ["n", "extra"]
     assert node.parameter_values == {"n": 1, "extra": 2.5}
 
@@ -57,9 +57,9 @@ def test_hydration_mutations_do_not_trip_the_mutation_rule_but_process_mutations
             self.add_parameter(Parameter("late"))
 
     specs = [ParameterSpec("n", "int", 1), ParameterSpec("static", "str", "s"), ParameterSpec("d0", "str", "default0")]
-    outcome = run(execute(Dynamic, "node", None, specs, {"n": 1}, Context.WORKER, "lib", None))
+    outcome = run(execute(Dynamic, NodeInvocation(Dynamic.__name__, "node", None, tuple(specs), {"n": 1}), Host(Context.WORKER, "lib", None)))
     assert outcome.error is None and outcome.violations == []
-    outcome = run(execute(Mutates, "node", None, specs, {"n": 1}, Context.WORKER, "lib", None))
+    outcome = run(execute(Mutates, NodeInvocation(Mutates.__name__, "node", None, tuple(specs), {"n": 1}), Host(Context.WORKER, "lib", None)))
     assert [v.rule_id for v in outcome.violations] == ["parameter-mutation-during-aprocess"]
     assert outcome.error is not None and outcome.error.type == "StrictModeViolation"
 
@@ -75,7 +75,9 @@ def test_a_failing_converter_names_the_parameter_in_the_error() -> None:
 
     outcome = run(
         execute(
-            Strict, "node", None, [ParameterSpec("count", "int")], {"count": "many"}, Context.ORCHESTRATOR, "lib", None
+            Strict,
+            NodeInvocation("Strict", "node", None, (ParameterSpec("count", "int"),), {"count": "many"}),
+            Host(Context.ORCHESTRATOR, "lib", None),
         )
     )
     assert outcome.error is not None and outcome.error.type == "ValueError"

@@ -14,10 +14,11 @@ import pytest
 
 from nodeisle.bus import ws
 from nodeisle.bus.peer import Peer
-from nodeisle.bus.protocol import BusProtocol
+from nodeisle.bus.protocol import PROTOCOL_VERSION, BusProtocol
 from nodeisle.errors import HandshakeRefused
 from nodeisle.orchestrator.workers import WorkerHub, WorkerProcess
-from nodeisle.requests import WIRE_TYPES
+from nodeisle.wire.messages import BUS_TYPES as WIRE_TYPES
+from nodeisle.wire.messages import Ping, Pong, Ready
 from tests.conftest import TEXT_TOOLS, run
 
 MANIFEST = TEXT_TOOLS / "griptape-nodes-library.json"
@@ -68,7 +69,7 @@ def test_orchestrator_bus_survives_junk_and_refuses_strangers(caplog: pytest.Log
                 with pytest.raises(HandshakeRefused, match="401"):
                     await ws.connect(hub.url, token, "f00d")
             with pytest.raises(HandshakeRefused, match="426"):
-                await ws.connect(hub.url, credential, "f00d", version=2)
+                await ws.connect(hub.url, credential, "f00d", version=PROTOCOL_VERSION + 1)
             transport = await ws.connect(hub.url, credential, "f00d")
             for frame in junk_frames(seed=7, count=200):
                 await transport.send(frame)
@@ -81,7 +82,7 @@ def test_orchestrator_bus_survives_junk_and_refuses_strangers(caplog: pytest.Log
                         protocol=BusProtocol(first_id=1000))
             peer.start()
             # After the junk, a well-formed request is still answered.
-            assert await asyncio.wait_for(peer.request("_ready", {"schemas": []}), 5) is None
+            assert await asyncio.wait_for(peer.request("Ready", Ready(pid=1, python="x")), 5) is None
             assert worker.peer is not None and worker.peer.bad_frames > 10
             await peer.close()
             with pytest.raises(HandshakeRefused, match="401"):  # a worker's credential, an unknown worker id
@@ -121,7 +122,7 @@ def test_worker_survives_junk_frames_and_keeps_serving() -> None:
             ready: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
 
             async def handle(name: str, payload: Any) -> Any:
-                if name == "_ready":
+                if isinstance(payload, Ready):
                     ready.set_result(payload)
                 return None
 
@@ -131,7 +132,7 @@ def test_worker_survives_junk_frames_and_keeps_serving() -> None:
                         protocol=BusProtocol(first_id=1000))
             peer.start()
             await asyncio.wait_for(ready, 20)
-            assert await asyncio.wait_for(peer.request("_ping", None), 5) == "pong"
+            assert await asyncio.wait_for(peer.request("Ping", Ping()), 5) == Pong()
             assert proc.returncode is None, "the worker must not crash on junk frames"
         finally:
             finished.set()

@@ -242,7 +242,7 @@ def test_a_worker_that_cannot_be_spawned_fails_the_execution_and_a_later_one_rec
             moved = python.with_name("python-moved")
             python.rename(moved)  # the env's interpreter disappears (a symlink in the venv)
             try:
-                worker.process.kill()
+                worker.process.kill_tree()
                 await asyncio.sleep(0.3)
                 failed = await execute(o, "w", seconds=0)
                 assert failed.error.type == "WorkerCrashed" and "could not be started" in failed.message

@@ -180,8 +180,9 @@ def execute(code: _hosting.LibraryCode, class_name: str, context: Context, value
             handler: RecordingHandler | None = None) -> _hosting.ExecutionOutcome:
     cls = code.classes[class_name]
     specs = [p.spec() for p in cls("spec", None).parameters]
-    return run(_hosting.execute(cls, class_name.lower(), None, specs, values or {}, context, "Strict Rules",
-                                handler or RecordingHandler()), timeout=10)
+    invocation = _hosting.NodeInvocation(class_name, class_name.lower(), None, tuple(specs), values or {})
+    return run(_hosting.execute(cls, invocation, _hosting.Host(context, "Strict Rules", handler or RecordingHandler())),
+               timeout=10)
 
 
 def rules_of(violations: list[_strict.Violation]) -> list[tuple[str, Severity]]:
@@ -205,7 +206,8 @@ def test_request_from_init_is_an_error_in_both_contexts_and_drops_the_class(code
 def test_request_from_init_fails_an_execution_too(code: _hosting.LibraryCode) -> None:
     handler = RecordingHandler()
     cls = code.classes["BusInInit"]
-    outcome = run(_hosting.execute(cls, "n", None, [], {}, Context.WORKER, "Strict Rules", handler), timeout=10)
+    invocation = _hosting.NodeInvocation(cls.__name__, "n", None, (), {})
+    outcome = run(_hosting.execute(cls, invocation, _hosting.Host(Context.WORKER, "Strict Rules", handler)), timeout=10)
     assert rules_of(outcome.violations) == [("reentrant-bus-in-init", Severity.ERROR)]
     assert outcome.error is not None and outcome.error.type == "NotConnectedError"
     assert handler.requests == [], "a request from __init__ must never reach the engine"

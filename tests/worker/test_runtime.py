@@ -72,7 +72,7 @@ def test_worker_started_by_the_hub_is_admitted_and_reports_its_schema() -> None:
         credential = hub.register(worker)
         try:
             ready = await worker.start(hub.url, credential, timeout=20)
-            assert {s["class_name"] for s in ready.schemas} >= {"Echo", "Split", "Repeat"}
+            assert {s.class_name for s in ready.schemas} >= {"Echo", "Split", "Repeat"}
             with open(f"/proc/{ready.pid}/stat") as stat:  # the runtime runs below the process started: its guard
                 assert int(stat.read().rpartition(")")[2].split()[1]) == worker.process.pid  # type: ignore[union-attr]
         finally:

@@ -34,6 +34,7 @@ from nodeisle.orchestrator.envs import EnvManager
 from nodeisle.orchestrator.hosts import RUNTIME_REQUIREMENTS
 from nodeisle.orchestrator.workers import WorkerProcess
 from nodeisle.requests import CreateConnectionRequest, CreateFlowRequest, CreateNodeRequest, RunFlowRequest
+from nodeisle.wire.messages import Ping
 
 US, MS = 1e6, 1e3
 WARMUP = 20
@@ -145,7 +146,7 @@ async def bus_round_trip(ctx: Context, row: Row) -> None:
     worker: WorkerProcess = orchestrator.libraries[TRIVIAL].host.worker  # type: ignore[union-attr]
     peer = worker.peer
     assert peer is not None
-    await _against_echo(ctx, row, lambda i: peer.request("_ping", None))
+    await _against_echo(ctx, row, lambda i: peer.request("Ping", Ping()))
 
 
 async def isolated_in_flight(ctx: Context, row: Row) -> None:
@@ -186,10 +187,10 @@ async def bus_payload(ctx: Context, row: Row) -> None:
     async with ctx.harness() as harness:
         await harness.spawn(1, keep=True)
         await harness.blob(1, size, DEFAULT_CHUNK_SIZE)  # warm-up, both sides
-        await peer.request("_ping", data)
+        await peer.request("Ping", Ping(data))
         for _ in range(reps):
             started = time.perf_counter()
-            await peer.request("_ping", data)
+            await peer.request("Ping", Ping(data))
             ours.append(time.perf_counter() - started)
             floor += (await harness.blob(1, size, DEFAULT_CHUNK_SIZE))["samples_s"]
     _latency(row, ours, floor, MS)

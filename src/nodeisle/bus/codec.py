@@ -23,10 +23,13 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import re
 import struct
 import sys
-from collections.abc import Mapping
+import types
+import typing
+from collections.abc import Callable, Mapping
 from typing import Any
 
 TAG = "$ni"
@@ -60,6 +63,14 @@ class UnencodableValue(TypeError):
         """The same refusal, seen from the container that holds the value at ``segment``."""
         inner = self.path if not self.path or self.path.startswith("[") else "." + self.path
         return UnencodableValue((segment + inner).removeprefix("."), self.type_name, self.why)
+
+
+@dataclasses.dataclass(frozen=True)
+class Encoded:
+    """A value already encoded, as :func:`encode` returns it: a peer sends it as it is, not again."""
+
+    tree: Any
+    attachments: list[memoryview]
 
 
 class UndecodableValue(ValueError):
@@ -319,6 +330,9 @@ class Decoder:
         if cls is None or not isinstance(fields, dict):
             raise UndecodableValue(f"unknown wire type {tree.get('type')!r}")
         values = {key: self._decode(item) for key, item in fields.items()}
+        for name, coerce in _coercers(cls).items():  # enums travel as their values
+            if name in values and values[name] is not None:
+                values[name] = coerce(values[name])
         try:
             return cls(**values)
         except Exception as exc:  # the class's own validation: any failure means a bad tree
@@ -353,6 +367,39 @@ class Decoder:
             return _plain_view(self._attachment(tree), format_dtype(fmt), tuple(_list(tree, "shape")))
         dtype = numpy.dtype(fmt.lstrip("@").replace("!", ">"))
         return self._decode_array(tree, dtype.str)
+
+
+_COERCERS: dict[type[Any], dict[str, Callable[[Any], Any]]] = {}
+
+
+def _coercers(cls: type[Any]) -> dict[str, Callable[[Any], Any]]:
+    """For each field of a wire dataclass annotated with an enum (or a tuple of one), how to rebuild it."""
+    found = _COERCERS.get(cls)
+    if found is None:
+        found = {}
+        try:
+            hints = typing.get_type_hints(cls)
+        except Exception:  # an annotation this process cannot resolve: nothing to coerce
+            hints = {}
+        for name, hint in hints.items():
+            options = [a for a in typing.get_args(hint) if a is not type(None)] if _is_optional(hint) else [hint]
+            hint = options[0] if len(options) == 1 else hint
+            if isinstance(hint, type) and issubclass(hint, enum.Enum):
+                found[name] = hint
+            elif typing.get_origin(hint) is tuple:
+                item, *rest = typing.get_args(hint) or (None,)
+                if rest == [Ellipsis] and isinstance(item, type) and issubclass(item, enum.Enum):
+                    found[name] = functools.partial(_enum_tuple, item)
+        _COERCERS[cls] = found
+    return found
+
+
+def _is_optional(hint: Any) -> bool:
+    return typing.get_origin(hint) in (typing.Union, types.UnionType) and type(None) in typing.get_args(hint)
+
+
+def _enum_tuple(kind: type[enum.Enum], items: Any) -> tuple[Any, ...]:
+    return tuple(kind(item) for item in items)
 
 
 def _plain_view(data: bytearray | bytes, descr: Any, shape: tuple[Any, ...], scalar: bool = False) -> Any:

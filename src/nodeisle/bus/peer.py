@@ -253,7 +253,10 @@ class Peer:
         if self.closed.done():
             return
         try:
-            tree, attachments = codec.encode(answer, self._wire_types, self.protocol.max_attachments)
+            if isinstance(answer, codec.Encoded):  # the handler encoded it (to say which value could not cross)
+                tree, attachments = answer.tree, answer.attachments
+            else:
+                tree, attachments = codec.encode(answer, self._wire_types, self.protocol.max_attachments)
             self.protocol.send_response(request_id, ok, tree, attachments)
         except (codec.UnencodableValue, OversizedMessage) as exc:
             problem = {"type": "ValueTransferError", "message": f"the answer: {exc}", "traceback": ""}

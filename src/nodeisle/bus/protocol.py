@@ -37,7 +37,7 @@ from typing import Any
 
 from nodeisle.errors import ProtocolError
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2  # 2: typed messages (nodeisle.wire.messages) instead of string-named dicts
 TOKEN_HEADER = "X-Nodeisle-Token"
 VERSION_HEADER = "X-Nodeisle-Protocol"
 WORKER_HEADER = "X-Nodeisle-Worker"

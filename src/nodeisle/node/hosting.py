@@ -281,33 +281,53 @@ class HydrationError(Exception):
         super().__init__(f"setting parameter {parameter!r} failed: {type(exc).__name__}: {exc}")
 
 
-def materialize(
-    cls: type[BaseNode],
-    node_name: str,
-    metadata: Mapping[str, Any] | None,
-    specs: Sequence[ParameterSpec],
-    values: Mapping[str, Any],
-    scope: NodeScope,
-    inputs: Mapping[str, Any] | None = None,
-) -> BaseNode:
+@dataclass(frozen=True)
+class NodeInvocation:
+    """One node to build and run (or to set a value on): what travels to wherever its library runs.
+
+    ``values`` are the node's stored values; ``inputs`` arrive for this one execution (over a
+    connection, or with the request) and are set like a user's value.
+    """
+
+    class_name: str
+    node_name: str
+    metadata: Mapping[str, Any] | None
+    specs: tuple[ParameterSpec, ...]
+    values: Mapping[str, Any]
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Host:
+    """Where library code runs: its strict-mode context, its library, and what answers its requests."""
+
+    context: Context
+    library: str
+    handler: RequestHandler | None
+
+    def scope(self, node_name: str, phase_: Phase) -> NodeScope:
+        return NodeScope(self.context, self.library, node_name, phase_, self.handler)
+
+
+def materialize(cls: type[BaseNode], invocation: NodeInvocation, scope: NodeScope) -> BaseNode:
     """Build a transient node that matches the authoritative parameter list and values.
 
     Runs ``__init__``, then sets each stored value through the framework path (before_value_set,
     converters, validators, after_value_set), letting hooks add parameters as they do for a user;
     parameters the authoritative list has and the class did not create are added from their spec,
-    and parameters the authoritative list lacks are removed. Then each of ``inputs`` (values that
-    arrive for this execution: over a connection, or with the request) is set the same way a user
-    sets a value, and what its hooks add or remove stays. Call from a worker thread, not the loop.
+    and parameters the authoritative list lacks are removed. Then each of the invocation's
+    ``inputs`` is set the same way a user sets a value, and what its hooks add or remove stays.
+    Call from a worker thread, not the loop.
     """
+    metadata, specs, values, inputs = invocation.metadata, invocation.specs, invocation.values, invocation.inputs
     with phase(scope, Phase.CONSTRUCTION):
         try:
-            node = cls(node_name, dict(metadata) if metadata else None)
+            node = cls(invocation.node_name, dict(metadata) if metadata else None)
         except (SystemExit, KeyboardInterrupt) as exc:  # library code must not end the engine
             raise RuntimeError(f"{cls.__name__}.__init__ raised {type(exc).__name__}({exc})") from exc
     wanted = {spec.name: spec for spec in specs}
-    overlaid = inputs or {}
     with phase(scope, Phase.HYDRATION):
-        pending = [name for name in wanted if name in values and name not in overlaid]
+        pending = [name for name in wanted if name in values and name not in inputs]
         progress = True
         while pending and progress:
             progress = False
@@ -324,7 +344,7 @@ def materialize(
         for parameter in node.parameters:
             if parameter.name not in wanted:
                 node.remove_parameter_element(parameter.name)
-        for name, value in (inputs or {}).items():
+        for name, value in inputs.items():
             _set(node, name, value)
     return node
 
@@ -343,85 +363,53 @@ def _set(node: BaseNode, name: str, value: Any) -> None:
 
 
 async def apply_value(
-    cls: type[BaseNode],
-    node_name: str,
-    metadata: Mapping[str, Any] | None,
-    specs: Sequence[ParameterSpec],
-    values: Mapping[str, Any],
-    parameter_name: str,
-    value: Any,
-    context: Context,
-    library: str,
-    handler: RequestHandler | None,
+    cls: type[BaseNode], invocation: NodeInvocation, parameter_name: str, value: Any, host: Host
 ) -> tuple[list[ParameterSpec], list[Violation]]:
     """Set one value the way a user does, in a thread (hooks may block or issue requests).
 
     Returns the parameter list the hooks leave behind and the strict-mode violations they caused.
     """
-    scope = NodeScope(context, library, node_name, Phase.HYDRATION, handler)
-    resulting = await asyncio.to_thread(
-        _apply_value, cls, node_name, metadata, specs, values, parameter_name, value, scope
-    )
+    scope = host.scope(invocation.node_name, Phase.HYDRATION)
+    resulting = await asyncio.to_thread(_apply_value, cls, invocation, parameter_name, value, scope)
     return resulting, scope.violations
 
 
 def _apply_value(
-    cls: type[BaseNode],
-    node_name: str,
-    metadata: Mapping[str, Any] | None,
-    specs: Sequence[ParameterSpec],
-    values: Mapping[str, Any],
-    parameter_name: str,
-    value: Any,
-    scope: NodeScope,
+    cls: type[BaseNode], invocation: NodeInvocation, parameter_name: str, value: Any, scope: NodeScope
 ) -> list[ParameterSpec]:
     with node_scope(scope):
-        node = materialize(cls, node_name, metadata, specs, values, scope)
+        node = materialize(cls, invocation, scope)
         with phase(scope, Phase.HYDRATION):
             if node.get_parameter_by_name(parameter_name) is None:
-                raise KeyError(f"node {node_name!r} has no parameter named {parameter_name!r}")
+                raise KeyError(f"node {invocation.node_name!r} has no parameter named {parameter_name!r}")
             _set(node, parameter_name, value)
         return [p.spec() for p in node.parameters]
 
 
 async def execute(
-    cls: type[BaseNode],
-    node_name: str,
-    metadata: Mapping[str, Any] | None,
-    specs: Sequence[ParameterSpec],
-    values: Mapping[str, Any],
-    context: Context,
-    library: str,
-    handler: RequestHandler | None,
-    tracker: ThreadTracker | None = None,
-    inputs: Mapping[str, Any] | None = None,
+    cls: type[BaseNode], invocation: NodeInvocation, host: Host, tracker: ThreadTracker | None = None
 ) -> ExecutionOutcome:
     """Build a fresh node, hydrate it, run ``aprocess`` and return its outputs; the node is discarded.
 
-    ``values`` are the node's stored values; ``inputs`` arrive for this execution and are set like a
-    user's value (:func:`materialize`), so the parameters their hooks add are reported back in
-    ``ExecutionOutcome.specs``.
-
+    The parameters the inputs' hooks add are reported back in ``ExecutionOutcome.specs``.
     ``tracker`` counts the threads this execution runs library code in, so a caller that cancelled
     the execution can tell whether the code has really stopped (a thread cannot be interrupted).
     """
     tracker = tracker or ThreadTracker()
-    scope = NodeScope(context, library, node_name, Phase.CONSTRUCTION, handler)
+    scope = host.scope(invocation.node_name, Phase.CONSTRUCTION)
     with node_scope(scope):
         try:
             if cls.aprocess is BaseNode.aprocess and not inspect.iscoroutinefunction(cls.process):
                 # The common case, a plain process(): build, hydrate and run it in one thread hop.
                 node, pending, hydrated = await asyncio.to_thread(
-                    tracker.wrap(_materialize_and_process), cls, node_name, metadata, specs, values, scope, inputs
+                    tracker.wrap(_materialize_and_process), cls, invocation, scope
                 )
                 if inspect.isawaitable(pending):
                     with phase(scope, Phase.APROCESS):
                         await pending
             else:
-                node = await asyncio.to_thread(
-                    tracker.wrap(materialize), cls, node_name, metadata, specs, values, scope, inputs
-                )
-                hydrated = changed_specs(node, specs)
+                node = await asyncio.to_thread(tracker.wrap(materialize), cls, invocation, scope)
+                hydrated = changed_specs(node, invocation.specs)
                 if not inspect.iscoroutinefunction(node.process):
                     node.process = tracker.wrap(node.process)  # type: ignore[method-assign]
                 with phase(scope, Phase.APROCESS):
@@ -444,17 +432,11 @@ async def execute(
 
 
 def _materialize_and_process(
-    cls: type[BaseNode],
-    node_name: str,
-    metadata: Mapping[str, Any] | None,
-    specs: Sequence[ParameterSpec],
-    values: Mapping[str, Any],
-    scope: NodeScope,
-    inputs: Mapping[str, Any] | None,
+    cls: type[BaseNode], invocation: NodeInvocation, scope: NodeScope
 ) -> tuple[BaseNode, Any, list[ParameterSpec] | None]:
     """In a worker thread: build and hydrate the node, then run its plain ``process``."""
-    node = materialize(cls, node_name, metadata, specs, values, scope, inputs)
-    hydrated = changed_specs(node, specs)  # before process(): what it does to the list does not propagate
+    node = materialize(cls, invocation, scope)
+    hydrated = changed_specs(node, invocation.specs)  # before process(): what it does to the list does not propagate
     with phase(scope, Phase.APROCESS):
         return node, node.process(), hydrated
 

@@ -29,9 +29,11 @@ from nodeisle.node import audit as _audit
 from nodeisle.node import hosting as _hosting
 from nodeisle.node.model import ParameterSpec
 from nodeisle.node.scope import RequestHandler
+from nodeisle.orchestrator.launch import Launcher
 from nodeisle.orchestrator.workers import WorkerHub, WorkerProcess, WorkerProvision, WorkerState, worker_environment
 from nodeisle.requests import RemoteError
 from nodeisle.strict.rules import Context, Violation
+from nodeisle.wire.messages import ApplyValue, AwaitStop, Execute, Executed, Ready, Stopped, ValueApplied
 
 LOGGER = logging.getLogger("nodeisle.library")
 RUNTIME_REQUIREMENTS = ("websockets>=10",)
@@ -100,6 +102,13 @@ def timeout_problem(value: object) -> str | None:
     )
 
 
+def invocation(record: NodeRecord, inputs: Mapping[str, Any] | None = None) -> _hosting.NodeInvocation:
+    """What to run for ``record``: its class, stored values and parameter list, and this run's inputs."""
+    return _hosting.NodeInvocation(
+        record.class_name, record.name, record.metadata, tuple(record.specs), dict(record.values), dict(inputs or {})
+    )
+
+
 class NodeHost(Protocol):
     context: Context
 
@@ -152,22 +161,15 @@ class LocalHost:
             raise RequestFailed(f"node class {class_name!r} is not loaded in library {self.manifest.name!r}")
         return self.code.classes[class_name]
 
+    @property
+    def _host(self) -> _hosting.Host:
+        return _hosting.Host(Context.ORCHESTRATOR, self.manifest.name, self.handler)
+
     async def execute(
         self, record: NodeRecord, inputs: Mapping[str, Any], deadline: Deadline | None = None
     ) -> _hosting.ExecutionOutcome:
         tracker = _hosting.ThreadTracker()
-        run = _hosting.execute(
-            self._class(record.class_name),
-            record.name,
-            record.metadata,
-            record.specs,
-            record.values,
-            Context.ORCHESTRATOR,
-            self.manifest.name,
-            self.handler,
-            tracker,
-            inputs,
-        )
+        run = _hosting.execute(self._class(record.class_name), invocation(record, inputs), self._host, tracker)
         if deadline is None:
             return await run
         try:
@@ -189,16 +191,7 @@ class LocalHost:
         try:
             async with asyncio.timeout(deadline.seconds if deadline else None):
                 return await _hosting.apply_value(
-                    self._class(record.class_name),
-                    record.name,
-                    record.metadata,
-                    record.specs,
-                    record.values,
-                    parameter,
-                    value,
-                    Context.ORCHESTRATOR,
-                    self.manifest.name,
-                    self.handler,
+                    self._class(record.class_name), invocation(record), parameter, value, self._host
                 )
         except TimeoutError:
             assert deadline is not None
@@ -234,9 +227,11 @@ class WorkerHost:
         supervision: Supervision | None = None,
         provision: Callable[[], WorkerProvision] | None = None,
         max_value_bytes: int = DEFAULT_MAX_ATTACHMENTS,
+        launcher: Launcher | None = None,
     ) -> None:
         self.manifest = manifest
         self.max_value_bytes = max_value_bytes
+        self.launcher = launcher  # None: a subprocess on the env's interpreter (nodeisle.orchestrator.launch)
         # Called at every (re)start: the worker reads the config and secrets current at that moment.
         self.provision = provision or WorkerProvision
         self.hub = hub
@@ -273,17 +268,15 @@ class WorkerHost:
             (time.monotonic() - started) * 1000,
         )
         ready = await self._start_worker()
-        schemas = {s["class_name"]: _hosting.NodeTypeSchema.from_dict(s) for s in ready.schemas}
-        dropped = [_hosting.DroppedClass.from_dict(d) for d in ready.dropped]
         self.last_load = LoadReport(
-            schemas,
-            dropped,
-            [Violation.from_dict(v) for v in ready.violations],
-            [_audit.IOEvent.from_dict(e) for e in ready.io_events],
+            {schema.class_name: schema for schema in ready.schemas},
+            list(ready.dropped),
+            list(ready.violations),
+            list(ready.io_events),
         )
         return self.last_load
 
-    async def _start_worker(self) -> Any:
+    async def _start_worker(self) -> Ready:
         assert self.python is not None
         await self.hub.ensure_started()
         provision = self.provision()
@@ -295,6 +288,7 @@ class WorkerHost:
             env=worker_environment(self.python, provision.env),
             launch_extra=provision.launch,
             max_value_bytes=self.max_value_bytes,
+            launcher=self.launcher,
         )
         credential = self.hub.register(worker)
         self.worker = worker
@@ -331,26 +325,16 @@ class WorkerHost:
 
     @staticmethod
     def _transfer_error(record: NodeRecord, exc: codec.UnencodableValue, parameter: str | None) -> ValueTransferError:
-        """Name the parameter behind a payload path: ``values.<name>...``, or ``value...`` for ``parameter``."""
+        """Name the parameter behind a message path: ``invocation.values.<name>...`` (or ``inputs``), or
+        ``value...`` for ``parameter``."""
         path = exc.path
         if parameter is not None and (path == "value" or path.startswith(("value.", "value["))):
             name, rest = parameter, path[len("value") :]
         else:
-            head = path.removeprefix("values.").removeprefix("inputs.")
+            head = path.removeprefix("invocation.").removeprefix("values.").removeprefix("inputs.")
             cut = min((i for i in (head.find("."), head.find("[")) if i >= 0), default=len(head))
             name, rest = head[:cut], head[cut:]
         return ValueTransferError(record.name, name, exc.type_name, exc.why, rest.lstrip("."))
-
-    def _payload(self, record: NodeRecord, values: Mapping[str, Any]) -> dict[str, Any]:
-        # Values are not checked here: the peer encodes the payload once, before sending anything,
-        # and its UnencodableValue is turned into a ValueTransferError naming the parameter.
-        return {
-            "class_name": record.class_name,
-            "node_name": record.name,
-            "metadata": record.metadata,
-            "specs": [s.to_dict() for s in record.specs],
-            "values": dict(values),
-        }
 
     async def _back_off(self, dead: WorkerProcess) -> None:
         """Before replacing a crashed worker: wait a little longer each time; give up on a crash loop."""
@@ -375,17 +359,17 @@ class WorkerHost:
     async def execute(
         self, record: NodeRecord, inputs: Mapping[str, Any], deadline: Deadline | None = None
     ) -> _hosting.ExecutionOutcome:
+        # Values are not checked here: the peer encodes the message once, before sending anything,
+        # and its UnencodableValue is turned into a ValueTransferError naming the parameter.
+        message = Execute(invocation(record, inputs), uuid.uuid4().hex)
         try:
-            payload = self._payload(record, record.values)
-            payload["inputs"] = dict(inputs)
-            payload["exec_id"] = uuid.uuid4().hex
             worker = await self._live_worker()
             try:
                 async with asyncio.timeout(deadline.seconds if deadline else None):
-                    answer = await worker.request("_execute", payload)
+                    answer: Executed = await worker.request("Execute", message)
             except TimeoutError:
                 assert deadline is not None
-                return await self._expired(worker, record, payload["exec_id"], deadline)
+                return await self._expired(worker, record, message.exec_id, deadline)
             except codec.UnencodableValue as exc:
                 raise self._transfer_error(record, exc, None) from None
         except LibraryError as exc:
@@ -400,15 +384,12 @@ class WorkerHost:
             )
         except BusError as exc:
             return _hosting.ExecutionOutcome({}, [], RemoteError(type=type(exc).__name__, message=str(exc)))
-        violations = [Violation.from_dict(v) for v in answer.get("violations", [])]
-        error = answer.get("error")
-        specs = answer.get("specs")
         return _hosting.ExecutionOutcome(
-            dict(answer.get("outputs") or {}),
-            violations,
-            error if isinstance(error, RemoteError) else None,
-            [ParameterSpec.from_dict(s) for s in specs] if isinstance(specs, list) else None,
-            [str(name) for name in answer.get("strays") or []],
+            dict(answer.outputs),
+            list(answer.violations),
+            answer.error,
+            list(answer.specs) if answer.specs is not None else None,
+            list(answer.strays),
         )
 
     async def apply_value(
@@ -416,13 +397,11 @@ class WorkerHost:
     ) -> tuple[list[ParameterSpec], list[Violation]]:
         worker: WorkerProcess | None = None
         try:
-            payload = self._payload(record, record.values)
-            payload["parameter_name"] = parameter
-            payload["value"] = value
+            message = ApplyValue(invocation(record), parameter, value)
             worker = await self._live_worker()
             try:
                 async with asyncio.timeout(deadline.seconds if deadline else None):
-                    answer = await worker.request("_apply_value", payload)
+                    answer: ValueApplied = await worker.request("ApplyValue", message)
             except codec.UnencodableValue as exc:
                 raise self._transfer_error(record, exc, parameter) from None
         except TimeoutError:
@@ -438,10 +417,7 @@ class WorkerHost:
             raise RequestFailed(exc.remote_message) from None
         except (ValueTransferError, LibraryError, BusError) as exc:  # WorkerCrashed is a BusError
             raise RequestFailed(str(exc)) from None
-        return (
-            [ParameterSpec.from_dict(s) for s in answer["specs"]],
-            [Violation.from_dict(v) for v in answer.get("violations", [])],
-        )
+        return list(answer.specs), list(answer.violations)
 
     async def close(self) -> None:
         if self.worker is not None:
@@ -456,10 +432,10 @@ class WorkerHost:
         # A worker whose loop runs answers within the grace; one that cannot answer (its code holds the
         # GIL in a C call) is terminated right after it: deadline + CANCEL_GRACE + ANSWER_MARGIN at most.
         with contextlib.suppress(BusError, TimeoutError):
-            answer = await worker.request(
-                "_await_stop", {"exec_id": exec_id, "grace": CANCEL_GRACE}, timeout=CANCEL_GRACE + ANSWER_MARGIN
+            answer: Stopped = await worker.request(
+                "AwaitStop", AwaitStop(exec_id, CANCEL_GRACE), timeout=CANCEL_GRACE + ANSWER_MARGIN
             )
-            stopped = bool(answer.get("stopped"))
+            stopped = answer.stopped
         if stopped:
             note = "it was cancelled cooperatively"
         else:

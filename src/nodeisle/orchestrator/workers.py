@@ -18,7 +18,6 @@ import collections
 import contextlib
 import enum
 import hmac
-import json
 import logging
 import os
 import re
@@ -30,10 +29,11 @@ from pathlib import Path
 from typing import Any
 
 from nodeisle import logs as _logs
-from nodeisle.bus.peer import Peer, RemoteFailure
+from nodeisle.bus.peer import FrameTransport, Peer, RemoteFailure, memory_pair
 from nodeisle.bus.protocol import DEFAULT_MAX_ATTACHMENTS, BusProtocol
-from nodeisle.errors import BusError, LibraryError, WorkerCrashed
-from nodeisle.requests import WIRE_TYPES
+from nodeisle.errors import BusError, HandshakeRefused, LibraryError, WorkerCrashed
+from nodeisle.orchestrator.launch import Launcher, SubprocessLauncher, WorkerHandle
+from nodeisle.wire.messages import BUS_TYPES, Ping, Ready
 
 LOGGER = _logs.guard(logging.getLogger("nodeisle.worker"), _logs.by_text)  # a worker may flood its stderr
 STDERR_TAIL_LINES = 20
@@ -121,16 +121,6 @@ class WorkerProvision:
         return f"WorkerProvision(env={sorted(self.env)}, launch={sorted(self.launch)})"
 
 
-@dataclass(frozen=True)
-class ReadyInfo:
-    pid: int
-    python: str
-    schemas: list[dict[str, Any]]
-    dropped: list[dict[str, str]]
-    violations: list[dict[str, str]]
-    io_events: list[dict[str, Any]] = field(default_factory=list)  # I/O seen in __init__ during the probe
-
-
 class WorkerProcess:
     """One worker subprocess serving one library."""
 
@@ -145,8 +135,10 @@ class WorkerProcess:
         env: Mapping[str, str] | None = None,
         launch_extra: Mapping[str, Any] | None = None,
         max_value_bytes: int = DEFAULT_MAX_ATTACHMENTS,
+        launcher: Launcher | None = None,
     ) -> None:
         self.library = library
+        self.launcher: Launcher = launcher or SubprocessLauncher()
         self.python = python
         self.manifest = manifest
         self.worker_id = worker_id or secrets.token_hex(2)
@@ -156,10 +148,10 @@ class WorkerProcess:
         # More launch-config fields (may hold secrets: they go on stdin only, and are never logged).
         self._launch_extra = dict(launch_extra or {})
         self.state = WorkerState.STARTING
-        self.process: asyncio.subprocess.Process | None = None
+        self.process: WorkerHandle | None = None
         self.peer: Peer | None = None
         self.stderr_tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
-        self._ready: asyncio.Future[ReadyInfo] = asyncio.get_running_loop().create_future()
+        self._ready: asyncio.Future[Ready] = asyncio.get_running_loop().create_future()
         self._exited: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._pumps: list[asyncio.Task[None]] = []
         self._watcher: asyncio.Task[None] | None = None
@@ -173,26 +165,8 @@ class WorkerProcess:
     def _set_state(self, wanted: WorkerState) -> None:
         self.state = next_state(self.state, wanted)
 
-    async def start(self, bus_url: str, token: str, timeout: float) -> ReadyInfo:
-        """Spawn the process and wait until it has connected and sent its schema."""
-        try:
-            self.process = await asyncio.create_subprocess_exec(
-                str(self.python),
-                "-I",  # isolated: no user site, no PYTHON* variables
-                "-u",  # unbuffered: what node code prints shows as it happens, and os._exit loses none of it
-                "-m",
-                "nodeisle.worker",
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                env=self.env,
-                close_fds=True,
-                start_new_session=True,  # its own process group: everything it starts can be killed with it
-            )
-        except OSError as exc:  # e.g. the env's interpreter is gone, or no file descriptors left
-            self.stop_reason = f"could not be started ({exc.strerror or exc}: {self.python})"
-            self._set_state(WorkerState.CRASHED)
-            raise LibraryError(self.library, f"{self.prefix} {self.stop_reason}") from None
+    async def start(self, bus_url: str, token: str, timeout: float) -> Ready:
+        """Launch the worker and wait until it has connected and sent its schema."""
         launch = {
             **self._launch_extra,  # first: it never replaces the fields below
             "url": bus_url,
@@ -204,12 +178,16 @@ class WorkerProcess:
             "parent_pid": os.getpid(),
             "log_level": logging.getLevelName(LOGGER.getEffectiveLevel()),
         }
-        assert self.process.stdin is not None and self.process.stdout is not None and self.process.stderr is not None
-        self.process.stdin.write((json.dumps(launch) + "\n").encode())
-        await self.process.stdin.drain()  # stdin stays open: its EOF tells the worker we are gone
+        try:
+            self.process = await self.launcher.launch(self.python, self.env, launch)
+        except OSError as exc:  # e.g. the env's interpreter is gone, or no file descriptors left
+            self.stop_reason = f"could not be started ({exc.strerror or exc}: {self.python})"
+            self._set_state(WorkerState.CRASHED)
+            raise LibraryError(self.library, f"{self.prefix} {self.stop_reason}") from None
         self._pumps = [
-            asyncio.create_task(self._pump(self.process.stdout, keep=False)),
-            asyncio.create_task(self._pump(self.process.stderr, keep=True)),
+            asyncio.create_task(self._pump(stream, keep=keep))
+            for stream, keep in ((self.process.stdout, False), (self.process.stderr, True))
+            if stream is not None
         ]
         self._watcher = asyncio.create_task(self._watch())
         waiting: set[asyncio.Future[Any]] = {self._ready, self._exited}
@@ -274,18 +252,9 @@ class WorkerProcess:
         """Called by the hub when this worker's connection is admitted."""
         self.peer = peer
 
-    def deliver_ready(self, payload: Mapping[str, Any]) -> None:
+    def deliver_ready(self, ready: Ready) -> None:
         if not self._ready.done():
-            self._ready.set_result(
-                ReadyInfo(
-                    pid=int(payload.get("pid", 0)),
-                    python=str(payload.get("python", "")),
-                    schemas=list(payload.get("schemas", [])),
-                    dropped=list(payload.get("dropped", [])),
-                    violations=list(payload.get("violations", [])),
-                    io_events=list(payload.get("io_events", [])),
-                )
-            )
+            self._ready.set_result(ready)
 
     @property
     def alive(self) -> bool:
@@ -318,7 +287,7 @@ class WorkerProcess:
             if not self.alive:
                 return
             try:
-                await self.request("_ping", None, timeout=timeout)
+                await self.request("Ping", Ping(), timeout=timeout)
             except TimeoutError:
                 LOGGER.warning("%s [%s] did not answer a heartbeat within %g s; replacing it",
                                self.prefix, self.library, timeout)
@@ -346,18 +315,15 @@ class WorkerProcess:
         if process is None:
             return
         if process.returncode is None:
-            if process.stdin is not None:
-                with contextlib.suppress(Exception):
-                    process.stdin.close()
-            steps = [(signal.SIGTERM, _URGENT_GRACE)] if urgent else [(None, grace), (signal.SIGTERM, grace)]
-            for sig, wait in steps:
-                if sig is not None:
-                    with contextlib.suppress(ProcessLookupError):
-                        process.send_signal(sig)
+            process.close_stdin()
+            steps = [(True, _URGENT_GRACE)] if urgent else [(False, grace), (True, grace)]
+            for terminate, wait in steps:
+                if terminate:
+                    process.terminate()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(process.wait(), wait)
                     break
-        _kill_group(process.pid)  # whatever is left in its group (the guard itself, if it did not answer)
+        process.kill_tree()  # whatever is left in its group (the guard itself, if it did not answer)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(process.wait(), 5.0)
         if self.peer is not None and urgent:
@@ -370,14 +336,9 @@ class WorkerProcess:
 _URGENT_GRACE = 0.5  # seconds the guard gets to end the tree before the group is killed outright
 
 
-def _kill_group(pgid: int) -> None:
-    """SIGKILL the process group ``pgid`` (a worker's session); nothing if it is empty."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGKILL)
-
-
 Connect = Callable[[Any, str], Awaitable[None]]
 _NO_CREDENTIAL = secrets.token_urlsafe(32)  # what an unknown worker id is compared against
+MEMORY_URL = "memory://bus"  # the hub's address for workers connected in memory
 
 
 class WorkerHub:
@@ -390,22 +351,42 @@ class WorkerHub:
     holding it can take the worker's place.
     """
 
-    def __init__(self, handler: Callable[[WorkerProcess, str, Any], Awaitable[Any]]) -> None:
+    def __init__(self, handler: Callable[[WorkerProcess, str, Any], Awaitable[Any]], *, listen: bool = True) -> None:
         self._handler = handler
+        self._listen = listen  # False: workers connect in memory only (connect_in_memory), no socket
         self._workers: dict[str, WorkerProcess] = {}
         self._credentials: dict[str, str] = {}  # worker id -> its unclaimed credential
         self._server: Any = None
+        self._connections: set[asyncio.Task[None]] = set()
         self.url = ""
 
     def __repr__(self) -> str:
         return f"WorkerHub(url={self.url!r}, workers={sorted(self._workers)})"
 
     async def ensure_started(self) -> None:
-        if self._server is None:
+        if not self._listen:
+            self.url = MEMORY_URL
+        elif self._server is None:
             from nodeisle.bus import ws
 
             self._server = await ws.serve(self._authorize, self._on_connect)
             self.url = self._server.url
+
+    async def connect_in_memory(self, url: str, credential: str, worker_id: str) -> FrameTransport:
+        """A worker's connection without a socket, admitted exactly like one over the WebSocket.
+
+        The connector of a worker runtime running in this process (nodeisle.testing.inprocess).
+        """
+        if url != MEMORY_URL or not self._authorize(worker_id, credential):
+            LOGGER.warning("bus: refused an in-memory connection for worker %r: wrong credential", worker_id)
+            raise HandshakeRefused(
+                "the orchestrator refused the connection: HTTP 401: nodeisle bus: missing or wrong token"
+            )
+        ours, theirs = memory_pair()
+        task = asyncio.create_task(self._on_connect(ours, worker_id), name=f"bus-memory-{worker_id}")
+        self._connections.add(task)
+        task.add_done_callback(self._connections.discard)
+        return theirs
 
     def register(self, worker: WorkerProcess) -> str:
         """Add ``worker`` and return the credential it must present (give it on stdin only)."""
@@ -434,13 +415,13 @@ class WorkerHub:
             return
 
         async def handle(name: str, payload: Any) -> Any:
-            if name == "_ready":
+            if isinstance(payload, Ready) and name == "Ready":
                 worker.deliver_ready(payload)
                 return None
             return await self._handler(worker, name, payload)
 
         protocol = BusProtocol(max_attachments=worker.max_value_bytes)
-        peer = Peer(transport, handle, wire_types=WIRE_TYPES, protocol=protocol, name=f"orchestrator<->{worker.prefix}")
+        peer = Peer(transport, handle, wire_types=BUS_TYPES, protocol=protocol, name=f"orchestrator<->{worker.prefix}")
         await worker.attach(peer)
         peer.start()
         await peer.closed

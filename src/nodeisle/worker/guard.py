@@ -21,6 +21,7 @@ import json
 import os
 import signal
 import sys
+import traceback
 from collections.abc import Callable
 
 _PR_SET_PDEATHSIG = 1
@@ -125,6 +126,10 @@ def guarded(run_worker: Worker) -> int:
         code = 1
         try:
             code = run_worker(line, guard_pid)
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        except BaseException:  # an import error, say: its traceback is the crash report's stderr tail
+            traceback.print_exc()
         finally:
             sys.stdout.flush()
             sys.stderr.flush()

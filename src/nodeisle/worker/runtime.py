@@ -21,30 +21,41 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from nodeisle.bus import codec
-from nodeisle.bus.peer import Peer, RemoteFailure
+from nodeisle.bus.peer import FrameTransport, Peer, RemoteFailure
 from nodeisle.bus.protocol import DEFAULT_MAX_ATTACHMENTS, BusProtocol
 from nodeisle.config.views import ConfigView, SecretsView, ViewsLaunch
 from nodeisle.errors import HandshakeRefused, NotConnectedError, RequestRefused, ValueTransferError
 from nodeisle.manifest import load_manifest
 from nodeisle.node import hosting as _hosting
-from nodeisle.node.model import ParameterSpec
 from nodeisle.requests import (
-    WIRE_TYPES,
     GetConfigValueRequest,
     GetConfigValueResult,
     GetSecretValueRequest,
     GetSecretValueResult,
     RefreshSecretsRequest,
+    ReloadConfigRequest,
     RemoteError,
     Request,
     Result,
 )
 from nodeisle.strict.rules import Context
+from nodeisle.wire.messages import (
+    BUS_TYPES,
+    ApplyValue,
+    AwaitStop,
+    Execute,
+    Executed,
+    Ping,
+    Pong,
+    Ready,
+    Stopped,
+    ValueApplied,
+)
 
 LOGGER = logging.getLogger("nodeisle.worker")
 EXIT_HANDSHAKE_REFUSED = 3
@@ -123,161 +134,180 @@ class Forwarder:
         return asyncio.run_coroutine_threadsafe(self.handle_async(request), self._loop).result()
 
 
+Connect = Callable[[str, str, str], Awaitable[FrameTransport]]
+
+
+async def connect_websocket(url: str, token: str, worker_id: str) -> FrameTransport:
+    """The real connector: a WebSocket to the orchestrator's bus (the only path to websockets)."""
+    from nodeisle.bus import ws
+
+    return await ws.connect(url, token, worker_id)
+
+
 class WorkerRuntime:
-    def __init__(self, config: LaunchConfig) -> None:
+    """Serves one library's nodes for the orchestrator over one bus connection.
+
+    ``connect`` opens that connection (a WebSocket by default; an in-memory pair when the
+    orchestrator runs the worker in its own process for tests, nodeisle.orchestrator.inprocess);
+    ``environ`` is where the secrets the library may see are placed (the process environment).
+    """
+
+    def __init__(
+        self,
+        config: LaunchConfig,
+        *,
+        connect: Connect = connect_websocket,
+        environ: MutableMapping[str, str] | None = None,
+        own_process: bool = True,
+    ) -> None:
         self.config = config
         self.code: _hosting.LibraryCode | None = None
+        self._connect = connect
+        self._own_process = own_process  # False: sharing a process and a loop with the orchestrator
+        self._environ: MutableMapping[str, str] = os.environ if environ is None else environ
         self._peer: Peer | None = None
         self._forwarder: Forwarder | None = None
         self._executions: dict[str, _hosting.ThreadTracker] = {}  # exec id -> its threads
         views = config.views
         self.config_view = ConfigView(views.config_path, views.config_defaults, views.config_overrides)
         self.secrets_view = SecretsView(
-            os.environ, path=views.secrets_path, operator_keys=views.operator_keys, granted=views.granted
+            self._environ, path=views.secrets_path, operator_keys=views.operator_keys, granted=views.granted
         )
+        # Dispatch by message type: the registry of what this side answers (nodeisle.wire.messages).
+        self._handlers: dict[type[Any], Callable[[Any], Awaitable[Any]]] = {
+            Execute: self._execute,
+            ApplyValue: self._apply_value,
+            Ping: self._ping,
+            AwaitStop: self._await_stop,
+            ReloadConfigRequest: self._reload_config,
+            RefreshSecretsRequest: self._refresh_secrets,
+        }
 
     def _from_views(self, request: Request) -> Result | None:
         """Answer config and secret reads from this worker's views; None where the view cannot say."""
         if isinstance(request, GetSecretValueRequest) and request.key in self.secrets_view.names:
-            return GetSecretValueResult(value=os.environ.get(request.key))
+            return GetSecretValueResult(value=self._environ.get(request.key))
         if isinstance(request, GetConfigValueRequest) and request.key in self.config_view.values:
             return GetConfigValueResult(value=self.config_view.get(request.key))
         return None
 
     async def run(self) -> int:
-        from nodeisle.bus import ws  # the one module that imports websockets
-
         # Current values before any library code runs; broadcasts keep them current from here on.
         self.config_view.reload()
         self.secrets_view.refresh()
-
-        # Each plain process() holds a thread while it runs: allow many concurrent executions.
-        asyncio.get_running_loop().set_default_executor(
-            concurrent.futures.ThreadPoolExecutor(max_workers=EXECUTION_THREADS, thread_name_prefix="node")
-        )
+        if self._own_process:
+            # Each plain process() holds a thread while it runs: allow many concurrent executions.
+            asyncio.get_running_loop().set_default_executor(
+                concurrent.futures.ThreadPoolExecutor(max_workers=EXECUTION_THREADS, thread_name_prefix="node")
+            )
         try:
-            transport = await ws.connect(self.config.url, self.config.token, self.config.worker_id)
+            transport = await self._connect(self.config.url, self.config.token, self.config.worker_id)
         except HandshakeRefused as exc:
             LOGGER.error("%s", exc)
             return EXIT_HANDSHAKE_REFUSED
         protocol = BusProtocol(max_attachments=self.config.max_value_bytes)
         peer = self._peer = Peer(
-            transport, self.handle, wire_types=WIRE_TYPES, protocol=protocol, name=f"Worker-{self.config.worker_id}"
+            transport, self.handle, wire_types=BUS_TYPES, protocol=protocol, name=f"Worker-{self.config.worker_id}"
         )
         self._forwarder = Forwarder(peer, asyncio.get_running_loop(), self._from_views)
         peer.start()
-        ready = await asyncio.to_thread(self._load)
-        await peer.request("_ready", ready)
-        reason = await peer.closed
+        try:
+            ready = await asyncio.to_thread(self._load)
+            await peer.request("Ready", ready)
+            reason = await peer.closed
+        finally:
+            await peer.close()
         LOGGER.debug("bus closed: %s", reason)
         return 0
 
-    def _load(self) -> dict[str, Any]:
+    def _load(self) -> Ready:
         """Import the library and run the schema probe (in a thread: library code may block)."""
         manifest = load_manifest(self.config.manifest, require_inside=True)
         self.code = _hosting.import_library(manifest)
         report = _hosting.probe_library(
             self.code, Context.WORKER, self.config.probe_timeout, audit_io=self.config.audit_init_io
         )
-        return {
-            "pid": os.getpid(),
-            "python": sys.executable,
-            "schemas": [s.to_dict() for s in report.schemas.values()],
-            "dropped": [d.to_dict() for d in report.dropped],
-            "violations": [v.to_dict() for v in report.violations],
-            "io_events": [e.to_dict() for e in report.io_events],
-        }
+        return Ready(
+            pid=os.getpid(),
+            python=sys.executable,
+            schemas=tuple(report.schemas.values()),
+            dropped=tuple(report.dropped),
+            violations=tuple(report.violations),
+            io_events=tuple(report.io_events),
+        )
 
     async def handle(self, name: str, payload: Any) -> Any:
-        if name == "_execute":
-            return await self._execute(payload)
-        if name == "_apply_value":
-            return await self._apply_value(payload)
-        if name == "_ping":
-            return "pong"
-        if name == "_await_stop":
-            return await self._await_stop(payload)
-        # Broadcasts run as their own tasks (the peer serves each request as one), never queued
-        # behind executions; the answer is the acknowledgement the orchestrator waits for.
-        if name == "ReloadConfigRequest":
-            return Result(message=f"Worker-{self.config.worker_id}: {self.config_view.reload()}")
-        if name == "RefreshSecretsRequest":
-            handed = payload.values if isinstance(payload, RefreshSecretsRequest) else None
-            return Result(message=f"Worker-{self.config.worker_id}: {self.secrets_view.refresh(handed)}")
-        raise LookupError(f"worker does not handle {name!r}")
+        handler = self._handlers.get(type(payload))
+        if handler is None or type(payload).__name__ != name:
+            raise LookupError(f"worker does not handle {name!r}")
+        # Every message is served as a task of its own (the peer's), so a broadcast or a ping is never
+        # queued behind executions; the answer is the acknowledgement the orchestrator waits for.
+        return await handler(payload)
+
+    @property
+    def _host(self) -> _hosting.Host:
+        return _hosting.Host(Context.WORKER, self.code.manifest.name if self.code else "", self._forwarder)
+
+    async def _ping(self, _message: Ping) -> Pong:
+        return Pong()
+
+    async def _reload_config(self, _request: ReloadConfigRequest) -> Result:
+        return Result(message=f"Worker-{self.config.worker_id}: {self.config_view.reload()}")
+
+    async def _refresh_secrets(self, request: RefreshSecretsRequest) -> Result:
+        return Result(message=f"Worker-{self.config.worker_id}: {self.secrets_view.refresh(request.values)}")
 
     def _class(self, class_name: str) -> Any:
         if self.code is None or class_name not in self.code.classes:
             raise LookupError(f"node class {class_name!r} is not loaded in this worker")
         return self.code.classes[class_name]
 
-    async def _await_stop(self, payload: dict[str, Any]) -> dict[str, bool]:
+    async def _await_stop(self, message: AwaitStop) -> Stopped:
         """After a cancelled execution: whether its library code has stopped within ``grace`` seconds."""
-        tracker = self._executions.get(str(payload["exec_id"]))
+        tracker = self._executions.get(message.exec_id)
         if tracker is None:
-            return {"stopped": True}
-        return {"stopped": await asyncio.to_thread(tracker.wait_idle, float(payload.get("grace", 2.0)))}
+            return Stopped(stopped=True)
+        return Stopped(stopped=await asyncio.to_thread(tracker.wait_idle, message.grace))
 
-    async def _execute(self, payload: dict[str, Any]) -> dict[str, Any]:
-        exec_id = str(payload.get("exec_id", ""))
-        tracker = self._executions[exec_id] = _hosting.ThreadTracker()
+    async def _execute(self, message: Execute) -> codec.Encoded:
+        tracker = self._executions[message.exec_id] = _hosting.ThreadTracker()
         try:
-            return await self._run_execution(payload, tracker)
+            outcome = await _hosting.execute(self._class(message.invocation.class_name), message.invocation,
+                                             self._host, tracker)
         finally:
             if tracker.wait_idle(0):
-                self._executions.pop(exec_id, None)
+                self._executions.pop(message.exec_id, None)
             else:  # still running in a thread: forget it once it stops
-                threading.Thread(target=self._forget_when_idle, args=(exec_id, tracker), daemon=True).start()
+                threading.Thread(target=self._forget_when_idle, args=(message.exec_id, tracker), daemon=True).start()
+        answer = Executed(
+            outputs=outcome.outputs,
+            violations=tuple(outcome.violations),
+            error=outcome.error,
+            specs=tuple(outcome.specs) if outcome.specs is not None else None,
+            strays=tuple(outcome.strays),
+        )
+        # Encoded here, once, so a value that cannot cross is named by its node and parameter.
+        try:
+            return codec.Encoded(*codec.encode(answer, BUS_TYPES, self.config.max_value_bytes))
+        except codec.UnencodableValue as exc:
+            parameter, _, rest = exc.path.removeprefix("outputs").lstrip(".").partition(".")
+            problem = ValueTransferError(message.invocation.node_name, parameter.split("[")[0], exc.type_name,
+                                         exc.why, rest)
+            failed = Executed(violations=answer.violations,
+                              error=RemoteError(type="ValueTransferError", message=str(problem)))
+            return codec.Encoded(*codec.encode(failed, BUS_TYPES))
 
     def _forget_when_idle(self, exec_id: str, tracker: _hosting.ThreadTracker) -> None:
         tracker.wait_idle(24 * 3600)
         if self._executions.get(exec_id) is tracker:
             self._executions.pop(exec_id, None)
 
-    async def _run_execution(self, payload: dict[str, Any], tracker: _hosting.ThreadTracker) -> dict[str, Any]:
-        outcome = await _hosting.execute(
-            self._class(payload["class_name"]),
-            payload["node_name"],
-            payload.get("metadata"),
-            [ParameterSpec.from_dict(p) for p in payload["specs"]],
-            payload["values"],
-            Context.WORKER,
-            self.code.manifest.name if self.code else "",
-            self._forwarder,
-            tracker,
-            payload.get("inputs") or {},
-        )
-        error, outputs = outcome.error, outcome.outputs
-        for name, value in outputs.items():
-            try:
-                codec.encode(value, limit=self.config.max_value_bytes)
-            except codec.UnencodableValue as exc:
-                problem = ValueTransferError(payload["node_name"], name, exc.type_name, exc.why, exc.path)
-                error, outputs = RemoteError(type="ValueTransferError", message=str(problem)), {}
-                break
-        answer: dict[str, Any] = {
-            "outputs": outputs, "violations": [v.to_dict() for v in outcome.violations], "error": error
-        }
-        if outcome.specs is not None:
-            answer["specs"] = [s.to_dict() for s in outcome.specs]
-        if outcome.strays:
-            answer["strays"] = list(outcome.strays)
-        return answer
-
-    async def _apply_value(self, payload: dict[str, Any]) -> dict[str, Any]:
+    async def _apply_value(self, message: ApplyValue) -> ValueApplied:
         specs, violations = await _hosting.apply_value(
-            self._class(payload["class_name"]),
-            payload["node_name"],
-            payload.get("metadata"),
-            [ParameterSpec.from_dict(p) for p in payload["specs"]],
-            payload["values"],
-            payload["parameter_name"],
-            payload["value"],
-            Context.WORKER,
-            self.code.manifest.name if self.code else "",
-            self._forwarder,
+            self._class(message.invocation.class_name), message.invocation, message.parameter, message.value,
+            self._host,
         )
-        return {"specs": [s.to_dict() for s in specs], "violations": [v.to_dict() for v in violations]}
+        return ValueApplied(specs=tuple(specs), violations=tuple(violations))
 
 
 class RecordLines(logging.Formatter):

@@ -1,0 +1,120 @@
+"""How a worker is started: the launcher seam.
+
+A :class:`Launcher` turns a worker's interpreter, environment and launch config into a running
+:class:`WorkerHandle`. :class:`SubprocessLauncher` (the default) starts the env's interpreter as
+``python -I -u -m nodeisle.worker`` in a session of its own and writes the launch config on its
+stdin. Other backends plug in here: ``nodeisle.testing.inprocess`` runs the worker runtime inside
+the orchestrator's own process and loop (for tests of Isolated semantics); a remote backend (Ray)
+would start the worker elsewhere and relay its bus connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+
+class WorkerHandle(Protocol):
+    """A started worker, as the orchestrator watches and stops it."""
+
+    @property
+    def pid(self) -> int: ...
+
+    @property
+    def returncode(self) -> int | None:
+        """None while it runs; then its exit code, or minus the signal that ended it."""
+        ...
+
+    @property
+    def stdout(self) -> asyncio.StreamReader | None: ...
+
+    @property
+    def stderr(self) -> asyncio.StreamReader | None: ...
+
+    async def wait(self) -> int: ...
+
+    def close_stdin(self) -> None:
+        """Tell the worker its orchestrator is done with it (it exits on end-of-file)."""
+        ...
+
+    def terminate(self) -> None:
+        """Ask the worker's tree to end now (SIGTERM to its guard)."""
+        ...
+
+    def kill_tree(self) -> None:
+        """End the worker and everything it started, unconditionally."""
+        ...
+
+
+class Launcher(Protocol):
+    async def launch(self, python: Path, env: Mapping[str, str], launch: Mapping[str, Any]) -> WorkerHandle:
+        """Start a worker; raises OSError when it cannot be started at all."""
+        ...
+
+
+class SubprocessHandle:
+    """A worker subprocess; its process group is its session, created at start."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self._process = process
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self._process.returncode
+
+    @property
+    def stdout(self) -> asyncio.StreamReader | None:
+        return self._process.stdout
+
+    @property
+    def stderr(self) -> asyncio.StreamReader | None:
+        return self._process.stderr
+
+    async def wait(self) -> int:
+        return await self._process.wait()
+
+    def close_stdin(self) -> None:
+        if self._process.stdin is not None:
+            with contextlib.suppress(Exception):
+                self._process.stdin.close()
+
+    def terminate(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            self._process.send_signal(signal.SIGTERM)
+
+    def kill_tree(self) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self._process.pid, signal.SIGKILL)
+
+
+class SubprocessLauncher:
+    """Start the worker on the library env's interpreter, the launch config on its stdin."""
+
+    async def launch(self, python: Path, env: Mapping[str, str], launch: Mapping[str, Any]) -> WorkerHandle:
+        process = await asyncio.create_subprocess_exec(
+            str(python),
+            "-I",  # isolated: no user site, no PYTHON* variables
+            "-u",  # unbuffered: what node code prints shows as it happens, and os._exit loses none of it
+            "-m",
+            "nodeisle.worker",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=dict(env),
+            close_fds=True,
+            start_new_session=True,  # its own process group: everything it starts can be killed with it
+        )
+        assert process.stdin is not None
+        process.stdin.write((json.dumps(launch) + "\n").encode())
+        await process.stdin.drain()  # stdin stays open: its end-of-file tells the worker we are gone
+        return SubprocessHandle(process)
