@@ -34,6 +34,7 @@ from nodeisle.node.model import ParameterSpec
 from nodeisle.node.scope import engine as engine_scope
 from nodeisle.orchestrator import authority
 from nodeisle.orchestrator.hosts import Deadline, LocalHost, NodeHost, Supervision, WorkerHost, timeout_problem
+from nodeisle.orchestrator.launch import Launcher
 from nodeisle.orchestrator.libraries import LibraryState, describe_library, resolve_mode
 from nodeisle.orchestrator.propagation import ConfigAndSecrets
 from nodeisle.orchestrator.workers import WorkerHub, WorkerProcess
@@ -102,6 +103,7 @@ class Orchestrator:
         self.graph = Graph()
         self.libraries: dict[str, LibraryState] = {}
         self.hub = WorkerHub(self._handle_from_worker)
+        self.launcher: Launcher | None = None  # None: workers are subprocesses (nodeisle.orchestrator.launch)
         self._facts = authority.GraphFacts(
             self._node_library, self._type_library, self._flow_libraries, self._declared_secrets
         )
@@ -279,6 +281,7 @@ class Orchestrator:
                 state.manifest,
                 self.hub,
                 self.envs,
+                launcher=self.launcher,
                 probe_timeout=self.settings.probe_timeout,
                 start_timeout=float(self.shared_state.setting("worker_start_timeout")),
                 max_value_bytes=int(self.shared_state.setting("max_value_bytes")),

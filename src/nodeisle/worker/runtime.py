@@ -166,6 +166,7 @@ class WorkerRuntime:
         self._own_process = own_process  # False: sharing a process and a loop with the orchestrator
         self._environ: MutableMapping[str, str] = os.environ if environ is None else environ
         self._peer: Peer | None = None
+        self._closing: asyncio.Task[None] | None = None
         self._forwarder: Forwarder | None = None
         self._executions: dict[str, _hosting.ThreadTracker] = {}  # exec id -> its threads
         views = config.views
@@ -219,6 +220,11 @@ class WorkerRuntime:
             await peer.close()
         LOGGER.debug("bus closed: %s", reason)
         return 0
+
+    def shut_down(self) -> None:
+        """End :meth:`run` from the loop: close the bus (what end-of-file on stdin does to a worker process)."""
+        if self._peer is not None:
+            self._closing = asyncio.get_running_loop().create_task(self._peer.close())
 
     def _load(self) -> Ready:
         """Import the library and run the schema probe (in a thread: library code may block)."""
