@@ -200,35 +200,6 @@ def test_response_cancelled_while_its_attachments_arrive_is_dropped() -> None:
         proto.receive('{"t":"res","id":1,"ok":true}')
 
 
-# -- deadlines --------------------------------------------------------------------------------------
-def test_expire_returns_requests_whose_deadline_passed() -> None:
-    proto = BusProtocol()
-    proto.send_request("a", None, deadline=10.0)
-    proto.send_request("b", None, deadline=20.0)
-    proto.send_request("c", None)
-    assert proto.next_deadline() == 10.0
-    assert proto.expire(9.9) == []
-    assert proto.expire(10.0) == [1]
-    assert proto.pending == {2, 3}
-    assert proto.next_deadline() == 20.0
-    assert proto.expire(100.0) == [2]
-    assert proto.next_deadline() is None
-    assert proto.pending == {3}
-
-
-def test_late_response_to_an_expired_request_is_consumed_silently() -> None:
-    proto = BusProtocol()
-    proto.send_request("a", None, deadline=1.0)
-    proto.expire(2.0)
-    assert proto.receive('{"t":"res","id":1,"ok":true,"body":1}') == []
-
-
-def test_next_deadline_without_deadlines_is_none() -> None:
-    proto = BusProtocol()
-    proto.send_request("a", None)
-    assert proto.next_deadline() is None
-
-
 # -- malformed input: ProtocolError, and the next good frame still works ----------------------------
 MALFORMED_TEXT = {
     "non-JSON": ("{not json", "not JSON"),
@@ -373,7 +344,7 @@ def test_arbitrary_frames_raise_nothing_but_protocol_error(sequence: list[str | 
     proto = BusProtocol(chunk_size=4, max_attachments=20, max_text=200)
     if with_requests:
         for _ in range(3):
-            proto.send_request("r", None, deadline=1.0)
+            proto.send_request("r", None)
         proto.send_cancel(2)
     for frame in sequence:
         with contextlib.suppress(ProtocolError):

@@ -2,7 +2,8 @@
 
 Feed frames received from the peer to :meth:`BusProtocol.receive`, which returns events; queue
 messages with ``send_*`` and drain the frames to write with :meth:`BusProtocol.data_to_send`.
-Deadlines are checked by :meth:`BusProtocol.expire` with the current time passed in.
+Timeouts belong to the caller (``bus/peer.py``): a request it stops awaiting, because its time ran
+out or it was cancelled, is cancelled here with :meth:`BusProtocol.send_cancel`.
 
 Wire format (protocol version :data:`PROTOCOL_VERSION`). Every message is one JSON text frame,
 followed by its attachments as binary frames of at most ``chunk_size`` bytes:
@@ -21,7 +22,7 @@ direction on one connection: a request whose id is not above the last one seen (
 reordered frame) is a protocol error.
 
 Every request is answered exactly once, also when it was cancelled (then ``ok`` is false). A
-request whose sender cancelled it or let it expire is no longer awaited: its late response, with
+request whose sender cancelled it (also when its timeout passed) is no longer awaited: its late response, with
 its attachments, is consumed silently. A response to an id that is neither awaited nor abandoned
 (a replayed or duplicate response) is a protocol error, like any malformed frame. After a
 :class:`~nodeisle.errors.ProtocolError` the protocol stays usable: the bad frame, and the
@@ -46,7 +47,7 @@ DEFAULT_CHUNK_SIZE = 1 << 20
 DEFAULT_MAX_TEXT = 16 << 20
 DEFAULT_MAX_ATTACHMENTS = 4 << 30
 
-# How many abandoned (cancelled or expired) request ids are remembered to absorb late responses.
+# How many abandoned (cancelled) request ids are remembered to absorb late responses.
 _MAX_ABANDONED = 4096
 
 Frame = str | bytes | bytearray | memoryview
@@ -138,21 +139,19 @@ class BusProtocol:
         self.max_attachments = max_attachments
         self._next_id = first_id
         self._outgoing: list[Frame] = []
-        self._pending: dict[int, float | None] = {}  # our request id -> deadline
+        self._pending: set[int] = set()  # our request ids awaiting a response
         self._abandoned: dict[int, None] = {}  # our request ids no longer awaited, oldest first
         self._incoming: set[int] = set()  # the peer's request ids not answered yet
         self._last_incoming = 0  # the peer's highest request id so far: ids only grow on a connection
         self._partial: _Partial | None = None
 
     # -- sending ----------------------------------------------------------------------------------
-    def send_request(
-        self, name: str, body: Any, attachments: Sequence[memoryview] = (), deadline: float | None = None
-    ) -> int:
-        """Queue a request; returns its id. ``deadline`` is a time in the clock :meth:`expire` uses."""
+    def send_request(self, name: str, body: Any, attachments: Sequence[memoryview] = ()) -> int:
+        """Queue a request; returns its id."""
         request_id = self._next_id
         self._queue({"t": "req", "id": request_id, "name": name, "body": body}, attachments)
         self._next_id += 1
-        self._pending[request_id] = deadline
+        self._pending.add(request_id)
         return request_id
 
     def send_response(self, request_id: int, ok: bool, body: Any, attachments: Sequence[memoryview] = ()) -> None:
@@ -162,13 +161,14 @@ class BusProtocol:
 
     def send_cancel(self, request_id: int) -> None:
         """Ask the peer to cancel request ``request_id``; its answer is no longer awaited."""
-        if self._pending.pop(request_id, _MISSING) is not _MISSING:
+        if request_id in self._pending:
+            self._pending.discard(request_id)
             self._abandon(request_id)
             self._outgoing.append(json.dumps({"t": "cancel", "id": request_id}, separators=(",", ":")))
 
     def forget(self, request_id: int) -> None:
         """Stop waiting for ``request_id`` without telling the peer (it is gone)."""
-        self._pending.pop(request_id, None)
+        self._pending.discard(request_id)
 
     def _queue(self, header: dict[str, Any], attachments: Sequence[memoryview]) -> None:
         """Serialize first, then queue: a body json cannot write, or a message over the limits the peer
@@ -268,10 +268,11 @@ class BusProtocol:
         if header["t"] == "req":
             self._incoming.add(header["id"])  # only a delivered request awaits an answer
             return [IncomingRequest(header["id"], header["name"], header.get("body"), partial.buffers)]
-        if self._pending.pop(header["id"], _MISSING) is _MISSING:
-            # Cancelled or expired meanwhile: the late answer is not wanted.
+        if header["id"] not in self._pending:
+            # Cancelled meanwhile: the late answer is not wanted.
             self._abandoned.pop(header["id"], None)
             return []
+        self._pending.discard(header["id"])
         return [IncomingResponse(header["id"], header["ok"], header.get("body"), partial.buffers)]
 
     def _abandon(self, request_id: int) -> None:
@@ -279,24 +280,8 @@ class BusProtocol:
         if len(self._abandoned) > _MAX_ABANDONED:
             del self._abandoned[next(iter(self._abandoned))]
 
-    # -- deadlines --------------------------------------------------------------------------------
-    def expire(self, now: float) -> list[int]:
-        """Ids of pending requests whose deadline is at or before ``now``; they are no longer awaited."""
-        expired = [rid for rid, deadline in self._pending.items() if deadline is not None and deadline <= now]
-        for rid in expired:
-            del self._pending[rid]
-            self._abandon(rid)
-        return expired
-
-    def next_deadline(self) -> float | None:
-        """The earliest deadline among pending requests, or None."""
-        deadlines = [d for d in self._pending.values() if d is not None]
-        return min(deadlines) if deadlines else None
-
     @property
     def pending(self) -> frozenset[int]:
         """Ids of our requests still awaiting a response."""
         return frozenset(self._pending)
 
-
-_MISSING: Any = object()

@@ -19,7 +19,7 @@ from typing import Any
 
 from nodeisle.config.settings import LibraryMode
 from nodeisle.errors import ManifestError, WorkflowError, headline
-from nodeisle.flow.runner import summarize
+from nodeisle.flow.scheduling import NodeStatus, Schedule, summarize
 from nodeisle.manifest import LibraryManifest, load_manifest
 from nodeisle.orchestrator.engine import Orchestrator
 from nodeisle.orchestrator.hosts import timeout_problem
@@ -258,8 +258,9 @@ async def run_workflow(
         if failed is not None:
             why = headline(failed_libraries[failed]).removeprefix(f"library {failed!r}: ")
             error = RemoteError(type="LibraryError", message=f"library {failed!r} failed to load: {why}")
-            unavailable[node.name] = NodeRunResult(status="failed", error=error)
-    skipped = _downstream(workflow, set(unavailable))
+            unavailable[node.name] = NodeRunResult(status=NodeStatus.FAILED.value, error=error)
+    plan = Schedule((n.name for n in workflow.nodes), ((c.source[0], c.target[0]) for c in workflow.connections))
+    skipped = set(plan.all_downstream(unavailable))  # never created: they could not run
     for node in workflow.nodes:
         if node.name in unavailable or node.name in skipped:
             continue
@@ -304,29 +305,23 @@ async def run_workflow(
         nodes = {**result.nodes, **unavailable}
         for name in skipped:
             nodes[name] = NodeRunResult(
-                status="skipped", error=RemoteError(type="Skipped", message="an upstream node's library failed to load")
+                status=NodeStatus.SKIPPED.value,
+                error=RemoteError(type="Skipped", message="an upstream node's library failed to load"),
             )
         ordered = {n.name: nodes[n.name] for n in workflow.nodes if n.name in nodes}
-        status, message = summarize(ordered)  # over every node of the workflow; Ctrl-C still means 130
+        # Counted over every node of the workflow; Ctrl-C still means 130.
+        summary = summarize(r.status for r in ordered.values())
+        message = summary.message
         if failed_libraries:
             names = ", ".join(repr(name) for name in failed_libraries)
             count = len(failed_libraries)
             message += f"; {count} {'library' if count == 1 else 'libraries'} failed to load: {names}"
         return RunFlowResult(
-            succeeded=status == "succeeded",
-            status=status,
+            succeeded=summary.succeeded,
+            status=summary.status.value,
             nodes=ordered,
             message=message,
             library_errors=dict(failed_libraries),
         )
     return result
 
-
-def _downstream(workflow: Workflow, roots: set[str]) -> set[str]:
-    found: set[str] = set()
-    frontier = set(roots)
-    while frontier:
-        nxt = {c.target[0] for c in workflow.connections if c.source[0] in frontier} - found - roots
-        found |= nxt
-        frontier = nxt
-    return found

@@ -554,7 +554,7 @@ class Orchestrator:
         cancel = asyncio.Event()
         self._active_runs.add(cancel)
         try:
-            return await run_flow(self, flow, cancel)
+            return await run_flow(self.graph, flow, self.execute, cancel)
         finally:
             self._active_runs.discard(cancel)
 

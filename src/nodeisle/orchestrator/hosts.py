@@ -7,7 +7,6 @@ which mode a library is in.
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import json
 import logging
@@ -30,6 +29,8 @@ from nodeisle.node import hosting as _hosting
 from nodeisle.node.model import ParameterSpec
 from nodeisle.node.scope import RequestHandler
 from nodeisle.orchestrator.launch import Launcher
+from nodeisle.orchestrator.supervision import CrashLoop, LibraryFailed
+from nodeisle.orchestrator.supervision import Supervision as Supervision  # engine.py imports it from here
 from nodeisle.orchestrator.workers import WorkerHub, WorkerProcess, WorkerProvision, WorkerState, worker_environment
 from nodeisle.requests import RemoteError
 from nodeisle.strict.rules import Context, Violation
@@ -49,18 +50,6 @@ class LoadReport:
 
 CANCEL_GRACE = 2.0  # seconds a cancelled execution's code gets to stop before its worker is terminated
 ANSWER_MARGIN = 0.5  # beyond the grace, for the worker's answer to cross the bus
-
-
-@dataclass(frozen=True)
-class Supervision:
-    """How workers are watched: heartbeats and the crash-loop policy."""
-
-    heartbeat_interval: float = 5.0
-    heartbeat_timeout: float = 15.0
-    crash_limit: int = 3
-    crash_window: float = 60.0
-    backoff_base: float = 0.1
-    backoff_max: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -243,10 +232,12 @@ class WorkerHost:
         self.last_load: LoadReport | None = None  # what the latest load found (nodeisle check reads it)
         self.worker: WorkerProcess | None = None
         self._starting: asyncio.Lock = asyncio.Lock()
-        self.restarts = 0
         self.supervision = supervision or Supervision()
-        self._crashes: collections.deque[float] = collections.deque()
-        self._failed: str | None = None
+        self.crash_loop = CrashLoop(self.supervision)  # the crashes, the backoff, and giving up
+
+    @property
+    def restarts(self) -> int:
+        return self.crash_loop.restarts
 
     async def load(self) -> LoadReport:
         deps = self.manifest.dependencies
@@ -297,23 +288,21 @@ class WorkerHost:
         except BaseException:
             self.hub.unregister(worker)
             raise
-        if self.supervision.heartbeat_interval > 0:
+        if self.supervision.heartbeats:
             worker.start_heartbeat(self.supervision.heartbeat_interval, self.supervision.heartbeat_timeout)
         return ready
 
     async def _live_worker(self) -> WorkerProcess:
         """The running worker; a crashed one is replaced by a fresh one first."""
         async with self._starting:
-            if self._failed:
-                raise LibraryError(self.manifest.name, self._failed)
+            if self.crash_loop.failure:
+                raise LibraryError(self.manifest.name, self.crash_loop.failure)
             if self.worker is None or not self.worker.alive:
                 if self.worker is not None:
                     self.hub.unregister(self.worker)
                     await self._back_off(self.worker)
-                    self.restarts += 1
-                    LOGGER.warning(
-                        "library %r: starting a fresh worker (restart %d)", self.manifest.name, self.restarts
-                    )
+                    restart = self.crash_loop.restarted()
+                    LOGGER.warning("library %r: starting a fresh worker (restart %d)", self.manifest.name, restart)
                 try:
                     await self._start_worker()
                 except LibraryError as exc:
@@ -337,24 +326,19 @@ class WorkerHost:
         return ValueTransferError(record.name, name, exc.type_name, exc.why, rest.lstrip("."))
 
     async def _back_off(self, dead: WorkerProcess) -> None:
-        """Before replacing a crashed worker: wait a little longer each time; give up on a crash loop."""
+        """Before replacing a crashed worker: wait what the crash loop says; give up when it says so."""
         if dead.state is not WorkerState.CRASHED:
             return  # stopped on purpose (deadline, heartbeat): not a crash of the library's making
         now = time.monotonic()
-        self._crashes.append(now)
-        while self._crashes and now - self._crashes[0] > self.supervision.crash_window:
-            self._crashes.popleft()
         reason = (await dead.crash_error()).reason
-        if len(self._crashes) >= self.supervision.crash_limit:
-            self._failed = (
-                f"its worker crashed {len(self._crashes)} times within {self.supervision.crash_window:g} s "
-                f"(last: {reason}); fix the library, then reload it (ReloadLibraryRequest)"
-            )
-            LOGGER.error("library %r failed: %s", self.manifest.name, self._failed)
-            raise LibraryError(self.manifest.name, self._failed)
-        delay = min(self.supervision.backoff_max, self.supervision.backoff_base * 2 ** (len(self._crashes) - 1))
-        LOGGER.warning("library %r: worker crashed (%s); restarting in %.2f s", self.manifest.name, reason, delay)
-        await asyncio.sleep(delay)
+        decision = self.crash_loop.crashed(now, reason)
+        if isinstance(decision, LibraryFailed):
+            LOGGER.error("library %r failed: %s", self.manifest.name, decision.failure)
+            raise LibraryError(self.manifest.name, decision.failure)
+        LOGGER.warning(
+            "library %r: worker crashed (%s); restarting in %.2f s", self.manifest.name, reason, decision.delay
+        )
+        await asyncio.sleep(decision.delay)
 
     async def execute(
         self, record: NodeRecord, inputs: Mapping[str, Any], deadline: Deadline | None = None
@@ -448,11 +432,11 @@ class WorkerHost:
         return _hosting.ExecutionOutcome({}, [], deadline.error(record.name, note))
 
     def describe(self) -> tuple[str | None, str | None]:
-        if self._failed:
+        if self.crash_loop.failure:
             return (self.worker.worker_id if self.worker else None), "failed"
         if self.worker is None:
             return None, None
         return self.worker.worker_id, str(self.worker.state)
 
     def failure(self) -> str | None:
-        return self._failed
+        return self.crash_loop.failure

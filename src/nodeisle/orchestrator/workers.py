@@ -23,6 +23,7 @@ import os
 import re
 import secrets
 import signal
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,7 @@ from nodeisle.bus.peer import FrameTransport, Peer, RemoteFailure, memory_pair
 from nodeisle.bus.protocol import DEFAULT_MAX_ATTACHMENTS, BusProtocol
 from nodeisle.errors import BusError, HandshakeRefused, LibraryError, WorkerCrashed
 from nodeisle.orchestrator.launch import Launcher, SubprocessLauncher, WorkerHandle
+from nodeisle.orchestrator.supervision import Heartbeat
 from nodeisle.wire.messages import BUS_TYPES, Ping, Ready
 
 LOGGER = _logs.guard(logging.getLogger("nodeisle.worker"), _logs.by_text)  # a worker may flood its stderr
@@ -282,20 +284,24 @@ class WorkerProcess:
         self._heartbeat = asyncio.create_task(self._beat(interval, timeout), name=f"{self.prefix}-heartbeat")
 
     async def _beat(self, interval: float, timeout: float) -> None:
+        """Send the pings the :class:`Heartbeat` asks for; stop the worker when it says to replace it."""
+        beat = Heartbeat(interval, timeout, time.monotonic())
         while self.alive:
-            await asyncio.sleep(interval)
+            await asyncio.sleep(beat.wait(time.monotonic()))
             if not self.alive:
                 return
             try:
-                await self.request("Ping", Ping(), timeout=timeout)
+                await self.request("Ping", Ping(), timeout=beat.ping(time.monotonic()))
             except TimeoutError:
+                replace = beat.missed()
                 LOGGER.warning("%s [%s] did not answer a heartbeat within %g s; replacing it",
                                self.prefix, self.library, timeout)
-                self.stop_reason = f"stopped answering heartbeats (no answer within {timeout:g} s)"
+                self.stop_reason = replace.reason
                 await self.stop(urgent=True)
                 return
             except BusError:
                 return  # the process is gone; its watcher reports why
+            beat.answered(time.monotonic())
 
     async def stop(self, grace: float = 3.0, *, urgent: bool = False) -> None:
         """End the worker and every process it started; no process is left behind.
