@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from nodeisle.orchestrator.engine import Orchestrator, build_orchestrator
+from nodeisle.testing.inprocess import build_in_process_orchestrator
 from nodeisle.requests import (
     AddParameterToNodeRequest,
     CreateConnectionRequest,
@@ -156,8 +157,11 @@ def library(tmp_path: Path) -> Path:
 
 
 async def start(library: Path, mode: str) -> Orchestrator:
-    orchestrator = build_orchestrator()
+    """``isolated``: the worker runtime runs in this process over the in-memory bus (nodeisle.testing.inprocess);
+    ``isolated-subprocess``: a real worker process on a real venv."""
+    orchestrator = build_in_process_orchestrator() if mode == "isolated" else build_orchestrator()
     await orchestrator.__aenter__()
+    mode = mode.removesuffix("-subprocess")
     ok(await orchestrator.handle_async(RegisterLibraryRequest(path=str(library), mode=mode)))
     ok(await orchestrator.handle_async(CreateFlowRequest(flow_name="main")))
     return orchestrator
@@ -197,7 +201,8 @@ def test_execute_node_returns_outputs_in_both_modes(library: Path, mode: str) ->
     run(body())
 
 
-def test_isolated_node_runs_in_another_process_and_shared_in_this_one(library: Path, mode: str) -> None:
+@pytest.mark.parametrize("mode", ["shared", "isolated-subprocess"])
+def test_isolated_node_runs_in_another_process_and_shared_in_this_one(library: Path, mode: str, offline_home: Path) -> None:
     import os
 
     async def body() -> None:
