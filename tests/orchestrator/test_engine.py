@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 
 from nodeisle.orchestrator.engine import Orchestrator, build_orchestrator
-from nodeisle.testing.inprocess import build_in_process_orchestrator
 from nodeisle.requests import (
     AddParameterToNodeRequest,
     CreateConnectionRequest,
@@ -37,6 +36,7 @@ from nodeisle.requests import (
     RunFlowRequest,
     SetParameterValueRequest,
 )
+from nodeisle.testing.inprocess import build_in_process_orchestrator
 from tests.conftest import TEXT_TOOLS, run, write_library
 
 NODES = '''
