@@ -7,6 +7,7 @@ one written after the window says how many were suppressed.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -21,8 +22,17 @@ def by_template(record: logging.LogRecord) -> object:
 
 
 def by_text(record: logging.LogRecord) -> object:
-    """Records are alike only when their text is identical (relayed lines share one format string)."""
-    return (record.name, record.levelno, record.getMessage())
+    """Records are alike only when their text is identical (relayed lines share one format string).
+
+    The key is a digest of the text, so the guard holds a few bytes per kind, not the lines themselves."""
+    return (record.name, record.levelno, hashlib.blake2b(record.getMessage().encode(), digest_size=16).digest())
+
+
+def by_template_and_subject(record: logging.LogRecord) -> object:
+    """Alike: the same call site and format string about the same subject (the first argument: a peer,
+    a worker), so one connection's flood does not hide another's first warning."""
+    subject = str(record.args[0]) if isinstance(record.args, tuple) and record.args else ""
+    return (record.name, record.pathname, record.lineno, str(record.msg), subject[:200])
 
 
 class FloodGuard(logging.Filter):

@@ -432,3 +432,41 @@ def test_send_failure_fails_the_request_and_closes_the_peer() -> None:
         await a.close()
 
     run(body())
+
+
+def test_a_cancelled_request_does_not_wait_for_its_message_to_be_written() -> None:
+    """Regression (review): a deadline waited while a large input was written to a worker that read nothing."""
+
+    class Stuck:
+        def __init__(self) -> None:
+            self.sent: list[str | bytes] = []
+            self.open = asyncio.Event()
+
+        async def send(self, frame: Frame) -> None:
+            self.sent.append(frame if isinstance(frame, str) else bytes(frame))
+            if len(self.sent) > 1:
+                await self.open.wait()  # the peer stopped reading: flow control holds every write
+
+        async def recv(self) -> str | bytes:
+            await asyncio.Event().wait()
+            raise AssertionError
+
+        async def close(self) -> None:
+            pass
+
+    async def body() -> None:
+        transport = Stuck()
+        peer = Peer(transport, lambda name, payload: asyncio.sleep(0), name="p",
+                    protocol=BusProtocol(chunk_size=4))
+        peer.start()
+        with pytest.raises(TimeoutError):
+            await peer.request("put", b"x" * 40, timeout=0.2)  # 11 frames; the second one blocks
+        assert len(transport.sent) == 2  # returned at once, with the rest still queued
+        transport.open.set()
+        await asyncio.sleep(0.05)
+        _header, *chunks, cancel = transport.sent
+        assert b"".join(c for c in chunks if isinstance(c, bytes)) == b"x" * 40  # whole, in order
+        assert isinstance(cancel, str) and '"cancel"' in cancel
+        peer._fail_all("done")
+
+    asyncio.run(asyncio.wait_for(body(), 10))

@@ -390,3 +390,14 @@ def test_a_message_over_the_limits_is_not_queued() -> None:
         proto.send_request("put", "y" * 200)
     assert proto.data_to_send() == [] and proto.pending == frozenset()
     assert proto.send_request("put", None, [memoryview(b"x" * 10)]) == 1
+
+
+def test_a_header_listing_more_attachments_than_the_limit_is_refused_before_building_buffers() -> None:
+    """Regression (review): 8 M zero-size attachments in one header stalled the receiver for seconds."""
+    from nodeisle.bus.protocol import MAX_ATTACHMENT_COUNT
+
+    proto = BusProtocol()
+    sizes = ",".join("0" * 1 for _ in range(MAX_ATTACHMENT_COUNT + 1))
+    with pytest.raises(ProtocolError, match="attachments in one message exceed the limit"):
+        proto.receive('{"t":"req","id":1,"name":"put","sizes":[' + sizes + "]}")
+    assert proto.receive('{"t":"req","id":2,"name":"ok","sizes":[]}')[0].name == "ok"

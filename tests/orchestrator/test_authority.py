@@ -13,11 +13,13 @@ from nodeisle.orchestrator.engine import build_orchestrator
 from nodeisle.requests import (
     CreateConnectionRequest,
     CreateNodeRequest,
+    DeleteNodeRequest,
     DeleteSecretValueRequest,
     ExecuteNodeRequest,
     GetParameterValueRequest,
     GetSecretValueRequest,
     RegisterLibraryRequest,
+    RemoveParameterFromNodeRequest,
     Request,
     ResetConfigRequest,
     Result,
@@ -160,7 +162,12 @@ FACTS = authority.GraphFacts(
     node_library={"mine": "A", "theirs": "B"}.get,
     type_library=lambda node_type, library: {"MyType": "A", "TheirType": "B"}.get(node_type),
     flow_libraries=lambda flow: {"own": ["A", "A"], "mixed": ["A", "B"]}.get(flow, []),
-    declared_secrets={"A": None, "N": ("K1",)}.get,
+    declared_secrets={"A": None, "N": ("K1", "SHARED", "OPERATOR_KEY")}.get,
+    fed_libraries=lambda node, parameter: {("mine", None): ["A", "B"], ("mine", "o"): ["B"], ("mine", "x"): ["A"]}.get(
+        (node, parameter), []),
+    declared_by=lambda key: {"K1": ["N"], "SHARED": ["N", "B"], "OPERATOR_KEY": ["N"]}.get(key, []),
+    operator_set=lambda key: key == "OPERATOR_KEY",
+    known_secret=lambda key: key in ("ANY", "K1", "SHARED", "OPERATOR_KEY"),
 )
 
 
@@ -193,6 +200,14 @@ FACTS = authority.GraphFacts(
                                       target_node_name="mine", target_parameter_name="i"), None),
         ("A", RunFlowRequest(flow_name="mixed"), "own-nodes"),
         ("A", RunFlowRequest(flow_name="own"), None),
+        # review: a declared key another library reads, or the operator set, is not node code's to change
+        ("N", SetSecretValueRequest(key="SHARED", value="v"), "declared-secrets"),
+        ("N", DeleteSecretValueRequest(key="OPERATOR_KEY"), "declared-secrets"),
+        ("A", GetSecretValueRequest(key="SHELL_TOKEN"), "declared-secrets"),  # not a secret: an operator variable
+        # review: deleting an own node or output removes the connections it feeds into other libraries
+        ("A", DeleteNodeRequest(node_name="mine"), "own-nodes"),
+        ("A", RemoveParameterFromNodeRequest(node_name="mine", parameter_name="o"), "own-nodes"),
+        ("A", RemoveParameterFromNodeRequest(node_name="mine", parameter_name="x"), None),
     ],
 )
 def test_each_rule_refuses_exactly_what_it_says(library: str, request_: Request, rule: str | None) -> None:

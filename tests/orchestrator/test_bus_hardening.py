@@ -95,7 +95,8 @@ def test_orchestrator_bus_survives_junk_and_refuses_strangers(caplog: pytest.Log
     assert any("wrong token" in m for m in messages) and any("protocol version" in m for m in messages)
     assert any("dropped a bad frame" in m for m in messages)
     dropped = [m for m in messages if "dropped a bad frame" in m]
-    assert len(dropped) <= 11, f"regression: one junk frame, one WARNING line ({len(dropped)} lines)"
+    # at most 10 a minute per connection (and the count): not one line per junk frame
+    assert len(dropped) <= 2 * 11, f"regression: one junk frame, one WARNING line ({len(dropped)} lines)"
 
 
 def test_worker_survives_junk_frames_and_keeps_serving() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -202,3 +204,87 @@ def test_children_of_reads_the_parent_of_every_process() -> None:
     finally:
         child.kill()
         child.wait()
+
+
+HOSTILE_NODES = '''
+import ctypes, json, os, signal, subprocess, time
+from nodeisle import BaseNode, Parameter, ParameterMode
+IN, OUT = {ParameterMode.INPUT}, {ParameterMode.OUTPUT}
+class Introspect(BaseNode):
+    def __init__(self, name, metadata=None):
+        super().__init__(name, metadata)
+        self.add_parameter(Parameter("report", type="str", allowed_modes=OUT))
+    def process(self):
+        dumpable = ctypes.CDLL(None).prctl(3, 0, 0, 0, 0)  # PR_GET_DUMPABLE
+        with open("/proc/self/environ", "rb") as f:
+            started_with = f.read().decode("utf-8", "replace")
+        self.parameter_output_values["report"] = json.dumps({
+            "dumpable": dumpable, "secret_in_exec_env": "sealed-secret-value" in started_with,
+            "secret_in_os_environ": os.environ.get("SEALED_KEY") == "sealed-secret-value"})
+class Rogue(BaseNode):
+    # Starts a setsid daemon and a plain child holding the worker's pipes, then signals its own guard.
+    def __init__(self, name, metadata=None):
+        super().__init__(name, metadata)
+        self.add_parameter(Parameter("pidfile", type="str", default_value="", allowed_modes=IN))
+        self.add_parameter(Parameter("how", type="str", default_value="SIGSTOP", allowed_modes=IN))
+        self.add_parameter(Parameter("done", type="bool", allowed_modes=OUT))
+    def process(self):
+        pids = {"daemon": subprocess.Popen(["sleep", "613"], start_new_session=True).pid,
+                "child": subprocess.Popen(["sleep", "614"]).pid}
+        with open(self.parameter_values["pidfile"], "w") as f:
+            json.dump(pids, f)
+        os.kill(os.getppid(), getattr(signal, self.parameter_values["how"]))
+        self.parameter_output_values["done"] = True
+'''
+
+
+def test_the_worker_is_sealed_before_its_credential_and_secrets_arrive(tmp_path: Path, offline_home: Path) -> None:
+    """Regression: another library's code read a starting worker's launch line from /proc/<pid>/fd/0."""
+    library = write_library(tmp_path, "Hostile", HOSTILE_NODES, ["Introspect", "Rogue"],
+                            declarations=[{"type": "required_secrets", "keys": ["SEALED_KEY"]}])
+    (offline_home / ".env").write_text("SEALED_KEY=sealed-secret-value\n")
+
+    async def body() -> dict[str, Any]:
+        async with build_orchestrator() as o:
+            assert (await o.handle_async(RegisterLibraryRequest(path=str(library), mode="isolated"))).succeeded
+            assert (await o.handle_async(CreateNodeRequest(node_type="Introspect", node_name="i"))).succeeded
+            result = await o.handle_async(ExecuteNodeRequest(node_name="i"))
+            assert result.succeeded, result.message
+            report: dict[str, Any] = json.loads(result.parameter_output_values["report"])
+            return report
+
+    report = run(body(), timeout=60)
+    assert report == {"dumpable": 0, "secret_in_exec_env": False, "secret_in_os_environ": True}
+
+
+@pytest.mark.parametrize("how", ["SIGSTOP", "SIGKILL"])
+def test_a_node_that_signals_its_own_guard_leaves_no_worker_stuck_and_no_child_behind(
+    tmp_path: Path, offline_home: Path, how: str
+) -> None:
+    """Regression: a stopped guard ignored the SIGTERM, and a killed one left the library wedged on open pipes."""
+    library = write_library(tmp_path, "Hostile", HOSTILE_NODES, ["Introspect", "Rogue"])
+    pidfile = tmp_path / "pids.json"
+
+    async def body() -> tuple[dict[str, int], Any]:
+        async with build_orchestrator() as o:
+            assert (await o.handle_async(RegisterLibraryRequest(path=str(library), mode="isolated"))).succeeded
+            assert (await o.handle_async(CreateNodeRequest(node_type="Rogue", node_name="r"))).succeeded
+            assert (await o.handle_async(CreateNodeRequest(node_type="Introspect", node_name="i"))).succeeded
+            await o.handle_async(ExecuteNodeRequest(node_name="r", parameter_values={"pidfile": str(pidfile), "how": how}))
+            pids = wait_for_pids(pidfile)
+            worker = o.libraries["Hostile"].host.worker  # type: ignore[union-attr]
+            deadline = time.monotonic() + 20
+            while how == "SIGKILL" and worker.alive:  # its runtime dies with its guard (parent-death signal)
+                assert time.monotonic() < deadline, "a worker whose guard was killed was never seen dead"
+                await asyncio.sleep(0.05)
+            later = await o.handle_async(ExecuteNodeRequest(node_name="i"))
+            if how == "SIGKILL":  # out of reach once its guard is killed (docs/workers.md): end it here
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pids["daemon"], signal.SIGKILL)
+            return pids, later
+
+    pids, later = run(body(), timeout=90)
+    assert later.succeeded, later.message  # SIGKILL: a fresh worker; SIGSTOP: the same one, still serving
+    assert_all_gone({"child": pids["child"]})
+    if how == "SIGSTOP":  # a setsid daemon is in the tree while the guard lives (docs/workers.md)
+        assert_all_gone({"daemon": pids["daemon"]})

@@ -30,7 +30,8 @@ from nodeisle.bus.protocol import (
 )
 from nodeisle.errors import BusError, ProtocolError
 
-LOGGER = _logs.guard(logging.getLogger("nodeisle.bus"))  # a hostile peer may send junk by the thousand
+# A hostile peer may send junk by the thousand: a few lines per connection, then a count.
+LOGGER = _logs.guard(logging.getLogger("nodeisle.bus"), _logs.by_template_and_subject)
 
 # How long close() lets queued frames drain before closing the transport.
 _CLOSE_DRAIN_TIMEOUT = 5.0
@@ -133,7 +134,7 @@ class Peer:
         except (asyncio.CancelledError, TimeoutError):
             if self._futures.pop(request_id, None) is not None and not self.closed.done():
                 self.protocol.send_cancel(request_id)
-                await self._flush()
+                self._flush_soon()  # never wait here: the peer may not be reading (a stuck worker)
             raise
 
     # -- writing ----------------------------------------------------------------------------------
@@ -141,8 +142,9 @@ class Peer:
         """Write every queued frame from the calling task; a cancellation waits until the batch is written.
 
         One task writes at a time: a task that finds another one writing leaves its frames to
-        it, since the writer loops until nothing is queued (a cancelled writer hands the rest to
-        a new task). A transport failure fails the peer.
+        it, since the writer loops until nothing is queued. A cancelled writer puts back what it has
+        not written, hands it to a new task and returns at once, so messages stay whole and in order.
+        A transport failure fails the peer.
         """
         if self._writing:
             return
@@ -151,11 +153,15 @@ class Peer:
         cancelled: asyncio.CancelledError | None = None
         try:
             while cancelled is None and (frames := self.protocol.data_to_send()):
-                for frame in frames:  # all of them: they may end with part of a message
+                for index, frame in enumerate(frames):
                     try:
                         await self.transport.send(frame)
                     except asyncio.CancelledError as exc:  # the frame is written (transport contract)
+                        # The rest (perhaps the tail of a large message to a peer that reads nothing)
+                        # goes on in a new task: a cancelled caller is not held until it is written.
                         cancelled = exc
+                        self.protocol.requeue(frames[index + 1 :])
+                        break
         except TransportClosed as exc:
             self._fail_all(str(exc) or "connection closed")
         except Exception as exc:  # a broken transport: nothing more can be sent on this connection

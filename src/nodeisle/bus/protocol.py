@@ -46,6 +46,7 @@ WORKER_HEADER = "X-Nodeisle-Worker"
 DEFAULT_CHUNK_SIZE = 1 << 20
 DEFAULT_MAX_TEXT = 16 << 20
 DEFAULT_MAX_ATTACHMENTS = 4 << 30
+MAX_ATTACHMENT_COUNT = 1 << 16  # attachments in one message: more is a protocol error, before allocation
 
 # How many abandoned (cancelled) request ids are remembered to absorb late responses.
 _MAX_ABANDONED = 4096
@@ -176,6 +177,8 @@ class BusProtocol:
         views = [a if a.format == "B" and a.ndim == 1 else a.cast("B") for a in attachments]
         header["sizes"] = [view.nbytes for view in views]
         total = sum(header["sizes"])
+        if len(views) > MAX_ATTACHMENT_COUNT:
+            raise OversizedMessage(f"it has {len(views)} values of bytes, over the limit of {MAX_ATTACHMENT_COUNT}")
         if total > self.max_attachments:
             raise OversizedMessage(f"its values take {total} bytes, over the limit of {self.max_attachments}")
         text = json.dumps(header, separators=(",", ":"))
@@ -188,6 +191,10 @@ class BusProtocol:
         for view in views:
             frames.extend(view[start : start + step] for start in range(0, view.nbytes, step))
         self._outgoing.extend(frames)
+
+    def requeue(self, frames: Sequence[Frame]) -> None:
+        """Put frames taken from :meth:`data_to_send` but not written back in front, in order."""
+        self._outgoing[:0] = frames
 
     def data_to_send(self) -> list[Frame]:
         """The frames to write, in order; each message's frames are contiguous."""
@@ -251,6 +258,8 @@ class BusProtocol:
         if kind == "res" and request_id not in self._pending and request_id not in self._abandoned:
             raise ProtocolError(f"response to unknown or already answered request {request_id}")
         sizes = header.get("sizes", [])
+        if type(sizes) is list and len(sizes) > MAX_ATTACHMENT_COUNT:  # before looking at each one
+            raise ProtocolError(f"{len(sizes)} attachments in one message exceed the limit of {MAX_ATTACHMENT_COUNT}")
         if type(sizes) is not list or not all(type(s) is int and s >= 0 for s in sizes):
             raise ProtocolError("'sizes' must be a list of non-negative integers")
         if sum(sizes) > self.max_attachments:

@@ -113,7 +113,8 @@ class ViewsLaunch:
     config_defaults: Mapping[str, Any] = field(default_factory=dict)
     config_overrides: Mapping[str, Any] = field(default_factory=dict)  # environment and flag layers
     secrets_path: str | None = None  # None for a library that declares required_secrets
-    operator_keys: tuple[str, ...] = ()  # names only: their values are in the worker's environment
+    operator_keys: tuple[str, ...] = ()  # the operator-set secret names
+    operator_values: Mapping[str, str] = field(default_factory=dict)  # their values (never in the exec env)
     granted: Mapping[str, str] | None = None  # a declaring library's secrets; None: it declares none
 
     def __repr__(self) -> str:  # never the secret values
@@ -130,6 +131,7 @@ class ViewsLaunch:
             "config_overrides": dict(self.config_overrides),
             "secrets_path": self.secrets_path,
             "operator_keys": list(self.operator_keys),
+            "operator_values": dict(self.operator_values),
             "granted": dict(self.granted) if self.granted is not None else None,
         }
 
@@ -142,6 +144,7 @@ class ViewsLaunch:
             config_overrides=dict(data.get("config_overrides") or {}),
             secrets_path=str(data["secrets_path"]) if data.get("secrets_path") else None,
             operator_keys=tuple(str(k) for k in data.get("operator_keys") or ()),
+            operator_values={str(k): str(v) for k, v in (data.get("operator_values") or {}).items()},
             granted={str(k): str(v) for k, v in granted.items()} if isinstance(granted, Mapping) else None,
         )
 
@@ -201,6 +204,7 @@ class SecretsView:
         path: str | None,
         operator_keys: Iterable[str] = (),
         granted: Mapping[str, str] | None = None,
+        operator_values: Mapping[str, str] | None = None,
     ) -> None:
         self._environ = environ
         self.path = Path(path) if path else None
@@ -209,7 +213,8 @@ class SecretsView:
         if granted is not None:
             self._handed: dict[str, str] = dict(granted)
         else:
-            self._handed = {k: environ[k] for k in operator_keys if k in environ}
+            handed = operator_values if operator_values is not None else environ
+            self._handed = {k: handed[k] for k in operator_keys if k in handed}
         self._placed: set[str] = set(self._handed)
 
     def __repr__(self) -> str:

@@ -6,6 +6,7 @@ import asyncio
 import enum
 import inspect
 import numbers
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -62,7 +63,12 @@ class Options(Trait):
 
 
 def _is_integer(value: Any) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    return isinstance(value, numbers.Integral)  # bool included: it is an int in Python
+
+
+def _is_numpy_bool(value: Any) -> bool:
+    numpy = sys.modules.get("numpy")  # never imported for this: a numpy value means numpy is loaded
+    return numpy is not None and isinstance(value, numpy.bool_)
 
 
 def _is_real(value: Any) -> bool:
@@ -75,7 +81,7 @@ BUILTIN_TYPES: dict[str, Callable[[Any], bool]] = {
     "str": lambda v: isinstance(v, str),
     "int": _is_integer,
     "float": _is_real,
-    "bool": lambda v: isinstance(v, bool) or type(v).__name__ == "bool_",
+    "bool": lambda v: isinstance(v, bool) or _is_numpy_bool(v),
     "list": lambda v: isinstance(v, (list, tuple)),
     "dict": lambda v: isinstance(v, Mapping),
     "bytes": lambda v: isinstance(v, (bytes, bytearray, memoryview)),

@@ -73,6 +73,12 @@ class GraphFacts:
     type_library: Callable[[str, str | None], str | None]  # (node type, library asked for) -> library
     flow_libraries: Callable[[str], Sequence[str]]  # flow name -> the libraries of its nodes
     declared_secrets: Callable[[str], tuple[str, ...] | None]  # library -> its required_secrets
+    # (node, output parameter or None for all) -> the libraries of the nodes its connections feed
+    fed_libraries: Callable[[str, str | None], Sequence[str]] = lambda _node, _parameter: ()
+    # secret name -> the libraries that declare it, whether the operator set it, whether it is a secret at all
+    declared_by: Callable[[str], Sequence[str]] = lambda _key: ()
+    operator_set: Callable[[str], bool] = lambda _key: False
+    known_secret: Callable[[str], bool] = lambda _key: True
 
 
 _LIBRARIES = "libraries."
@@ -101,8 +107,8 @@ def _reason(library: str, request: Request, facts: GraphFacts) -> tuple[str, str
     if isinstance(request, (SetConfigValueRequest, ResetConfigRequest)):
         return _config(library, request.key)
     if isinstance(request, (GetSecretValueRequest, SetSecretValueRequest, DeleteSecretValueRequest)):
-        return _secret(library, request, facts.declared_secrets(library))
-    return _nodes(library, request, facts)
+        return _secret(library, request, facts.declared_secrets(library)) or _shared_secret(library, request, facts)
+    return _nodes(library, request, facts) or _side_effects(library, request, facts)
 
 
 def _config(library: str, key: str | None) -> tuple[str, str] | None:
@@ -136,6 +142,51 @@ def _secret(
     return DECLARED_SECRETS, (
         f"the library declares no required_secrets, so its node code may read secrets but not change "
         f"{request.key!r}; declare the keys it writes in required_secrets"
+    )
+
+
+def _shared_secret(
+    library: str, request: GetSecretValueRequest | SetSecretValueRequest | DeleteSecretValueRequest, facts: GraphFacts
+) -> tuple[str, str] | None:
+    """Secret names are shared by every library: one may not change what others read, nor read the
+    operator's unrelated environment variables."""
+    if isinstance(request, GetSecretValueRequest):
+        if facts.known_secret(request.key):
+            return None
+        return DECLARED_SECRETS, (
+            f"{request.key!r} is not a secret (not in .env, and no library declares it); the operator's other "
+            "environment variables are not for node code"
+        )
+    others = sorted(set(facts.declared_by(request.key)) - {library})
+    if others:
+        return DECLARED_SECRETS, (
+            f"secret {request.key!r} is also declared by {', '.join(map(repr, others))}: node code may change only "
+            "a secret no other library reads; the engine's user sets shared ones (nodeisle secrets set)"
+        )
+    if facts.operator_set(request.key):
+        return DECLARED_SECRETS, (
+            f"secret {request.key!r} is set by the operator in the engine's environment; node code may not override it"
+        )
+    return None
+
+
+def _side_effects(library: str, request: Request, facts: GraphFacts) -> tuple[str, str] | None:
+    """Deleting an own node, or removing an own output, removes the connections it feeds: those into
+    another library's node change that node, so the connection's target decides, as for a disconnect."""
+    if isinstance(request, DeleteNodeRequest):
+        fed = facts.fed_libraries(request.node_name, None)
+        what = f"deleting node {request.node_name!r}"
+    elif isinstance(request, RemoveParameterFromNodeRequest):
+        fed = facts.fed_libraries(request.node_name, request.parameter_name)
+        what = f"removing {request.node_name}.{request.parameter_name}"
+    else:
+        return None
+    others = sorted(set(fed) - {library})
+    if not others:
+        return None
+    return OWN_NODES, (
+        f"{what} would remove its connections into nodes of {', '.join(map(repr, others))}; delete those "
+        "connections first (as the engine's user) or leave the node in place"
     )
 
 

@@ -80,7 +80,7 @@ from nodeisle.requests import (
 
 LOGGER = logging.getLogger("nodeisle.engine")
 PROGRESS = logging.getLogger("nodeisle.progress")
-REFUSALS = _logs.guard(logging.getLogger("nodeisle.authority"))
+REFUSALS = _logs.guard(logging.getLogger("nodeisle.authority"), _logs.by_text)  # per refusal, not per call site
 
 
 SyncHandler = Callable[[Any], Result]
@@ -104,14 +104,16 @@ class Orchestrator:
         self.libraries: dict[str, LibraryState] = {}
         self.hub = WorkerHub(self._handle_from_worker)
         self.launcher: Launcher | None = None  # None: workers are subprocesses (nodeisle.orchestrator.launch)
-        self._facts = authority.GraphFacts(
-            self._node_library, self._type_library, self._flow_libraries, self._declared_secrets
-        )
         # Config and secrets: the six requests, the worker broadcasts, least privilege (propagation.py).
         self.shared_state = ConfigAndSecrets(
             config or ConfigStore(home / CONFIG_FILE),
             secrets or SecretsStore(home / SECRETS_FILE),
             self._library_workers,
+        )
+        self._facts = authority.GraphFacts(
+            self._node_library, self._type_library, self._flow_libraries, self._declared_secrets,
+            fed_libraries=self._fed_libraries, declared_by=self._declared_by,
+            operator_set=self.shared_state.secrets.is_operator_set, known_secret=self._known_secret,
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._active_runs: set[asyncio.Event] = set()  # one cancel event per flow run in progress
@@ -244,6 +246,24 @@ class Orchestrator:
     def _flow_libraries(self, flow_name: str) -> list[str]:
         flow = self.graph.flows.get(flow_name)
         return [self.graph.nodes[n].library for n in flow.nodes] if flow is not None else []
+
+    def _fed_libraries(self, node_name: str, parameter: str | None) -> list[str]:
+        record = self.graph.nodes.get(node_name)
+        if record is None:
+            return []
+        outgoing = self.graph.flows[record.flow].connections
+        return [
+            self.graph.nodes[c.target_node_name].library
+            for c in outgoing
+            if c.source_node_name == node_name and parameter in (None, c.source_parameter_name)
+        ]
+
+    def _declared_by(self, key: str) -> list[str]:
+        return [s.name for s in self.libraries.values() if key in (s.manifest.declarations.required_secrets or ())]
+
+    def _known_secret(self, key: str) -> bool:
+        declared = [k for s in self.libraries.values() for k in (s.manifest.declarations.required_secrets or ())]
+        return key in self.shared_state.secrets.secret_names(declared)
 
     def _declared_secrets(self, library: str) -> tuple[str, ...] | None:
         state = self.libraries.get(library)

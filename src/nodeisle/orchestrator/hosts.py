@@ -355,6 +355,10 @@ class WorkerHost:
                 assert deadline is not None
                 return await self._expired(worker, record, message.exec_id, deadline)
             except codec.UnencodableValue as exc:
+                if not exc.path:  # the message as a whole is over a limit, not one value
+                    why = (f"node {record.name!r}: its values cannot cross the bus: {exc.why}; send large data "
+                           "as bytes, arrays or long strings, not as many small values")
+                    return _hosting.ExecutionOutcome({}, [], RemoteError(type="ValueTransferError", message=why))
                 raise self._transfer_error(record, exc, None) from None
         except LibraryError as exc:
             return _hosting.ExecutionOutcome({}, [], RemoteError(type="LibraryFailed", message=str(exc)))

@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
+from nodeisle.wire.launch import SEALED
+
 
 class WorkerHandle(Protocol):
     """A started worker, as the orchestrator watches and stops it."""
@@ -51,11 +53,19 @@ class WorkerHandle(Protocol):
         """End the worker and everything it started, unconditionally."""
         ...
 
+    def release(self) -> None:
+        """Let go of the worker's pipes, also if something it started still holds their other end."""
+        ...
+
 
 class Launcher(Protocol):
     async def launch(self, python: Path, env: Mapping[str, str], launch: Mapping[str, Any]) -> WorkerHandle:
         """Start a worker; raises OSError when it cannot be started at all."""
         ...
+
+
+_EXIT_POLL = 0.05
+_SEAL_TIMEOUT = 60.0  # from exec to the sealed line: an interpreter start, no library code yet
 
 
 class SubprocessHandle:
@@ -81,7 +91,15 @@ class SubprocessHandle:
         return self._process.stderr
 
     async def wait(self) -> int:
-        return await self._process.wait()
+        # Process.wait() returns only once every pipe is closed, and a process the node started may
+        # hold them after the worker is gone; the exit status is known as soon as the worker exits.
+        waiting = asyncio.ensure_future(self._process.wait())
+        try:
+            while self._process.returncode is None:
+                await asyncio.wait({waiting}, timeout=_EXIT_POLL)
+        finally:
+            waiting.cancel()
+        return self._process.returncode
 
     def close_stdin(self) -> None:
         if self._process.stdin is not None:
@@ -90,11 +108,17 @@ class SubprocessHandle:
 
     def terminate(self) -> None:
         with contextlib.suppress(ProcessLookupError):
+            self._process.send_signal(signal.SIGCONT)  # a stopped guard could not act on the SIGTERM
             self._process.send_signal(signal.SIGTERM)
 
     def kill_tree(self) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self._process.pid, signal.SIGKILL)
+
+    def release(self) -> None:
+        transport = getattr(self._process, "_transport", None)  # asyncio's: no public way to close the pipes
+        if transport is not None and self._process.returncode is not None:
+            transport.close()
 
 
 class SubprocessLauncher:
@@ -114,7 +138,17 @@ class SubprocessLauncher:
             close_fds=True,
             start_new_session=True,  # its own process group: everything it starts can be killed with it
         )
-        assert process.stdin is not None
-        process.stdin.write((json.dumps(launch) + "\n").encode())
-        await process.stdin.drain()  # stdin stays open: its end-of-file tells the worker we are gone
+        assert process.stdin is not None and process.stdout is not None
+        # The launch line holds the worker's credential and secrets: it is written only once the worker
+        # says it is sealed (non-dumpable, nodeisle.worker.guard), so no other process can read it.
+        try:
+            sealed = await asyncio.wait_for(process.stdout.readline(), _SEAL_TIMEOUT)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
+            raise OSError(f"the worker did not start within {_SEAL_TIMEOUT:g} s") from None
+        if sealed.decode("utf-8", "replace").strip() == SEALED:
+            with contextlib.suppress(ConnectionError):
+                process.stdin.write((json.dumps(launch) + "\n").encode())
+                await process.stdin.drain()  # stdin stays open: its end-of-file tells the worker we are gone
         return SubprocessHandle(process)

@@ -182,15 +182,17 @@ class ConfigAndSecrets:
                 "config_defaults": self.config.defaults(),
                 "config_overrides": self.config.overrides(),
             }
+            # Secret values travel in the launch line only (stdin, read once the guard is sealed), never
+            # in the environment the process is started with, which /proc shows to the same user.
             required = manifest.declarations.required_secrets
             if required is not None:
-                granted = self.secrets.values_for(required)
-                views = ViewsLaunch(**common, granted=granted)
-                return WorkerProvision(env=granted, launch={"views": views.to_dict()})
+                views = ViewsLaunch(**common, granted=self.secrets.values_for(required))
+                return WorkerProvision(launch={"views": views.to_dict()})
             names = self._secret_names()
-            operator_keys = tuple(sorted(self.secrets.operator_values(names)))
-            views = ViewsLaunch(**common, secrets_path=str(self.secrets.path), operator_keys=operator_keys)
-            return WorkerProvision(env=self.secrets.values_for(names), launch={"views": views.to_dict()})
+            operator = self.secrets.operator_values(names)
+            views = ViewsLaunch(**common, secrets_path=str(self.secrets.path), operator_keys=tuple(sorted(operator)),
+                                operator_values=operator)
+            return WorkerProvision(launch={"views": views.to_dict()})
         except (SecretsError, ConfigError) as exc:
             raise LibraryError(manifest.name, f"cannot start its worker: {exc}") from None
 

@@ -67,6 +67,15 @@ _RECORD_LINE = re.compile(r"(DEBUG|INFO|WARNING|ERROR|CRITICAL) \S+: ")
 _CONTINUATION = re.compile(r"(DEBUG|INFO|WARNING|ERROR|CRITICAL)\| ")
 
 
+# Control characters (CR, ESC, ...) shown as escapes: a worker's line cannot rewrite the terminal line
+# it is printed on, so nothing can hide the Worker-<id> [library] prefix the orchestrator puts first.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x9b]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    return f"\\x{ord(match[0]):02x}"
+
+
 def relayed_level(line: str) -> tuple[int, str]:
     """The level of a worker's stderr line and the text to show: a log record keeps its level.
 
@@ -157,6 +166,7 @@ class WorkerProcess:
         self._exited: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._pumps: list[asyncio.Task[None]] = []
         self._watcher: asyncio.Task[None] | None = None
+        self._releasing: asyncio.Task[None] | None = None
         self._heartbeat: asyncio.Task[None] | None = None
         self.stop_reason: str | None = None  # why the orchestrator stopped this worker, if it did
 
@@ -213,7 +223,7 @@ class WorkerProcess:
                 raw = await stream.read(65536)
             if not raw:
                 return
-            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            line = _CONTROL.sub(_escape, raw.decode("utf-8", "replace").rstrip("\r\n"))
             if keep:
                 self.stderr_tail.append(line)
             level, text = relayed_level(line) if keep else (logging.INFO, line)
@@ -222,6 +232,9 @@ class WorkerProcess:
     async def _watch(self) -> None:
         assert self.process is not None
         code = await self.process.wait()
+        # What is left of its tree (it died without its guard's cleanup) would hold its pipes open.
+        self.process.kill_tree()
+        self._releasing = asyncio.create_task(self._release_when_read())
         if self.state is not WorkerState.STOPPED:
             self._set_state(WorkerState.CRASHED)
             LOGGER.warning("%s [%s] %s", self.prefix, self.library, describe_exit(code))
@@ -230,16 +243,32 @@ class WorkerProcess:
         if self.peer is not None:
             await self.peer.close()
 
+    async def released(self) -> None:
+        """Wait until an exited worker's pipes were let go of (bounded); nothing for a live one."""
+        if self._releasing is not None:
+            await asyncio.wait({self._releasing}, timeout=6.0)
+
+    async def _release_when_read(self) -> None:
+        """Once its output is read (or a few seconds passed), let go of an exited worker's pipes."""
+        await self._drain_pumps(5.0)
+        if self.process is not None:
+            self.process.release()
+
+    async def _drain_pumps(self, timeout: float = 2.0) -> None:
+        """Let the output readers finish (bounded): a process the node started may hold the pipes open.
+
+        Waits without cancelling them, so a later call waits again rather than failing."""
+        if self._pumps:
+            await asyncio.wait(self._pumps, timeout=timeout)
+
     async def _crash_text(self) -> str:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.gather(*self._pumps), 2)
+        await self._drain_pumps()
         reason = describe_exit(self.process.returncode if self.process else None)
         tail = "\n".join(self.stderr_tail)
         return f"{reason}" + (f"; last lines of its stderr:\n{tail}" if tail else "")
 
     async def crash_error(self) -> WorkerCrashed:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.gather(*self._pumps), 2)
+        await self._drain_pumps()
         code = self.process.returncode if self.process else None
         if self.process is None:
             reason = self.stop_reason or "did not start"
@@ -335,8 +364,8 @@ class WorkerProcess:
         if self.peer is not None and urgent:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.peer.close(), grace)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.gather(*self._pumps), 2)
+        await self._drain_pumps()
+        process.release()
 
 
 _URGENT_GRACE = 0.5  # seconds the guard gets to end the tree before the group is killed outright
@@ -364,6 +393,7 @@ class WorkerHub:
         self._credentials: dict[str, str] = {}  # worker id -> its unclaimed credential
         self._server: Any = None
         self._connections: set[asyncio.Task[None]] = set()
+        self._retired: set[WorkerProcess] = set()  # replaced workers whose pipes may still be draining
         self.url = ""
 
     def __repr__(self) -> str:
@@ -406,6 +436,7 @@ class WorkerHub:
         if self._workers.get(worker.worker_id) is worker:
             del self._workers[worker.worker_id]
             self._credentials.pop(worker.worker_id, None)
+            self._retired.add(worker)
 
     def _authorize(self, worker_id: str, offered: str) -> bool:
         expected = self._credentials.get(worker_id)
@@ -436,6 +467,9 @@ class WorkerHub:
         for worker in list(self._workers.values()):
             await worker.stop()
         self._workers.clear()
+        for retired in list(self._retired):
+            await retired.released()
+        self._retired.clear()
         if self._server is not None:
             await self._server.close()
             self._server = None

@@ -73,6 +73,9 @@ class InProcessHandle:
     def kill_tree(self) -> None:
         self._end(signal.SIGKILL)
 
+    def release(self) -> None:
+        pass
+
     def _end(self, signum: int) -> None:
         if not self._task.done():
             self._signal = self._signal or signum

@@ -24,8 +24,12 @@ import sys
 import traceback
 from collections.abc import Callable
 
+from nodeisle.wire.launch import SEALED
+
 _PR_SET_PDEATHSIG = 1
+_PR_SET_DUMPABLE = 4
 _PR_SET_CHILD_SUBREAPER = 36
+
 _KILL_ROUNDS = 2000  # a fork bomb re-parents its children to the guard faster than one round kills them
 
 
@@ -107,8 +111,21 @@ def _exit_like(code: int) -> int:
 Worker = Callable[[str, "int | None"], int]
 
 
+def seal() -> None:
+    """Make this process non-dumpable, then say so on stdout.
+
+    Non-dumpable, its ``/proc/<pid>/fd``, ``environ`` and memory are closed to other processes of the
+    same user (code of other libraries among them), so the launch line it reads next from stdin (the
+    worker's credential, the secrets its library may see) cannot be read from its pipe by anyone else.
+    The runtime forked from it inherits this. Root, or a process with CAP_SYS_PTRACE, still can.
+    """
+    _prctl(_PR_SET_DUMPABLE, 0)
+    os.write(1, (SEALED + "\n").encode())
+
+
 def guarded(run_worker: Worker) -> int:
     """Run ``run_worker(launch_line, guard_pid)`` in a child process under this guard (Linux)."""
+    seal()
     line = read_launch_line()
     try:
         parent = json.loads(line).get("parent_pid")
@@ -154,4 +171,5 @@ def main(run_worker: Worker) -> int:
     """The worker process's entry point: guarded on Linux, the runtime directly elsewhere."""
     if sys.platform.startswith("linux"):
         return guarded(run_worker)
+    os.write(1, (SEALED + "\n").encode())  # nothing to seal here; the orchestrator waits for the line
     return run_worker(read_launch_line(), None)

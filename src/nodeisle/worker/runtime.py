@@ -172,7 +172,8 @@ class WorkerRuntime:
         views = config.views
         self.config_view = ConfigView(views.config_path, views.config_defaults, views.config_overrides)
         self.secrets_view = SecretsView(
-            self._environ, path=views.secrets_path, operator_keys=views.operator_keys, granted=views.granted
+            self._environ, path=views.secrets_path, operator_keys=views.operator_keys, granted=views.granted,
+            operator_values=views.operator_values,
         )
         # Dispatch by message type: the registry of what this side answers (nodeisle.wire.messages).
         self._handlers: dict[type[Any], Callable[[Any], Awaitable[Any]]] = {
