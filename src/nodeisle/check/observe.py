@@ -72,7 +72,7 @@ async def observe(manifest: LibraryManifest, mode: LibraryMode, *, home: Path | 
         # A worker audits its probe by itself; in this process the probe audits only when asked.
         audit = _audit.auditing_construction() if mode is LibraryMode.SHARED else contextlib.nullcontext()
         with audit:
-            result = await orchestrator.handle_async(RegisterLibraryRequest(path=str(manifest.path), mode=str(mode)))
+            result = await orchestrator.handle_async(RegisterLibraryRequest(path=str(manifest.path), mode=mode))
         state = orchestrator.libraries.get(manifest.name)
         if state is not None and state.host is not None:
             observed.worker_id = state.host.describe()[0]

@@ -6,7 +6,6 @@ It holds ``settings.json`` (this module), ``envs/`` (library virtualenvs), ``uv-
 
 from __future__ import annotations
 
-import enum
 import json
 import logging
 import os
@@ -16,27 +15,11 @@ from typing import Any
 
 from nodeisle.config.files import write_json_atomic
 from nodeisle.errors import NodeisleError
+from nodeisle.requests import LibraryMode
+
+__all__ = ["LibraryMode", "Settings", "SettingsError", "engine_home"]
 
 LOGGER = logging.getLogger("nodeisle.settings")
-
-
-class LibraryMode(enum.StrEnum):
-    SHARED = "shared"
-    ISOLATED = "isolated"
-
-    @classmethod
-    def parse(cls, text: object) -> LibraryMode:
-        """``shared`` or ``isolated``, in any case; anything else is a ValueError that lists both."""
-        word = text.strip().lower() if isinstance(text, str) else None
-        if word in ("shared", "isolated"):
-            return cls(word)
-        message = f"unknown library mode {text!r}; expected 'shared' or 'isolated'"
-        if word in ("worker", "orchestrator"):
-            message += (
-                f" ({text!r} is a manifest's suggested_worker_mode word: a library in a worker is 'isolated', "
-                "one in the orchestrator's process 'shared')"
-            )
-        raise ValueError(message)
 
 
 class SettingsError(NodeisleError):

@@ -256,7 +256,7 @@ class Orchestrator:
     # -- libraries --------------------------------------------------------------------------------
     async def _register_library(self, request: RegisterLibraryRequest) -> RegisterLibraryResult:
         manifest = load_manifest(request.path, require_inside=True)
-        wanted = _parse_mode(manifest.name, request.mode) if request.mode not in (None, "") else None
+        wanted = _parse_mode(manifest.name, request.mode) if request.mode is not None else None
         if manifest.name in self.libraries:
             existing = self.libraries[manifest.name].manifest.path
             if existing == manifest.path:
