@@ -110,7 +110,7 @@ def _local_identity() -> dict[str, str]:
 RUNTIME_PARTS = (
     "__init__.py", "errors.py", "requests.py", "logs.py", "py.typed",
     "node/", "strict/", "manifest/", "manifest.py", "bus/", "worker/",
-    "config/__init__.py", "config/views.py", "config/dotenv.py",
+    "config/__init__.py", "config/defaults.py", "config/views.py", "config/dotenv.py",
 )
 
 
