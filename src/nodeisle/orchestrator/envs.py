@@ -109,7 +109,7 @@ def _local_identity() -> dict[str, str]:
 #: contracts in tests/test_architecture.py keep them free of the orchestrator's side).
 RUNTIME_PARTS = (
     "__init__.py", "errors.py", "requests.py", "logs.py", "py.typed",
-    "node/", "strict/", "manifest/", "manifest.py", "bus/", "worker/",
+    "node/", "strict/", "manifest/", "bus/", "worker/",
     "config/__init__.py", "config/defaults.py", "config/views.py", "config/dotenv.py",
 )
 
