@@ -16,16 +16,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from nodeisle.check.checklist import (
-    CheckItem,
-    CheckReport,
-    Evidence,
-    NodeRun,
-    Observed,
-    Status,
-    contradictory_declarations,
-    judge,
-)
+from nodeisle.check.checklist import contradictory_declarations, judge
+from nodeisle.check.report import CheckItem, CheckReport, Evidence, NodeRun, Observed, Status
 from nodeisle.check.source_scan import scan_library
 from nodeisle.config.settings import LibraryMode, Settings
 from nodeisle.errors import ManifestError
