@@ -9,9 +9,11 @@ side effects.
 from __future__ import annotations
 
 import dataclasses
-import enum
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
+
+from nodeisle.placement import LibraryMode as LibraryMode  # re-exported: requests carry it
+from nodeisle.placement import as_mode
 
 
 @dataclass(kw_only=True)
@@ -32,43 +34,6 @@ class Request:
     #: True when a worker answers the request from its own view of the state (config and secrets,
     #: refreshed by the orchestrator's broadcasts): no round trip, and not a reach-in.
     worker_view: ClassVar[bool] = False
-
-
-class LibraryMode(enum.StrEnum):
-    """Where a library's nodes run: ``shared`` (in the orchestrator's process) or ``isolated`` (in a worker).
-
-    The one placement enum: requests, settings (``settings.json``), workflows and the CLI use it. It is
-    a ``str``, so it crosses the bus and JSON as its word.
-    """
-
-    SHARED = "shared"
-    ISOLATED = "isolated"
-
-    @classmethod
-    def parse(cls, text: object) -> LibraryMode:
-        """``shared`` or ``isolated``, in any case; anything else is a ValueError that lists both."""
-        word = text.strip().lower() if isinstance(text, str) else None
-        if word in ("shared", "isolated"):
-            return cls(word)
-        message = f"unknown library mode {text!r}; expected 'shared' or 'isolated'"
-        if word in ("worker", "orchestrator"):
-            message += (
-                f" ({text!r} is a manifest's suggested_worker_mode word: a library in a worker is 'isolated', "
-                "one in the orchestrator's process 'shared')"
-            )
-        raise ValueError(message)
-
-
-def _as_mode(value: object) -> Any:
-    """An accepted mode word (any case) as its :class:`LibraryMode`; anything else as given.
-
-    A wrong word is not an exception where the request is built: the orchestrator answers the
-    request with a failure naming the library and the accepted words (``LibraryMode.parse``).
-    """
-    try:
-        return LibraryMode.parse(value)
-    except ValueError:
-        return value
 
 
 # -- shared value types ---------------------------------------------------------------------------
@@ -138,7 +103,7 @@ class RegisterLibraryRequest(Request):
     mode: LibraryMode | None = None  # for this engine only; None: settings, else the manifest's suggestion
 
     def __post_init__(self) -> None:
-        self.mode = None if self.mode in (None, "") else _as_mode(self.mode)
+        self.mode = None if self.mode in (None, "") else as_mode(self.mode)
 
 
 @dataclass(kw_only=True)
@@ -164,7 +129,7 @@ class SetLibraryModeRequest(Request):
     mode: LibraryMode
 
     def __post_init__(self) -> None:
-        self.mode = _as_mode(self.mode)
+        self.mode = as_mode(self.mode)
 
 
 # -- flows --------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from typing import Any
 
 from nodeisle.config.files import write_json_atomic
 from nodeisle.errors import NodeisleError
-from nodeisle.requests import LibraryMode
+from nodeisle.placement import LibraryMode
 
 __all__ = ["LibraryMode", "Settings", "SettingsError", "engine_home"]
 

@@ -33,13 +33,7 @@ from pathlib import Path
 from typing import Any, Literal, TextIO
 
 from nodeisle.errors import EnvironmentBuildError, LibraryError
-from nodeisle.orchestrator.runtime_copy import (
-    RUNTIME_PARTS,
-    install_runtime,
-    read_stamp,
-    runtime_digest,
-    runtime_files,
-)
+from nodeisle.orchestrator.runtime_copy import RUNTIME_PARTS, install_runtime, read_stamp, runtime_digest, runtime_files
 
 __all__ = ["MARKER_NAME", "RUNTIME_PARTS", "EnvInfo", "EnvManager", "EnvProgress", "EnvStep", "slug"]
 
