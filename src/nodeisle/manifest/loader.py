@@ -209,36 +209,31 @@ class _Builder:
                     self.warn(f"{prefix}[{i}]", message)
         return Dependencies(pip, flags, execs)
 
-    def declarations(self, value: object) -> Declarations:
+    def declaration_items(self, value: object) -> list[tuple[str, object, bool]]:
+        """(json path, declaration, value sits directly at the path) for each declaration; [] for none."""
         base = "metadata.declarations"
-        items: list[tuple[str, object, bool]]  # (json path, declaration, value sits directly at the path)
         if value is None:
-            return Declarations()
+            return []
         if isinstance(value, dict):
             self.warn(base, 'must be a list of typed objects such as [{"type": "worker_mode_compatibility",'
                       ' "compatibility": "COMPATIBLE"}]; found an object, read as {type: value} pairs')
-            items = [(f"{base}.{k}", {**v, "type": k} if isinstance(v, dict)
-                      else {"type": k, _WORKER_TYPES.get(k, "value"): v}, not isinstance(v, dict))
-                     for k, v in value.items()]
-        elif isinstance(value, list):
-            items = [(f"{base}[{i}]", v, False) for i, v in enumerate(value)]
-        else:
-            raise self.error(base, value, 'a list of declaration objects, each with a "type"')
+            return [(f"{base}.{k}", {**v, "type": k} if isinstance(v, dict)
+                     else {"type": k, _WORKER_TYPES.get(k, "value"): v}, not isinstance(v, dict))
+                    for k, v in value.items()]
+        if isinstance(value, list):
+            return [(f"{base}[{i}]", v, False) for i, v in enumerate(value)]
+        raise self.error(base, value, 'a list of declaration objects, each with a "type"')
+
+    def declarations(self, value: object) -> Declarations:
+        if value is None:
+            return Declarations()
         compat: tuple[Compatibility, str] | None = None
         mode: tuple[WorkerMode, str] | None = None
         secrets: tuple[str, ...] | None = None
         unknown: list[str] = []
         seen: dict[str, str] = {}
-        for path, entry, direct in items:
-            if not isinstance(entry, dict):
-                raise self.error(path, entry, 'a declaration object with a "type" key')
-            kind = entry.get("type", _MISSING)
-            if not isinstance(kind, str) or not kind:
-                raise self.error(f"{path}.type", kind, "a declaration type such as worker_mode_compatibility")
-            if kind in _WORKER_TYPES and kind in seen:
-                raise self.error(path, entry, f"at most one {kind} declaration",
-                                 f"The first one is {seen[kind]}; keep one of them")
-            seen.setdefault(kind, path)
+        for path, raw, direct in self.declaration_items(value):
+            kind, entry = self.declaration(path, raw, seen)
             if kind == "worker_mode_compatibility":
                 compat = (self.enum_field(entry, path, "compatibility", Compatibility, direct), path)
             elif kind == "suggested_worker_mode":
@@ -252,7 +247,7 @@ class _Builder:
                           f"{', '.join(_WORKER_TYPES)})")
         if compat and mode and compat[0] is Compatibility.INCOMPATIBLE and mode[0] is WorkerMode.WORKER:
             raise ManifestError(
-                str(self.file), base,
+                str(self.file), "metadata.declarations",
                 f"worker_mode_compatibility INCOMPATIBLE ({compat[1]}) together with suggested_worker_mode"
                 f" WORKER ({mode[1]})",
                 "suggested_worker_mode ORCHESTRATOR (or none) for an INCOMPATIBLE library, or"
@@ -260,6 +255,19 @@ class _Builder:
                 "A library that must never be hosted on a worker cannot suggest launching on one")
         return Declarations(compat[0] if compat else Compatibility.COMPATIBLE, mode[0] if mode else None,
                             secrets, tuple(unknown))
+
+    def declaration(self, path: str, entry: object, seen: dict[str, str]) -> tuple[str, Mapping[str, object]]:
+        """One declaration object and its ``type`` (``seen``: where each worker type was first declared)."""
+        if not isinstance(entry, dict):
+            raise self.error(path, entry, 'a declaration object with a "type" key')
+        kind = entry.get("type", _MISSING)
+        if not isinstance(kind, str) or not kind:
+            raise self.error(f"{path}.type", kind, "a declaration type such as worker_mode_compatibility")
+        if kind in _WORKER_TYPES and kind in seen:
+            raise self.error(path, entry, f"at most one {kind} declaration",
+                             f"The first one is {seen[kind]}; keep one of them")
+        seen.setdefault(kind, path)
+        return kind, entry
 
     def enum_field(self, entry: Mapping[str, object], path: str, key: str, cls: type[_E], direct: bool) -> _E:
         raw = entry.get(key, _MISSING)

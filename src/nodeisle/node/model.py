@@ -145,7 +145,9 @@ def _normalize_modes(modes: Iterable[ParameterMode | str] | None) -> tuple[Param
 class Parameter:
     """A named, typed slot on a node."""
 
-    def __init__(
+    # Library-facing API: node code calls Parameter(name, type, default_value, ...) with these by name or
+    # position, so they stay separate arguments.
+    def __init__(  # noqa: PLR0913
         self,
         name: str,
         type: str = "any",
