@@ -53,3 +53,23 @@ def test_every_request_class_in_the_module_is_registered() -> None:
     public = {obj for name, obj in vars(module).items()
               if isinstance(obj, type) and issubclass(obj, Request) and obj is not Request and not name.startswith("_")}
     assert public == set(REQUEST_TYPES)
+
+
+def test_a_library_mode_is_one_enum_read_from_any_case_and_crossing_the_bus_as_its_word() -> None:
+    from nodeisle.bus import codec
+    from nodeisle.config.settings import LibraryMode as SettingsMode
+    from nodeisle.requests import WIRE_TYPES, LibraryMode, RegisterLibraryRequest, SetLibraryModeRequest
+
+    assert SettingsMode is LibraryMode
+    assert RegisterLibraryRequest(path="p", mode="Isolated").mode is LibraryMode.ISOLATED  # type: ignore[arg-type]
+    assert RegisterLibraryRequest(path="p", mode="").mode is None  # type: ignore[arg-type]
+    switch = SetLibraryModeRequest(library_name="L", mode=" SHARED ")  # type: ignore[arg-type]
+    assert switch.mode is LibraryMode.SHARED
+    tree, attachments = codec.encode(switch, WIRE_TYPES)
+    assert tree["fields"]["mode"] == "shared"
+    decoded = codec.decode(tree, attachments, WIRE_TYPES)
+    assert decoded == switch and decoded.mode is LibraryMode.SHARED
+    # A wrong word is kept as given: the orchestrator answers it with a failure listing the accepted words.
+    assert SetLibraryModeRequest(library_name="L", mode="sideways").mode == "sideways"  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="expected 'shared' or 'isolated'"):
+        LibraryMode.parse("sideways")

@@ -6,7 +6,8 @@ because it is also the worker runtime installed into every isolated library's en
 
 from nodeisle.errors import NodeisleError, RequestRefused
 from nodeisle.node.api import ahandle_request, handle_request
-from nodeisle.node.model import BaseNode, Options, Parameter, ParameterMode, Trait
+from nodeisle.node.model import BaseNode, Options, Parameter, Trait
+from nodeisle.node.spec import ParameterMode
 
 __version__ = "0.1.0"
 

@@ -12,6 +12,9 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
 
+from nodeisle.placement import LibraryMode as LibraryMode  # re-exported: requests carry it
+from nodeisle.placement import as_mode
+
 
 @dataclass(kw_only=True)
 class Result:
@@ -97,7 +100,10 @@ class RegisterLibraryRequest(Request):
 
     result_type: ClassVar[type[Result]] = RegisterLibraryResult
     path: str
-    mode: str | None = None  # "shared" | "isolated" for this engine only; None = settings / manifest
+    mode: LibraryMode | None = None  # for this engine only; None: settings, else the manifest's suggestion
+
+    def __post_init__(self) -> None:
+        self.mode = None if self.mode in (None, "") else as_mode(self.mode)
 
 
 @dataclass(kw_only=True)
@@ -120,7 +126,10 @@ class ReloadLibraryRequest(Request):
 @dataclass(kw_only=True)
 class SetLibraryModeRequest(Request):
     library_name: str
-    mode: str  # "shared" | "isolated"
+    mode: LibraryMode
+
+    def __post_init__(self) -> None:
+        self.mode = as_mode(self.mode)
 
 
 # -- flows --------------------------------------------------------------------------------------------

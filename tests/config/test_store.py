@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import stat
@@ -13,11 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from nodeisle.config.settings import Settings
+from nodeisle.config.defaults import PROBE_TIMEOUT
 from nodeisle.config.store import (
     SETTINGS,
     ConfigError,
     ConfigStore,
+    EngineConfig,
     Source,
     parse_flags,
 )
@@ -189,15 +191,27 @@ def test_concurrent_writers_in_threads_and_processes_lose_no_update(tmp_path: Pa
     assert all(len(values) == 25 for values in libraries.values())
 
 
-def test_config_overlays_the_settings_tunables_and_keeps_settings_json_find_links(tmp_path: Path) -> None:
-    settings = Settings(tmp_path / "settings.json", find_links=["/from/settings"], probe_timeout=3.0)
-    untouched = store(tmp_path).apply_to(settings)
-    assert untouched is settings
-    config = store(tmp_path, {"NODEISLE_FIND_LINKS": "/from/env", "NODEISLE_EXECUTION_TIMEOUT": "9"})
+def test_the_engine_config_is_the_table_defaults_under_the_layers_frozen(tmp_path: Path) -> None:
+    assert [f.name for f in dataclasses.fields(EngineConfig)] == [s.key for s in SETTINGS]
+    defaults = EngineConfig.defaults()
+    assert store(tmp_path).snapshot() == defaults
+    assert (defaults.probe_timeout, defaults.execution_timeout, defaults.find_links) == (PROBE_TIMEOUT, 600.0, ())
+    config = store(tmp_path, {"NODEISLE_FIND_LINKS": "/from/env", "NODEISLE_EXECUTION_TIMEOUT": "9"}, {"probe_timeout": 3})
     config.set("crash_limit", 7)
-    applied = config.apply_to(settings)
-    assert applied.find_links == ["/from/settings", "/from/env"]
-    assert (applied.execution_timeout, applied.crash_limit, applied.probe_timeout) == (9.0, 7, 3.0)
+    snapshot = config.snapshot()
+    assert snapshot.find_links == ("/from/env",)
+    assert (snapshot.execution_timeout, snapshot.crash_limit, snapshot.probe_timeout) == (9.0, 7, 3.0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        snapshot.crash_limit = 1  # type: ignore[misc]
+
+
+def test_the_orchestrator_reads_its_tunables_from_the_engine_config(home: Path) -> None:
+    async def body() -> None:
+        async with build_orchestrator(config_flags={"execution_timeout": 9}) as o:
+            assert o.config.execution_timeout == 9.0 and o.config.probe_timeout == PROBE_TIMEOUT
+            assert not hasattr(o.settings, "execution_timeout")
+
+    run(body(), timeout=30)
 
 
 # -- through the orchestrator -----------------------------------------------------------------------
@@ -253,7 +267,7 @@ def test_settings_json_holds_only_libraries_and_a_tunable_there_is_ignored_with_
 
     (tmp_path / "settings.json").write_text('{"libraries": [], "execution_timeout": 1200}')
     settings = Settings.load(tmp_path)
-    assert settings.execution_timeout == 600.0
+    assert not hasattr(settings, "execution_timeout")
     assert any("nodeisle config set execution_timeout" in r.getMessage() for r in caplog.records)
     settings.save()
     assert json.loads((tmp_path / "settings.json").read_text()) == {"libraries": [], "library_modes": {}}

@@ -8,7 +8,7 @@ from typing import Any
 from nodeisle.flow.graph import Graph, NodeRecord
 from nodeisle.flow.runner import run_flow
 from nodeisle.node.hosting import ExecutionOutcome
-from nodeisle.node.model import ParameterSpec
+from nodeisle.node.spec import ParameterSpec
 from nodeisle.requests import ConnectionInfo, RemoteError
 from tests.conftest import run
 

@@ -6,8 +6,8 @@ from typing import Any
 
 from nodeisle import BaseNode, Parameter, ParameterMode
 from nodeisle.node.hosting import Host, NodeInvocation, execute, materialize
-from nodeisle.node.model import ParameterSpec
 from nodeisle.node.scope import NodeScope, Phase
+from nodeisle.node.spec import ParameterSpec
 from nodeisle.strict.rules import Context
 from tests.conftest import run
 

@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 
-from nodeisle.config.settings import Settings
 from nodeisle.orchestrator.engine import Orchestrator, build_orchestrator
 from nodeisle.requests import (
     AddParameterToNodeRequest,
@@ -89,15 +88,13 @@ def lib(tmp_path: Path) -> Path:
     return write_library(tmp_path, "Faulty", NODES, CLASSES)
 
 
-def settings(home: Path, **changes: Any) -> Settings:
-    loaded = Settings.load(home)
-    for key, value in changes.items():
-        setattr(loaded, key, value)
-    return loaded
+def tunables(**changes: Any) -> dict[str, Any]:
+    """This test's tunables, as the highest config layer (``-c`` flags), which is how code sets them."""
+    return changes
 
 
-async def started(lib: Path, mode: str, s: Settings, **nodes: str) -> Orchestrator:
-    o = build_orchestrator(settings=s)
+async def started(lib: Path, mode: str, flags: dict[str, Any], **nodes: str) -> Orchestrator:
+    o = build_orchestrator(config_flags=flags)
     await o.__aenter__()
     ok(await o.handle_async(RegisterLibraryRequest(path=str(lib), mode=mode)))
     for name, node_type in nodes.items():
@@ -111,7 +108,7 @@ async def execute(o: Orchestrator, node: str, **values: Any) -> Any:
 
 def test_deadline_cancels_a_cooperative_node_and_keeps_its_worker(lib: Path, offline_home: Path) -> None:
     async def body() -> None:
-        o = await started(lib, "isolated", settings(offline_home), a="AsyncWait")
+        o = await started(lib, "isolated", tunables(), a="AsyncWait")
         try:
             pid = ok(await execute(o, "a", seconds=0)).parameter_output_values["pid"]
             t0 = time.monotonic()
@@ -128,7 +125,7 @@ def test_deadline_cancels_a_cooperative_node_and_keeps_its_worker(lib: Path, off
 
 def test_deadline_terminates_a_worker_whose_node_does_not_stop(lib: Path, offline_home: Path) -> None:
     async def body() -> None:
-        o = await started(lib, "isolated", settings(offline_home), w="Wait")
+        o = await started(lib, "isolated", tunables(), w="Wait")
         try:
             pid = ok(await execute(o, "w", seconds=0)).parameter_output_values["pid"]
             late = await execute(o, "w", seconds=60)
@@ -145,7 +142,7 @@ def test_deadline_terminates_a_worker_whose_node_does_not_stop(lib: Path, offlin
 
 def test_default_deadline_comes_from_settings_and_says_so(lib: Path, home: Path) -> None:
     async def body() -> None:
-        o = build_orchestrator(settings=settings(home, execution_timeout=0.3))
+        o = build_orchestrator(config_flags=tunables(execution_timeout=0.3))
         async with o:
             ok(await o.handle_async(RegisterLibraryRequest(path=str(lib), mode="shared")))
             ok(await o.handle_async(CreateNodeRequest(node_type="AsyncWait", node_name="a")))
@@ -156,7 +153,7 @@ def test_default_deadline_comes_from_settings_and_says_so(lib: Path, home: Path)
 
 
 def test_worker_that_stops_answering_heartbeats_is_replaced(lib: Path, offline_home: Path) -> None:
-    s = settings(offline_home, heartbeat_interval=0.2, heartbeat_timeout=0.6, execution_timeout=60)
+    s = tunables(heartbeat_interval=0.2, heartbeat_timeout=0.6, execution_timeout=60)
 
     async def body() -> None:
         o = await started(lib, "isolated", s)
@@ -173,7 +170,7 @@ def test_worker_that_stops_answering_heartbeats_is_replaced(lib: Path, offline_h
 
 def test_crash_loop_marks_the_library_failed_with_the_last_reason(lib: Path, offline_home: Path) -> None:
     async def body() -> None:
-        o = await started(lib, "isolated", settings(offline_home, crash_limit=3, crash_window=60), d="Die")
+        o = await started(lib, "isolated", tunables(crash_limit=3, crash_window=60), d="Die")
         try:
             for _ in range(3):
                 crashed = await execute(o, "d")
@@ -233,7 +230,7 @@ def test_a_worker_that_cannot_be_spawned_fails_the_execution_and_a_later_one_rec
     lib: Path, offline_home: Path
 ) -> None:
     async def body() -> None:
-        o = await started(lib, "isolated", settings(offline_home), w="Wait")
+        o = await started(lib, "isolated", tunables(), w="Wait")
         try:
             host = o.libraries["Faulty"].host
             worker = host.worker  # type: ignore[union-attr]
@@ -259,7 +256,7 @@ def test_a_worker_that_cannot_be_spawned_fails_the_execution_and_a_later_one_rec
 @pytest.mark.parametrize("mode", ["shared", "isolated"])
 def test_setting_a_value_whose_hook_hangs_fails_at_the_deadline(lib: Path, offline_home: Path, mode: str) -> None:
     async def body() -> None:
-        o = await started(lib, mode, settings(offline_home, execution_timeout=0.5), h="SlowHook")
+        o = await started(lib, mode, tunables(execution_timeout=0.5), h="SlowHook")
         try:
             t0 = time.monotonic()
             hung = await o.handle_async(SetParameterValueRequest(node_name="h", parameter_name="delay", value=3))
@@ -279,7 +276,7 @@ def test_a_value_that_cannot_cross_is_a_clear_failure_when_set_on_an_isolated_no
     import threading
 
     async def body() -> None:
-        o = await started(lib, "isolated", settings(offline_home), h="SlowHook")
+        o = await started(lib, "isolated", tunables(), h="SlowHook")
         try:
             bad = await o.handle_async(SetParameterValueRequest(node_name="h", parameter_name="data",
                                                                 value=threading.Lock()))
@@ -294,7 +291,7 @@ def test_a_value_that_cannot_cross_is_a_clear_failure_when_set_on_an_isolated_no
 
 def test_a_parameter_added_while_a_value_is_being_set_is_not_lost(lib: Path, offline_home: Path) -> None:
     async def body() -> None:
-        o = await started(lib, "shared", settings(offline_home), h="SlowHook")
+        o = await started(lib, "shared", tunables(), h="SlowHook")
         try:
             setting = asyncio.ensure_future(
                 o.handle_async(SetParameterValueRequest(node_name="h", parameter_name="delay", value=0.5)))

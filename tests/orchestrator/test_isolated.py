@@ -356,13 +356,9 @@ class BusInInit(BaseNode):
 
 def test_schema_probe_drops_broken_classes_and_says_why(tmp_path: Path, offline_home: Path) -> None:
     lib = write_library(tmp_path, "Probe", PROBE_NODES, ["Fine", "RaisesInInit", "SlowInit", "BusInInit", "Missing"])
-    from nodeisle.config.settings import Settings
-
-    settings = Settings.load(offline_home)
-    settings.probe_timeout = 1.0
 
     async def body() -> None:
-        async with build_orchestrator(settings=settings) as o:
+        async with build_orchestrator(config_flags={"probe_timeout": 1.0}) as o:
             await register(o, lib)
             [info] = ok(await o.handle_async(ListRegisteredLibrariesRequest())).libraries
             assert info.node_types == ["Fine"]

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from nodeisle.config.settings import Settings
 from nodeisle.orchestrator.engine import Orchestrator, build_orchestrator
 from nodeisle.requests import CreateNodeRequest, ExecuteNodeRequest, RegisterLibraryRequest
 from tests.conftest import run, write_library
@@ -67,12 +66,10 @@ async def job(o: Orchestrator, i: int) -> tuple[int, Any]:
 def test_thousand_concurrent_executions_complete_correlated_and_memory_returns(
     tmp_path: Path, offline_home: Path
 ) -> None:
-    settings = Settings.load(offline_home)
-    settings.crash_limit = 100
     libs = [write_library(tmp_path, f"Soak {n}", NODES, ["Job"]) for n in range(LIBRARIES)]
 
     async def body() -> None:
-        async with build_orchestrator(settings=settings) as o:
+        async with build_orchestrator(config_flags={"crash_limit": 100}) as o:
             for n, lib in enumerate(libs):
                 assert (await o.handle_async(RegisterLibraryRequest(path=str(lib), mode="isolated"))).succeeded
                 await o.handle_async(CreateNodeRequest(node_type="Job", library_name=f"Soak {n}", node_name=f"job{n}"))

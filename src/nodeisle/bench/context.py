@@ -23,7 +23,7 @@ from nodeisle.config.settings import Settings
 from nodeisle.orchestrator.engine import Orchestrator, build_orchestrator
 from nodeisle.orchestrator.hosts import RUNTIME_REQUIREMENTS
 from nodeisle.orchestrator.workers import worker_environment
-from nodeisle.requests import CreateNodeRequest, ExecuteNodeRequest, RegisterLibraryRequest, Result
+from nodeisle.requests import CreateNodeRequest, ExecuteNodeRequest, LibraryMode, RegisterLibraryRequest, Result
 
 TRIVIAL = "Bench Trivial"
 PAYLOAD = "Bench Payload"
@@ -138,7 +138,8 @@ class Context:
         return orchestrator.envs.ensure(name, pins, [], list(RUNTIME_REQUIREMENTS), runtime_source())
 
     async def register(self, orchestrator: Orchestrator, name: str, mode: str) -> None:
-        ok(await orchestrator.handle_async(RegisterLibraryRequest(path=str(self.library(name)), mode=mode)))
+        request = RegisterLibraryRequest(path=str(self.library(name)), mode=LibraryMode(mode))
+        ok(await orchestrator.handle_async(request))
 
     async def trivial(self, mode: str) -> Orchestrator:
         """An orchestrator with the trivial library in ``mode`` and one ``Add`` node named ``a``."""

@@ -3,51 +3,13 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-TRIVIAL_NODES = '''
-import os
-from nodeisle import BaseNode, Parameter, ParameterMode
-
-
-class Add(BaseNode):
-    """The trivial node: one int in, one int out."""
-
-    def __init__(self, name, metadata=None):
-        super().__init__(name, metadata)
-        self.add_parameter(Parameter("x", type="int", default_value=0, allowed_modes={ParameterMode.INPUT}))
-        self.add_parameter(Parameter("y", type="int", allowed_modes={ParameterMode.OUTPUT}))
-
-    def process(self):
-        self.parameter_output_values["y"] = self.parameter_values["x"] + 1
-
-
-class Pid(BaseNode):
-    def __init__(self, name, metadata=None):
-        super().__init__(name, metadata)
-        self.add_parameter(Parameter("pid", type="int", allowed_modes={ParameterMode.OUTPUT}))
-
-    def process(self):
-        self.parameter_output_values["pid"] = os.getpid()
-'''
-
-PAYLOAD_NODES = '''
-from nodeisle import BaseNode, Parameter, ParameterMode
-
-
-class Echo(BaseNode):
-    """Returns its input unchanged: the payload goes into the worker and comes back."""
-
-    def __init__(self, name, metadata=None):
-        super().__init__(name, metadata)
-        self.add_parameter(Parameter("data", type="any", allowed_modes={ParameterMode.INPUT}))
-        self.add_parameter(Parameter("data_out", type="any", allowed_modes={ParameterMode.OUTPUT}))
-
-    def process(self):
-        self.parameter_output_values["data_out"] = self.parameter_values["data"]
-'''
-
+#: The libraries' node files: real modules, copied into each library folder as ``nodes.py``.
+TRIVIAL_NODES = Path(__file__).with_name("trivial_nodes.py")
+PAYLOAD_NODES = Path(__file__).with_name("payload_nodes.py")
 TRIVIAL_CLASSES = ("Add", "Pid")
 PAYLOAD_CLASSES = ("Echo",)
 
@@ -57,11 +19,11 @@ def plain_add(x: int) -> int:
     return x + 1
 
 
-def write_library(root: Path, name: str, source: str, classes: Sequence[str], pins: Sequence[str] = ()) -> Path:
-    """Write a one-file library (manifest + nodes.py) under ``root`` and return its manifest path."""
+def write_library(root: Path, name: str, nodes: Path, classes: Sequence[str], pins: Sequence[str] = ()) -> Path:
+    """Write a one-file library (manifest + ``nodes`` as nodes.py) under ``root``; return its manifest path."""
     folder = root / name.lower().replace(" ", "_")
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "nodes.py").write_text(source)
+    shutil.copyfile(nodes, folder / "nodes.py")
     manifest = {
         "name": name,
         "library_schema_version": "0.9.0",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -24,51 +25,10 @@ from nodeisle.bench.suite import ROWS, RowSpec, measure_payload
 PEER = "pyisolate"
 TRIVIAL_CALLS = 1000
 
-EXTENSION = '''
-from pyisolate import ExtensionBase
-
-
-class BenchExtension(ExtensionBase):
-    async def echo(self, value):
-        return value
-'''
-
-DRIVER = r'''
-import asyncio, json, sys, time
-ext_dir, venv_root, numpy_pin = sys.argv[1], sys.argv[2], sys.argv[5]
-calls, megabytes = int(sys.argv[3]), int(sys.argv[4])
-sys.path.insert(0, ext_dir)
-import numpy
-import pyisolate
-from bench_extension import BenchExtension
-
-
-async def main():
-    manager = pyisolate.ExtensionManager(BenchExtension, pyisolate.ExtensionManagerConfig(venv_root_path=venv_root))
-    started = time.perf_counter()
-    ext = manager.load_extension(pyisolate.ExtensionConfig(
-        name="nodeisle_bench", module_path=ext_dir, isolated=True, dependencies=[numpy_pin], apis=[],
-        share_torch=False, share_cuda_ipc=False, execution_model="sealed_worker",
-        sandbox_mode=pyisolate.SandboxMode.DISABLED))
-    assert await ext.echo(0) == 0
-    load = time.perf_counter() - started
-    trivial = []
-    for i in range(calls):
-        started = time.perf_counter()
-        await ext.echo(i)
-        trivial.append(time.perf_counter() - started)
-    array = numpy.random.default_rng(0).random(megabytes * 1_000_000 // 4, dtype=numpy.float32)
-    started = time.perf_counter()
-    back = numpy.asarray(await ext.echo(array), dtype=numpy.float32)
-    array_s = time.perf_counter() - started
-    same = back.shape == array.shape and bool(numpy.array_equal(back, array))
-    ext.stop()
-    print(json.dumps({"version": pyisolate.__version__, "load_s": load, "trivial_s": trivial, "array_s": [array_s],
-                      "array_ok": same}))
-
-
-asyncio.run(main())
-'''
+#: The extension pyisolate loads and the driver that times it: scripts of their own, run by file path in
+#: pyisolate's venv (never imported here).
+EXTENSION = Path(__file__).with_name("peer_extension.py")
+DRIVER = Path(__file__).with_name("peer_driver.py")
 
 
 async def _peer_figures(ctx: Context) -> dict[str, Any]:
@@ -93,7 +53,7 @@ def _run_peer(root: Path, numpy_pin: str) -> dict[str, Any]:
     ext = root / "extension"
     ext.mkdir(parents=True, exist_ok=True)
     (ext / "__init__.py").write_text("")
-    (ext / "bench_extension.py").write_text(EXTENSION)
+    shutil.copyfile(EXTENSION, ext / "bench_extension.py")
     env = {**os.environ, "UV_NO_PROGRESS": "1", "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"}
     env.pop("VIRTUAL_ENV", None)
     links = [a for link in os.environ.get("NODEISLE_FIND_LINKS", "").split(os.pathsep) if link
@@ -107,7 +67,7 @@ def _run_peer(root: Path, numpy_pin: str) -> dict[str, Any]:
             raise BenchFailure(f"cannot install {PEER} into its own venv (`uv {step[1]}` failed, it needs PyPI): "
                                f"{done.stderr.strip()[-400:]}")
     try:
-        done = subprocess.run([str(venv / "bin" / "python"), "-c", DRIVER, str(ext), str(root / "venvs"),
+        done = subprocess.run([str(venv / "bin" / "python"), "-P", str(DRIVER), str(ext), str(root / "venvs"),
                                str(TRIVIAL_CALLS), "16", numpy_pin],
                               capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL, check=False,
                               timeout=1800, cwd=root)

@@ -23,14 +23,13 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import functools
 import re
 import struct
 import sys
-import types
-import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
+
+from nodeisle.bus.coerce import coercers as _coercers
 
 TAG = "$ni"
 
@@ -105,6 +104,9 @@ def _key_segment(key: str) -> str:
     return f".{key}" if _IDENTIFIER.fullmatch(key) else f"[{key!r}]"
 
 
+_NOT_A_SUBCLASS = object()  # _encode_as_base: the value is no subclass of a JSON type
+
+
 class Encoder:
     """Encodes one value; collects its attachments in ``attachments`` (order = reference number)."""
 
@@ -138,6 +140,10 @@ class Encoder:
             return self._encode_items(value)
         if kind is dict:
             return self._encode_dict(value)
+        return self._encode_other(value, kind)
+
+    def _encode_other(self, value: Any, kind: type[Any]) -> Any:
+        """Every value that is not exactly a JSON type, in the order the checks must run."""
         numpy = sys.modules.get("numpy")  # before the subclass checks: numpy.float64 is a float
         if numpy is not None and isinstance(value, (numpy.ndarray, numpy.generic)):
             return self._encode_numpy(numpy, value)
@@ -149,7 +155,21 @@ class Encoder:
             return {TAG: "tuple", "items": self._encode_items(value)}
         if isinstance(value, enum.Enum) and not isinstance(value, (int, float, str)):
             return self._encode(value.value)
-        # Subclasses of the JSON scalars travel as the base type (the base method, not an override).
+        base = self._encode_as_base(value)
+        if base is not _NOT_A_SUBCLASS:
+            return base
+        if dataclasses.is_dataclass(value) and not isinstance(value, type) and kind in self._wire_names:
+            return self._encode_dataclass(value, self._wire_names[kind])
+        try:
+            view = memoryview(value)
+        except TypeError:
+            raise UnencodableValue("", _type_name(value), _HINTS.get(kind, "")) from None
+        if numpy is not None:
+            return self._encode_numpy(numpy, numpy.asarray(view), _type_name(value))
+        return self._encode_buffer(view, _type_name(value))
+
+    def _encode_as_base(self, value: Any) -> Any:
+        """A subclass of a JSON type as its base type (the base method, not an override); else _NOT_A_SUBCLASS."""
         if isinstance(value, bool):
             return bool(value)
         if isinstance(value, str):
@@ -162,21 +182,16 @@ class Encoder:
             return self._encode_items(value)
         if isinstance(value, Mapping):
             return self._encode_dict(value)
-        if dataclasses.is_dataclass(value) and not isinstance(value, type) and kind in self._wire_names:
-            self._enter(value)
-            fields = {}
-            for field in dataclasses.fields(value):
-                if field.init:
-                    fields[field.name] = self._nested(getattr(value, field.name), "." + field.name)
-            self._depth -= 1
-            return {TAG: "dc", "type": self._wire_names[kind], "fields": fields}
-        try:
-            view = memoryview(value)
-        except TypeError:
-            raise UnencodableValue("", _type_name(value), _HINTS.get(kind, "")) from None
-        if numpy is not None:
-            return self._encode_numpy(numpy, numpy.asarray(view), _type_name(value))
-        return self._encode_buffer(view, _type_name(value))
+        return _NOT_A_SUBCLASS
+
+    def _encode_dataclass(self, value: Any, wire_name: str) -> dict[str, Any]:
+        self._enter(value)
+        fields = {}
+        for field in dataclasses.fields(value):
+            if field.init:
+                fields[field.name] = self._nested(getattr(value, field.name), "." + field.name)
+        self._depth -= 1
+        return {TAG: "dc", "type": wire_name, "fields": fields}
 
     def _encode_str(self, value: str) -> dict[str, Any]:
         data = value.encode("utf-8", "surrogatepass")  # lone surrogates round-trip, as they do in JSON
@@ -298,6 +313,9 @@ class Decoder:
         tag = tree.get(TAG)
         if tag is None:
             return {key: self._decode(item) for key, item in tree.items()}
+        return self._decode_tagged(tree, tag)
+
+    def _decode_tagged(self, tree: dict[str, Any], tag: Any) -> Any:
         if tag == "bytes":
             return bytes(self._attachment(tree))
         if tag == "str":
@@ -367,39 +385,6 @@ class Decoder:
             return _plain_view(self._attachment(tree), format_dtype(fmt), tuple(_list(tree, "shape")))
         dtype = numpy.dtype(fmt.lstrip("@").replace("!", ">"))
         return self._decode_array(tree, dtype.str)
-
-
-_COERCERS: dict[type[Any], dict[str, Callable[[Any], Any]]] = {}
-
-
-def _coercers(cls: type[Any]) -> dict[str, Callable[[Any], Any]]:
-    """For each field of a wire dataclass annotated with an enum (or a tuple of one), how to rebuild it."""
-    found = _COERCERS.get(cls)
-    if found is None:
-        found = {}
-        try:
-            hints = typing.get_type_hints(cls)
-        except Exception:  # an annotation this process cannot resolve: nothing to coerce
-            hints = {}
-        for name, hint in hints.items():
-            options = [a for a in typing.get_args(hint) if a is not type(None)] if _is_optional(hint) else [hint]
-            hint = options[0] if len(options) == 1 else hint
-            if isinstance(hint, type) and issubclass(hint, enum.Enum):
-                found[name] = hint
-            elif typing.get_origin(hint) is tuple:
-                item, *rest = typing.get_args(hint) or (None,)
-                if rest == [Ellipsis] and isinstance(item, type) and issubclass(item, enum.Enum):
-                    found[name] = functools.partial(_enum_tuple, item)
-        _COERCERS[cls] = found
-    return found
-
-
-def _is_optional(hint: Any) -> bool:
-    return typing.get_origin(hint) in (typing.Union, types.UnionType) and type(None) in typing.get_args(hint)
-
-
-def _enum_tuple(kind: type[enum.Enum], items: Any) -> tuple[Any, ...]:
-    return tuple(kind(item) for item in items)
 
 
 def _plain_view(data: bytearray | bytes, descr: Any, shape: tuple[Any, ...], scalar: bool = False) -> Any:

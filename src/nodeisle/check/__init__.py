@@ -1,2 +1,2 @@
 """``nodeisle check``: loading and running a library (observe), judging each checklist item
-(checklist), and static reads of node source (source_scan)."""
+(checklist), the report they make (report), and static reads of node source (source_scan)."""

@@ -1,4 +1,4 @@
-"""The isolation-ready checklist: the report model, and each item judged from what a check observed.
+"""The isolation-ready checklist: each item judged from what a check observed (the report: report.py).
 
 The items follow the seed's checklist (declarations, ``__init__`` without I/O or requests, no parameter
 changes inside ``process``, no reads of flow state, parameter behaviours, pins, install flags), then the
@@ -11,150 +11,26 @@ beyond reading the manifest for line numbers.
 
 from __future__ import annotations
 
-import enum
 import json
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from nodeisle.check.report import CheckItem, CheckReport, Evidence, NodeRun, Observed, Status
 from nodeisle.check.source_scan import Finding, SourceScan
 from nodeisle.config.settings import LibraryMode
 from nodeisle.errors import ManifestError
 from nodeisle.manifest import Compatibility, LibraryManifest, WorkerMode
-from nodeisle.orchestrator.hosts import LoadReport
 from nodeisle.strict import rules as _strict
 from nodeisle.strict.rules import Violation
+
+__all__ = ["CheckItem", "CheckReport", "Evidence", "NodeRun", "Observed", "Status", "contradictory_declarations",
+           "judge"]
 
 _INDEX_FLAGS = ("--index-url", "--extra-index-url", "-i", "--find-links", "-f")
 _LOCAL_VERSION = re.compile(r"===?\s*[^\s;,]+\+([A-Za-z0-9.]+)")
 _WRITE_PREFIXES = ("Set", "Add", "Remove", "Create", "Delete")
-
-
-class Status(enum.StrEnum):
-    PASS = "PASS"
-    WARN = "WARN"
-    FAIL = "FAIL"
-    SKIP = "SKIP"  # nothing found, but not every class could be checked; ``reason`` says which and why
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """What was seen, on what, and where (``file`` relative to the library folder when inside it)."""
-
-    text: str
-    subject: str = ""
-    file: str = ""
-    line: int = 0
-
-    def render(self) -> str:
-        where = f"{self.file}:{self.line}" if self.file and self.line else self.file
-        head = f"{self.subject}: " if self.subject else ""
-        return f"{head}{self.text}" + (f" ({where})" if where else "")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"subject": self.subject, "text": self.text, "file": self.file, "line": self.line}
-
-
-@dataclass(frozen=True)
-class CheckItem:
-    id: str
-    title: str  # the checklist statement this item checks
-    status: Status
-    evidence: tuple[Evidence, ...] = ()
-    remediation: str = ""  # set when the item is not PASS
-    reason: str = ""  # set when the item is SKIP: what could not be checked, and why
-
-    def line(self) -> str:
-        text = f"{self.status} {self.id}: {self.title}"
-        return text + (" -- " + "; ".join(e.render() for e in self.evidence) if self.evidence else "")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "title": self.title, "status": str(self.status),
-                "evidence": [e.to_dict() for e in self.evidence], "remediation": self.remediation,
-                "reason": self.reason}
-
-
-@dataclass(frozen=True)
-class NodeRun:
-    """One node run with default values."""
-
-    class_name: str
-    status: str  # succeeded | failed | timeout | not-created
-    error_type: str = ""
-    error: str = ""
-    violations: tuple[Violation, ...] = ()
-
-
-@dataclass
-class Observed:
-    """What loading and running the library showed."""
-
-    mode: LibraryMode
-    load_error: str | None = None
-    worker_id: str | None = None
-    load: LoadReport | None = None
-    runs: dict[str, NodeRun] = field(default_factory=dict)
-
-    @property
-    def violations(self) -> list[Violation]:
-        found = list(self.load.violations) if self.load else []
-        return found + [v for run in self.runs.values() for v in run.violations]
-
-
-@dataclass
-class CheckReport:
-    library: str
-    manifest: Path
-    observed: Observed
-    items: list[CheckItem]
-
-    @property
-    def status(self) -> Status:
-        found = {item.status for item in self.items}
-        return next((s for s in (Status.FAIL, Status.WARN, Status.SKIP) if s in found), Status.PASS)
-
-    @property
-    def exit_code(self) -> int:
-        return 1 if self.status is Status.FAIL else 0
-
-    def lines(self) -> list[str]:
-        observed = self.observed
-        if observed.load_error is not None:
-            loaded = f"did not load ({observed.mode})"
-        elif observed.worker_id:
-            loaded = f"loaded Isolated in Worker-{observed.worker_id}"
-        else:
-            loaded = "loaded Shared in this process"
-        counts = {s: sum(1 for i in self.items if i.status is s) for s in Status}
-        verdict = {Status.PASS: "isolation-ready", Status.WARN: "isolation-ready, with warnings",
-                   Status.SKIP: "isolation-ready as far as it could be checked",
-                   Status.FAIL: "not isolation-ready"}[self.status]
-        skipped = f", {counts[Status.SKIP]} SKIP" if counts[Status.SKIP] else ""
-        lines = [f"nodeisle check: {self.library} ({self.manifest}), {loaded}"]
-        lines += [item.line() for item in self.items]
-        lines.append(f"{len(self.items)} items: {counts[Status.PASS]} PASS, {counts[Status.WARN]} WARN, "
-                     f"{counts[Status.FAIL]} FAIL{skipped}: {verdict}")
-        lines += [f"fix {item.id}: {item.remediation}" for item in self.items if item.status is not Status.PASS]
-        return lines
-
-    def to_dict(self) -> dict[str, Any]:
-        observed = self.observed
-        return {
-            "library": self.library, "manifest": str(self.manifest), "mode": str(observed.mode),
-            "worker_id": observed.worker_id, "status": str(self.status), "exit_code": self.exit_code,
-            "load_error": observed.load_error,
-            "items": [item.to_dict() for item in self.items],
-            "violations": [v.to_dict() for v in observed.violations],
-            "io_events": [e.to_dict() for e in (observed.load.io_events if observed.load else [])],
-            "runs": {name: {"status": run.status, "error_type": run.error_type, "error": run.error,
-                            "violations": [v.to_dict() for v in run.violations]}
-                     for name, run in observed.runs.items()},
-        }
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2)
 
 
 def judge(manifest: LibraryManifest, scan: SourceScan, observed: Observed) -> list[CheckItem]:
@@ -227,16 +103,28 @@ _SKIP_REMEDIATION = ("Make the classes named above readable and loadable (see sc
                      "then check again.")
 
 
-def _item(id: str, title: str, failing: Status, evidence: Sequence[Evidence], remediation: str,
-          passing: Sequence[Evidence] = (), unchecked: Sequence[Evidence] = (), total: int = 0) -> CheckItem:
-    """``failing`` with ``evidence`` when there is any, else PASS with ``passing``, or SKIP for ``unchecked``.
+@dataclass(frozen=True)
+class _Coverage:
+    """The classes an item could not check (``unchecked``, each with why), of ``total`` classes."""
 
-    ``unchecked`` names the classes the item could not check (of ``total``); when it is every class,
-    ``passing`` is left out, since it would speak of nothing.
+    unchecked: Sequence[Evidence] = ()
+    total: int = 0
+
+
+def _coverage(where: _Locator, unchecked: Sequence[Evidence]) -> _Coverage:
+    return _Coverage(unchecked, len(_class_names(where.manifest)))
+
+
+def _item(id: str, title: str, failing: Status, evidence: Sequence[Evidence], remediation: str,
+          passing: Sequence[Evidence] = (), coverage: _Coverage = _Coverage()) -> CheckItem:
+    """``failing`` with ``evidence`` when there is any, else PASS with ``passing``, or SKIP for the unchecked.
+
+    ``coverage`` names the classes the item could not check; when it is every class, ``passing`` is
+    left out, since it would speak of nothing.
     """
     if evidence:
         return CheckItem(id, title, failing, tuple(evidence), remediation)
-    return _pass_or_skip(CheckItem(id, title, Status.PASS, tuple(passing)), unchecked, total)
+    return _pass_or_skip(CheckItem(id, title, Status.PASS, tuple(passing)), coverage.unchecked, coverage.total)
 
 
 def _pass_or_skip(item: CheckItem, unchecked: Sequence[Evidence], total: int,
@@ -355,8 +243,7 @@ def init_io_item(observed: Observed, where: _Locator) -> CheckItem:
     passing = [Evidence(f"no file, network or subprocess I/O while constructing {_classes(len(constructed))}")]
     unobserved = [Evidence(f"not observed: {_NOT_LOADED}", name) for name in _class_names(where.manifest)
                   if name not in constructed]
-    return _item("init-io", title, Status.FAIL, evidence, remediation, passing, unobserved,
-                 len(_class_names(where.manifest)))
+    return _item("init-io", title, Status.FAIL, evidence, remediation, passing, _coverage(where, unobserved))
 
 
 def init_bus_item(scan: SourceScan, observed: Observed, where: _Locator) -> CheckItem:
@@ -369,7 +256,7 @@ def init_bus_item(scan: SourceScan, observed: Observed, where: _Locator) -> Chec
     unchecked = _unchecked(where.manifest, scan, lambda name: _not_observed(observed, constructed, name))
     return _item("init-bus", title, Status.FAIL, evidence, _strict.REENTRANT_BUS_IN_INIT.remediation,
                  [Evidence(f"no requests issued from __init__ {_seen(observed, 'in the probe')}")],
-                 unchecked, len(_class_names(where.manifest)))
+                 _coverage(where, unchecked))
 
 
 def process_mutation_item(scan: SourceScan, observed: Observed, where: _Locator) -> CheckItem:
@@ -386,7 +273,7 @@ def process_mutation_item(scan: SourceScan, observed: Observed, where: _Locator)
     return _item("process-mutation", title, Status.FAIL, evidence,
                  _strict.PARAMETER_MUTATION_DURING_APROCESS.remediation,
                  [Evidence(f"no parameter list changes inside process {_seen(observed, 'in the runs')}")],
-                 unchecked, len(_class_names(where.manifest)))
+                 _coverage(where, unchecked))
 
 
 def reach_in_item(scan: SourceScan, observed: Observed, where: _Locator) -> CheckItem:
@@ -428,8 +315,7 @@ def parameter_behaviors_item(scan: SourceScan, observed: Observed, where: _Locat
                           where.file(f.file), f.line) for f in scan.parameter_behaviors if f.class_name not in schemas]
     unchecked = _unchecked(where.manifest, scan, lambda name: _not_observed(observed, schemas, name))
     return _item("parameter-behaviors", title, Status.WARN, evidence, _strict.PARAMETER_BEHAVIORS_DROPPED.remediation,
-                 [Evidence("no parameter carries converters, validators or traits")], unchecked,
-                 len(_class_names(where.manifest)))
+                 [Evidence("no parameter carries converters, validators or traits")], _coverage(where, unchecked))
 
 
 def pins_item(manifest: LibraryManifest, where: _Locator) -> CheckItem:

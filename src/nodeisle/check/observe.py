@@ -16,16 +16,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from nodeisle.check.checklist import (
-    CheckItem,
-    CheckReport,
-    Evidence,
-    NodeRun,
-    Observed,
-    Status,
-    contradictory_declarations,
-    judge,
-)
+from nodeisle.check.checklist import contradictory_declarations, judge
+from nodeisle.check.report import CheckItem, CheckReport, Evidence, NodeRun, Observed, Status
 from nodeisle.check.source_scan import scan_library
 from nodeisle.config.settings import LibraryMode, Settings
 from nodeisle.errors import ManifestError
@@ -72,7 +64,7 @@ async def observe(manifest: LibraryManifest, mode: LibraryMode, *, home: Path | 
         # A worker audits its probe by itself; in this process the probe audits only when asked.
         audit = _audit.auditing_construction() if mode is LibraryMode.SHARED else contextlib.nullcontext()
         with audit:
-            result = await orchestrator.handle_async(RegisterLibraryRequest(path=str(manifest.path), mode=str(mode)))
+            result = await orchestrator.handle_async(RegisterLibraryRequest(path=str(manifest.path), mode=mode))
         state = orchestrator.libraries.get(manifest.name)
         if state is not None and state.host is not None:
             observed.worker_id = state.host.describe()[0]

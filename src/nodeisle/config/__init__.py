@@ -1,3 +1,4 @@
-"""Configuration and secrets: typed settings and their precedence (store), the engine home and
-registered libraries (settings), ``.env`` secrets (secrets, dotenv), atomic files (files), and the
-worker's view of both (views: standard library only, also imported by workers)."""
+"""Configuration and secrets: the setting table and the frozen engine config (table), the config
+layers and their precedence (store), the engine home and registered libraries (settings), ``.env``
+secrets (secrets, dotenv), atomic files (files), and what the worker runtime shares (views, its view
+of both, and defaults: standard library only, also imported by workers)."""

@@ -6,7 +6,6 @@ It holds ``settings.json`` (this module), ``envs/`` (library virtualenvs), ``uv-
 
 from __future__ import annotations
 
-import enum
 import json
 import logging
 import os
@@ -16,27 +15,11 @@ from typing import Any
 
 from nodeisle.config.files import write_json_atomic
 from nodeisle.errors import NodeisleError
+from nodeisle.placement import LibraryMode
+
+__all__ = ["LibraryMode", "Settings", "SettingsError", "engine_home"]
 
 LOGGER = logging.getLogger("nodeisle.settings")
-
-
-class LibraryMode(enum.StrEnum):
-    SHARED = "shared"
-    ISOLATED = "isolated"
-
-    @classmethod
-    def parse(cls, text: object) -> LibraryMode:
-        """``shared`` or ``isolated``, in any case; anything else is a ValueError that lists both."""
-        word = text.strip().lower() if isinstance(text, str) else None
-        if word in ("shared", "isolated"):
-            return cls(word)
-        message = f"unknown library mode {text!r}; expected 'shared' or 'isolated'"
-        if word in ("worker", "orchestrator"):
-            message += (
-                f" ({text!r} is a manifest's suggested_worker_mode word: a library in a worker is 'isolated', "
-                "one in the orchestrator's process 'shared')"
-            )
-        raise ValueError(message)
 
 
 class SettingsError(NodeisleError):
@@ -53,25 +36,17 @@ def engine_home() -> Path:
 
 @dataclass
 class Settings:
-    """The registered libraries and their modes (``settings.json``), plus the engine's tunables.
+    """The registered libraries and their modes: ``settings.json``, and nothing else.
 
-    Only ``libraries`` and ``library_modes`` are stored in ``settings.json``. The tunables below hold
-    their defaults here; their effective values are config values (``config.json`` < ``NODEISLE_*`` <
-    ``-c``, see :mod:`nodeisle.config.store`), laid over these fields by ``build_orchestrator``.
-    One place decides each value, so ``nodeisle config get`` always shows what the engine uses.
+    The engine's tunables are config values (``config.json`` < ``NODEISLE_*`` < ``-c``): their
+    defaults are the setting table's (:mod:`nodeisle.config.table`), and the engine is built with
+    their frozen effective values (:class:`~nodeisle.config.table.EngineConfig`). One place decides
+    each value, so ``nodeisle config get`` always shows what the engine uses.
     """
 
     path: Path
     libraries: list[str] = field(default_factory=list)  # absolute manifest paths
     library_modes: dict[str, LibraryMode] = field(default_factory=dict)  # library name -> mode
-    find_links: list[str] = field(default_factory=list)  # extra wheel folders for env builds (air-gapped)
-    offline: bool = False
-    probe_timeout: float = 10.0
-    execution_timeout: float = 600.0  # default deadline of one node execution; a workflow node may set "timeout"
-    heartbeat_interval: float = 5.0  # seconds between liveness pings to a ready worker
-    heartbeat_timeout: float = 15.0  # a worker that does not answer a ping within this is replaced
-    crash_limit: int = 3  # this many worker crashes within crash_window seconds marks the library failed
-    crash_window: float = 60.0
 
     @classmethod
     def load(cls, home: Path) -> Settings:

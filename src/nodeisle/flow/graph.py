@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from nodeisle.node.model import ParameterMode, ParameterSpec
+from nodeisle.node.spec import ParameterMode, ParameterSpec
 from nodeisle.requests import ConnectionInfo
 
 

@@ -231,7 +231,7 @@ async def run_workflow(
             raise WorkflowError(where, f"libraries[{i}]", str(exc)) from None
         mode = wanted_modes.get(manifest.name)
         result = await orchestrator.handle_async(
-            RegisterLibraryRequest(path=str(library), mode=str(mode) if mode else None)
+            RegisterLibraryRequest(path=str(library), mode=mode)
         )
         if not result.succeeded:
             if manifest.name not in orchestrator.libraries:  # refused before loading: bad input

@@ -21,15 +21,17 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, TypeVar
 
+from nodeisle.config.defaults import PROBE_TIMEOUT
 from nodeisle.manifest import LibraryManifest
 from nodeisle.node import audit as _audit
-from nodeisle.node.model import BaseNode, Parameter, ParameterSpec
+from nodeisle.node.model import BaseNode, Parameter
 from nodeisle.node.scope import NodeScope, Phase, RequestHandler, node_scope, phase
+from nodeisle.node.spec import ParameterSpec
 from nodeisle.requests import RemoteError
 from nodeisle.strict import rules as _strict
 from nodeisle.strict.rules import Context, Severity, Violation
 
-DEFAULT_PROBE_TIMEOUT = 10.0
+DEFAULT_PROBE_TIMEOUT = PROBE_TIMEOUT  # written once, in nodeisle.config.defaults
 T = TypeVar("T")
 
 

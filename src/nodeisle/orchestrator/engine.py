@@ -19,8 +19,8 @@ from nodeisle import logs as _logs
 from nodeisle.config.secrets import SECRETS_FILE, SecretsStore
 from nodeisle.config.settings import LibraryMode, Settings, engine_home
 from nodeisle.config.store import CONFIG_FILE, ConfigStore
+from nodeisle.config.table import EngineConfig
 from nodeisle.errors import (
-    EnvironmentBuildError,
     LibraryError,
     ManifestError,
     NotConnectedError,
@@ -28,49 +28,25 @@ from nodeisle.errors import (
     headline,
 )
 from nodeisle.flow.graph import Graph, NodeRecord, RequestFailed
-from nodeisle.manifest import LibraryManifest, load_manifest
+from nodeisle.manifest import LibraryManifest
 from nodeisle.node import hosting as _hosting
-from nodeisle.node.model import ParameterSpec
 from nodeisle.node.scope import engine as engine_scope
+from nodeisle.node.spec import ParameterSpec
 from nodeisle.orchestrator import authority
-from nodeisle.orchestrator.hosts import Deadline, LocalHost, NodeHost, Supervision, WorkerHost, timeout_problem
+from nodeisle.orchestrator.graph_requests import GraphRequests, check_timeout
+from nodeisle.orchestrator.hosts import Deadline, LocalHost, NodeHost, Supervision, WorkerHost
 from nodeisle.orchestrator.launch import Launcher
-from nodeisle.orchestrator.libraries import LibraryState, describe_library, resolve_mode
+from nodeisle.orchestrator.libraries import LibraryRegistry, LibraryState
 from nodeisle.orchestrator.propagation import ConfigAndSecrets
 from nodeisle.orchestrator.workers import WorkerHub, WorkerProcess
 from nodeisle.requests import (
-    AddParameterToNodeRequest,
-    ConnectionInfo,
-    CreateConnectionRequest,
-    CreateFlowRequest,
-    CreateFlowResult,
-    CreateNodeRequest,
-    CreateNodeResult,
-    DeleteConnectionRequest,
-    DeleteFlowRequest,
-    DeleteNodeRequest,
     ExecuteNodeRequest,
     ExecuteNodeResult,
-    GetParameterDetailsRequest,
-    GetParameterDetailsResult,
-    GetParameterValueRequest,
-    GetParameterValueResult,
-    ListConnectionsForNodeRequest,
-    ListConnectionsForNodeResult,
-    ListConnectionsForParameterRequest,
-    ListFlowsRequest,
-    ListFlowsResult,
-    ListNodesInFlowRequest,
-    ListNodesInFlowResult,
-    ListParametersOnNodeRequest,
-    ListParametersOnNodeResult,
     ListRegisteredLibrariesRequest,
     ListRegisteredLibrariesResult,
     RegisterLibraryRequest,
-    RegisterLibraryResult,
     ReloadLibraryRequest,
     RemoteError,
-    RemoveParameterFromNodeRequest,
     Request,
     Result,
     RunFlowRequest,
@@ -94,22 +70,27 @@ class Orchestrator:
         settings: Settings,
         envs: Any,
         *,
-        config: ConfigStore | None = None,
+        config: EngineConfig | None = None,
+        store: ConfigStore | None = None,
         secrets: SecretsStore | None = None,
     ) -> None:
         self.home = home
         self.settings = settings
         self.envs = envs
         self.graph = Graph()
-        self.libraries: dict[str, LibraryState] = {}
+        self.registry = LibraryRegistry(self._new_host, settings.library_modes.get)
+        self.libraries: dict[str, LibraryState] = self.registry.states
         self.hub = WorkerHub(self._handle_from_worker)
         self.launcher: Launcher | None = None  # None: workers are subprocesses (nodeisle.orchestrator.launch)
         # Config and secrets: the six requests, the worker broadcasts, least privilege (propagation.py).
         self.shared_state = ConfigAndSecrets(
-            config or ConfigStore(home / CONFIG_FILE),
+            store or ConfigStore(home / CONFIG_FILE),
             secrets or SecretsStore(home / SECRETS_FILE),
             self._library_workers,
         )
+        #: The tunables, frozen when the engine is built (broadcast_timeout and worker_start_timeout are
+        #: read from the store at each use: a change applies at the next broadcast or worker start).
+        self.config = config if config is not None else self.shared_state.config.snapshot()
         self._facts = authority.GraphFacts(
             self._node_library, self._type_library, self._flow_libraries, self._declared_secrets,
             fed_libraries=self._fed_libraries, declared_by=self._declared_by,
@@ -118,29 +99,15 @@ class Orchestrator:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._active_runs: set[asyncio.Event] = set()  # one cancel event per flow run in progress
         self._sync: dict[type[Request], SyncHandler] = {
-            CreateFlowRequest: self._create_flow,
-            DeleteFlowRequest: self._delete_flow,
-            ListFlowsRequest: self._list_flows,
-            DeleteNodeRequest: self._delete_node,
-            ListNodesInFlowRequest: self._list_nodes,
-            ListParametersOnNodeRequest: self._list_parameters,
-            AddParameterToNodeRequest: self._add_parameter,
-            RemoveParameterFromNodeRequest: self._remove_parameter,
-            GetParameterValueRequest: self._get_value,
-            GetParameterDetailsRequest: self._get_details,
-            CreateConnectionRequest: self._connect,
-            DeleteConnectionRequest: self._disconnect,
-            ListConnectionsForNodeRequest: self._connections_for_node,
-            ListConnectionsForParameterRequest: self._connections_for_parameter,
-            ListRegisteredLibrariesRequest: self._list_libraries,
-            CreateNodeRequest: self._create_node,
+            **GraphRequests(self.graph, self.registry).sync_handlers(),
+            ListRegisteredLibrariesRequest: self.registry.list,
             **self.shared_state.sync_handlers(),
         }
         self._async: dict[type[Request], AsyncHandler] = {
             **self.shared_state.async_handlers(),
-            RegisterLibraryRequest: self._register_library,
-            ReloadLibraryRequest: self._reload_library,
-            SetLibraryModeRequest: self._set_library_mode,
+            RegisterLibraryRequest: self.registry.register,
+            ReloadLibraryRequest: self.registry.reload,
+            SetLibraryModeRequest: self.registry.set_mode,
             SetParameterValueRequest: self._set_value,
             ExecuteNodeRequest: self._execute_node,
             RunFlowRequest: self._run_flow,
@@ -159,10 +126,7 @@ class Orchestrator:
         await self.close()
 
     async def close(self) -> None:
-        for state in self.libraries.values():
-            if state.host is not None:
-                with contextlib.suppress(Exception):
-                    await state.host.close()
+        await self.registry.close()
         await self.hub.close()
         self.shared_state.unexport()
 
@@ -239,7 +203,7 @@ class Orchestrator:
 
     def _type_library(self, node_type: str, library: str | None) -> str | None:
         try:
-            return self._node_type(node_type, library)[0].name
+            return self.registry.node_type(node_type, library)[0].name
         except RequestFailed:
             return None
 
@@ -275,178 +239,31 @@ class Orchestrator:
             (s.manifest, s.host.worker if isinstance(s.host, WorkerHost) else None) for s in self.libraries.values()
         ]
 
-    # -- libraries --------------------------------------------------------------------------------
-    async def _register_library(self, request: RegisterLibraryRequest) -> RegisterLibraryResult:
-        manifest = load_manifest(request.path, require_inside=True)
-        wanted = _parse_mode(manifest.name, request.mode) if request.mode not in (None, "") else None
-        if manifest.name in self.libraries:
-            existing = self.libraries[manifest.name].manifest.path
-            if existing == manifest.path:
-                return RegisterLibraryResult(library_name=manifest.name, message="already registered")
-            raise RequestFailed(f"a library named {manifest.name!r} is already registered from {existing}")
-        for warning in manifest.warnings:
-            LOGGER.warning("%s", warning)
-        requested = wanted or self.settings.library_modes.get(manifest.name)
-        state = LibraryState(manifest, resolve_mode(manifest, requested))
-        self.libraries[manifest.name] = state
-        await self._load(state)
-        result = RegisterLibraryResult(library_name=manifest.name, warnings=[str(w) for w in manifest.warnings])
-        if state.error:
-            return RegisterLibraryResult.failure(state.error, library_name=manifest.name, warnings=result.warnings)
-        return result
-
-    async def _load(self, state: LibraryState) -> None:
-        if state.mode is LibraryMode.ISOLATED:
-            host: NodeHost = WorkerHost(
-                state.manifest,
-                self.hub,
-                self.envs,
-                launcher=self.launcher,
-                probe_timeout=self.settings.probe_timeout,
-                start_timeout=float(self.shared_state.setting("worker_start_timeout")),
-                max_value_bytes=int(self.shared_state.setting("max_value_bytes")),
-                provision=lambda: self.shared_state.provision(state.manifest),
-                runtime_source=Path(nodeisle.__file__).parent,
-                supervision=Supervision(
-                    heartbeat_interval=self.settings.heartbeat_interval,
-                    heartbeat_timeout=self.settings.heartbeat_timeout,
-                    crash_limit=self.settings.crash_limit,
-                    crash_window=self.settings.crash_window,
-                ),
-            )
-        else:
-            host = LocalHost(state.manifest, self, self.settings.probe_timeout)
-        state.host, state.error = host, None
-        try:
-            report = await host.load()
-        except (LibraryError, ManifestError) as exc:
-            state.error = str(exc)
-            # One line: the whole error (an installer's output, say) is in the result, and that is shown.
-            log = f" (installer log: {exc.log_path})" if isinstance(exc, EnvironmentBuildError) else ""
-            LOGGER.error("%s%s", headline(state.error), log)
-            LOGGER.debug("%s", exc)
-            return
-        state.schemas, state.dropped, state.violations = report.schemas, report.dropped, report.violations
-        for dropped in report.dropped:
-            LOGGER.warning(
-                "library %r: node class %r dropped: %s%s",
-                state.name,
-                dropped.class_name,
-                dropped.reason,
-                f"\n{dropped.traceback}" if dropped.traceback else "",
-            )
-
-    async def _reload_library(self, request: ReloadLibraryRequest) -> Result:
-        state = self._library(request.library_name)
-        if state.host is not None:
-            await state.host.close()
-        try:
-            state.manifest = load_manifest(state.manifest.path, require_inside=True)
-        except ManifestError as exc:  # the library stays registered, marked failed with why
-            state.host, state.schemas, state.dropped, state.error = None, {}, [], str(exc)
-            return Result.failure(state.error)
-        await self._load(state)
-        return Result.failure(state.error) if state.error else Result(message=f"reloaded {state.name!r}")
-
-    async def _set_library_mode(self, request: SetLibraryModeRequest) -> Result:
-        state = self._library(request.library_name)
-        mode = resolve_mode(state.manifest, _parse_mode(state.name, request.mode))
-        if mode is not state.mode:
-            if state.host is not None:
-                await state.host.close()
-            state.mode = mode
-            await self._load(state)
-        return Result.failure(state.error) if state.error else Result(message=f"{state.name!r} runs {mode}")
-
-    def _library(self, name: str) -> LibraryState:
-        try:
-            return self.libraries[name]
-        except KeyError:
-            raise RequestFailed(
-                f"no library named {name!r} is registered; registered: {', '.join(self.libraries) or '(none)'}"
-            ) from None
-
-    def _list_libraries(self, _request: ListRegisteredLibrariesRequest) -> ListRegisteredLibrariesResult:
-        return ListRegisteredLibrariesResult(libraries=[describe_library(s) for s in self.libraries.values()])
-
-    # -- flows and nodes --------------------------------------------------------------------------
-    def _create_flow(self, request: CreateFlowRequest) -> CreateFlowResult:
-        return CreateFlowResult(flow_name=self.graph.create_flow(request.flow_name).name)
-
-    def _delete_flow(self, request: DeleteFlowRequest) -> Result:
-        self.graph.delete_flow(request.flow_name)
-        return Result()
-
-    def _list_flows(self, _request: ListFlowsRequest) -> ListFlowsResult:
-        return ListFlowsResult(flow_names=list(self.graph.flows))
-
-    def _create_node(self, request: CreateNodeRequest) -> CreateNodeResult:
-        state, schema = self._node_type(request.node_type, request.library_name)
-        flow = self.graph.flow(request.flow_name) if request.flow_name else self.graph.default_flow()
-        name = request.node_name or self.graph.unique_node_name(request.node_type)
-        _check_timeout(name, request.metadata, "CreateNodeRequest.metadata")
-        metadata = {**{k: v for k, v in schema.metadata.items() if v is not None}, **(request.metadata or {})}
-        self.graph.add_node(
-            NodeRecord(name, flow.name, state.name, schema.class_name, metadata, list(schema.parameters))
+    def _new_host(self, state: LibraryState) -> NodeHost:
+        """Where ``state``'s nodes run: in this process (Shared), or in a worker on the library's env (Isolated)."""
+        config = self.config
+        if state.mode is not LibraryMode.ISOLATED:
+            return LocalHost(state.manifest, self, config.probe_timeout)
+        return WorkerHost(
+            state.manifest,
+            self.hub,
+            self.envs,
+            launcher=self.launcher,
+            probe_timeout=config.probe_timeout,
+            start_timeout=float(self.shared_state.setting("worker_start_timeout")),
+            max_value_bytes=int(self.shared_state.setting("max_value_bytes")),
+            provision=lambda: self.shared_state.provision(state.manifest),
+            runtime_source=Path(nodeisle.__file__).parent,
+            supervision=Supervision(
+                heartbeat_interval=config.heartbeat_interval,
+                heartbeat_timeout=config.heartbeat_timeout,
+                crash_limit=config.crash_limit,
+                crash_window=config.crash_window,
+            ),
         )
-        return CreateNodeResult(node_name=name)
-
-    def _node_type(self, node_type: str, library: str | None) -> tuple[LibraryState, _hosting.NodeTypeSchema]:
-        candidates = [self._library(library)] if library else list(self.libraries.values())
-        found = [(s, s.schemas[node_type]) for s in candidates if node_type in s.schemas]
-        if len(found) == 1:
-            return found[0]
-        if len(found) > 1:
-            raise RequestFailed(
-                f"node type {node_type!r} exists in several libraries "
-                f"({', '.join(s.name for s, _ in found)}); name the library"
-            )
-        for state in candidates:
-            for dropped in state.dropped:
-                if dropped.class_name == node_type:
-                    raise RequestFailed(
-                        f"node type {node_type!r} of library {state.name!r} was dropped at load: {dropped.reason}"
-                    )
-            if state.error and (state.manifest.node(node_type) is not None):
-                raise RequestFailed(f"node type {node_type!r}: library {state.name!r} failed to load: {state.error}")
-        where = f"library {library!r}" if library else "any registered library"
-        raise RequestFailed(f"no node type {node_type!r} in {where}")
-
-    def _delete_node(self, request: DeleteNodeRequest) -> Result:
-        self.graph.delete_node(request.node_name)
-        return Result()
-
-    def _list_nodes(self, request: ListNodesInFlowRequest) -> ListNodesInFlowResult:
-        return ListNodesInFlowResult(node_names=list(self.graph.flow(request.flow_name).nodes))
-
-    # -- parameters -------------------------------------------------------------------------------
-    def _list_parameters(self, request: ListParametersOnNodeRequest) -> ListParametersOnNodeResult:
-        return ListParametersOnNodeResult(parameter_names=[s.name for s in self.graph.node(request.node_name).specs])
-
-    def _add_parameter(self, request: AddParameterToNodeRequest) -> Result:
-        try:
-            spec = ParameterSpec.from_dict(
-                {
-                    "name": request.parameter_name,
-                    "type": request.type,
-                    "default_value": request.default_value,
-                    "tooltip": request.tooltip,
-                    "allowed_modes": request.allowed_modes,
-                }
-            )
-        except ValueError as exc:
-            raise RequestFailed(f"AddParameterToNodeRequest for node {request.node_name!r}: {exc}") from None
-        if not request.parameter_name.isidentifier():
-            raise RequestFailed(f"parameter name {request.parameter_name!r} must be a Python identifier")
-        self.graph.add_parameter(request.node_name, spec)
-        return Result(message=f"added {request.node_name}.{request.parameter_name}")
-
-    def _remove_parameter(self, request: RemoveParameterFromNodeRequest) -> Result:
-        self.graph.remove_parameter(request.node_name, request.parameter_name)
-        return Result(message=f"removed {request.node_name}.{request.parameter_name}")
 
     async def _set_value(self, request: SetParameterValueRequest) -> Result:
-        deadline = Deadline(self.settings.execution_timeout, "the execution_timeout setting")
+        deadline = Deadline(self.config.execution_timeout, "the execution_timeout setting")
         for _attempt in range(3):
             record = self.graph.node(request.node_name)
             record.spec(request.parameter_name)
@@ -468,47 +285,9 @@ class Orchestrator:
             f"node {request.node_name!r} kept changing while {request.parameter_name!r} was being set; try again"
         )
 
-    def _get_value(self, request: GetParameterValueRequest) -> GetParameterValueResult:
-        return GetParameterValueResult(value=self.graph.node(request.node_name).value(request.parameter_name))
-
-    def _get_details(self, request: GetParameterDetailsRequest) -> GetParameterDetailsResult:
-        spec = self.graph.node(request.node_name).spec(request.parameter_name)
-        return GetParameterDetailsResult(
-            type=spec.type,
-            default_value=spec.default_value,
-            tooltip=spec.tooltip,
-            allowed_modes=[str(m) for m in spec.allowed_modes],
-        )
-
-    # -- connections ------------------------------------------------------------------------------
-    @staticmethod
-    def _connection(request: CreateConnectionRequest | DeleteConnectionRequest) -> ConnectionInfo:
-        return ConnectionInfo(
-            source_node_name=request.source_node_name,
-            source_parameter_name=request.source_parameter_name,
-            target_node_name=request.target_node_name,
-            target_parameter_name=request.target_parameter_name,
-        )
-
-    def _connect(self, request: CreateConnectionRequest) -> Result:
-        self.graph.connect(self._connection(request))
-        return Result()
-
-    def _disconnect(self, request: DeleteConnectionRequest) -> Result:
-        self.graph.disconnect(self._connection(request))
-        return Result()
-
-    def _connections_for_node(self, request: ListConnectionsForNodeRequest) -> ListConnectionsForNodeResult:
-        incoming, outgoing = self.graph.connections_of(request.node_name)
-        return ListConnectionsForNodeResult(incoming=incoming, outgoing=outgoing)
-
-    def _connections_for_parameter(self, request: ListConnectionsForParameterRequest) -> ListConnectionsForNodeResult:
-        incoming, outgoing = self.graph.connections_of(request.node_name, request.parameter_name)
-        return ListConnectionsForNodeResult(incoming=incoming, outgoing=outgoing)
-
     # -- execution --------------------------------------------------------------------------------
     def _host(self, record: NodeRecord) -> NodeHost:
-        state = self._library(record.library)
+        state = self.registry.get(record.library)
         failure = state.error or (state.host.failure() if state.host else "no host")
         if state.host is None or failure:
             raise RequestFailed(f"node {record.name!r}: library {state.name!r} is not usable: {failure}")
@@ -518,12 +297,12 @@ class Orchestrator:
         """Run one node with its stored values overlaid by ``inputs``; store its outputs."""
         for name in inputs:
             record.spec(name)
-        _check_timeout(record.name, record.metadata, "its metadata")
+        check_timeout(record.name, record.metadata, "its metadata")
         timeout = record.metadata.get("timeout")
         if timeout is not None:
             deadline = Deadline(float(timeout), f"node {record.name!r}'s timeout")
         else:
-            deadline = Deadline(self.settings.execution_timeout, "the execution_timeout setting")
+            deadline = Deadline(self.config.execution_timeout, "the execution_timeout setting")
         sent = list(record.specs)
         outcome = await self._host(record).execute(record, inputs, deadline)
         if outcome.specs is not None and self.graph.nodes.get(record.name) is record:
@@ -554,7 +333,7 @@ class Orchestrator:
 
     async def _execute_node(self, request: ExecuteNodeRequest) -> ExecuteNodeResult:
         record = self.graph.node(request.node_name)
-        _check_timeout(record.name, request.node_metadata, "ExecuteNodeRequest.node_metadata")
+        check_timeout(record.name, request.node_metadata, "ExecuteNodeRequest.node_metadata")
         if request.node_metadata:
             record.metadata = {**record.metadata, **request.node_metadata}
         outcome = await self.execute(record, dict(request.parameter_values))
@@ -584,42 +363,35 @@ class Orchestrator:
             cancel.set()
 
 
-def _parse_mode(library: str, mode: object) -> LibraryMode:
-    try:
-        return LibraryMode.parse(mode)
-    except ValueError as exc:
-        raise RequestFailed(f"library {library!r}: {exc}") from None
-
-
-def _check_timeout(node: str, metadata: Mapping[str, Any] | None, where: str) -> None:
-    """Refuse a node ``timeout`` that is not a positive, finite number of seconds (NaN would disable the deadline)."""
-    if metadata and metadata.get("timeout") is not None:
-        problem = timeout_problem(metadata["timeout"])
-        if problem is not None:
-            raise RequestFailed(f"node {node!r}: {where}: {problem}")
-
-
 def build_orchestrator(
     home: Path | None = None, settings: Settings | None = None, config_flags: Mapping[str, Any] | None = None
 ) -> Orchestrator:
     """The composition root: engine home, settings and config, secrets, environment manager, orchestrator.
 
+    ``settings`` are the registered libraries and their modes (default: the home's ``settings.json``).
     ``config_flags`` are the command line's ``-c KEY=VALUE`` values (the highest config layer,
-    nodeisle.config.store). Raises ConfigError for an unreadable config.json or a bad
-    ``NODEISLE_*`` variable.
+    nodeisle.config.store), also the way to set a tunable from code. The engine is built with the
+    frozen :class:`~nodeisle.config.table.EngineConfig` of every layer. Raises ConfigError for an
+    unreadable config.json or a bad ``NODEISLE_*`` variable.
     """
     from nodeisle.orchestrator.envs import EnvManager
 
     home = home or engine_home()
-    config = ConfigStore(home / CONFIG_FILE, flags=config_flags)
-    settings = config.apply_to(settings or Settings.load(home))
-    cache = config.snapshot().uv_cache
+    store = ConfigStore(home / CONFIG_FILE, flags=config_flags)
+    config = store.snapshot()
     envs = EnvManager(
         home / "envs",
-        find_links=list(settings.find_links),
-        offline=settings.offline,
-        cache_dir=Path(cache) if cache else None,
+        find_links=config.find_links,
+        offline=config.offline,
+        cache_dir=Path(config.uv_cache) if config.uv_cache else None,
         # A failed step shows its first line: the whole error (uv's output) is the library's error, shown once.
         progress=lambda p: PROGRESS.info("env %s: %s (%.1f s) %s", p.library, p.step, p.elapsed_s, headline(p.detail)),
     )
-    return Orchestrator(home, settings, envs, config=config, secrets=SecretsStore(home / SECRETS_FILE))
+    return Orchestrator(
+        home,
+        settings or Settings.load(home),
+        envs,
+        config=config,
+        store=store,
+        secrets=SecretsStore(home / SECRETS_FILE),
+    )

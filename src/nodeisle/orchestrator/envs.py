@@ -13,7 +13,6 @@ own code refreshes that copy without re-running the installer. POSIX only (``fcn
 from __future__ import annotations
 
 import builtins
-import compileall
 import contextlib
 import fcntl
 import hashlib
@@ -34,8 +33,9 @@ from pathlib import Path
 from typing import Any, Literal, TextIO
 
 from nodeisle.errors import EnvironmentBuildError, LibraryError
+from nodeisle.orchestrator.runtime_copy import RUNTIME_PARTS, install_runtime, read_stamp, runtime_digest, runtime_files
 
-__all__ = ["MARKER_NAME", "EnvInfo", "EnvManager", "EnvProgress", "EnvStep", "slug"]
+__all__ = ["MARKER_NAME", "RUNTIME_PARTS", "EnvInfo", "EnvManager", "EnvProgress", "EnvStep", "slug"]
 
 MARKER_NAME = "nodeisle-env.json"
 _FORMAT = 1
@@ -103,45 +103,6 @@ def _local_identity() -> dict[str, str]:
         "base_prefix": os.path.realpath(sys.base_prefix),
         "executable": sys.executable,
     }
-
-
-#: What of the nodeisle package a worker env gets: the parts the worker runtime imports (the import
-#: contracts in tests/test_architecture.py keep them free of the orchestrator's side).
-RUNTIME_PARTS = (
-    "__init__.py", "errors.py", "requests.py", "logs.py", "py.typed",
-    "node/", "strict/", "manifest/", "manifest.py", "bus/", "wire/", "worker/",
-    "config/__init__.py", "config/views.py", "config/dotenv.py",
-)
-
-
-def _runtime_files(source: Path) -> dict[str, bytes]:
-    """The runtime's ``*.py`` and ``py.typed`` files by relative path: :data:`RUNTIME_PARTS` only."""
-    files: dict[str, bytes] = {}
-    for path in sorted(source.rglob("*")):
-        rel = path.relative_to(source)
-        name = rel.as_posix()
-        if "__pycache__" in rel.parts or not path.is_file():
-            continue
-        if not any(name == part or (part.endswith("/") and name.startswith(part)) for part in RUNTIME_PARTS):
-            continue
-        if path.suffix == ".py" or path.name == "py.typed":
-            files[rel.as_posix()] = path.read_bytes()
-    return files
-
-
-def _digest(files: dict[str, bytes]) -> str:
-    h = hashlib.sha256()
-    for rel, data in files.items():
-        h.update(f"{rel}\0{len(data)}\0".encode())
-        h.update(data)
-    return h.hexdigest()
-
-
-def _read_stamp(env: Path) -> str | None:
-    try:
-        return (env / "runtime" / ".stamp").read_text().strip()
-    except OSError:
-        return None
 
 
 def _read_marker(env: Path, key: str | None = None) -> dict[str, Any] | None:
@@ -221,28 +182,6 @@ def _child_env() -> dict[str, str]:
     env.setdefault("PATH", os.defpath)
     env.update(UV_NO_PROGRESS="1", NO_COLOR="1")
     return env
-
-
-def _install_runtime(env: Path, files: dict[str, bytes], digest: str) -> None:
-    """Write the runtime to ``runtime-<digest>`` and swap the ``runtime`` symlink to it (lock held)."""
-    staging = Path(tempfile.mkdtemp(prefix=".runtime-tmp-", dir=env))
-    for rel, data in files.items():
-        dest = staging / "nodeisle" / rel
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_bytes(data)
-    (staging / ".stamp").write_text(digest + "\n")
-    # Compile once here so no worker start pays for it (workers run with PYTHONDONTWRITEBYTECODE=1).
-    compileall.compile_dir(str(staging), quiet=1)
-    target = env / f"runtime-{digest[:16]}"
-    shutil.rmtree(target, ignore_errors=True)
-    staging.rename(target)
-    link, new_link = env / "runtime", env / ".runtime-link.tmp"
-    previous = os.readlink(link) if link.is_symlink() else None
-    new_link.unlink(missing_ok=True)
-    new_link.symlink_to(target.name)
-    os.replace(new_link, link)
-    if previous is not None and previous != target.name:
-        shutil.rmtree(env / previous, ignore_errors=True)
 
 
 def _clean_temp(env: Path) -> list[Path]:
@@ -389,12 +328,12 @@ class EnvManager:
         }
         key = hashlib.sha256(json.dumps(inputs, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
         env = self.root / f"{slug(library)}-{key[:16]}"
-        runtime = _runtime_files(source)
-        digest = _digest(runtime)
+        runtime = runtime_files(source)
+        digest = runtime_digest(runtime)
 
         # Fast path without the lock: the marker is written last and atomically.
         marker = None if force else _read_marker(env, key)
-        if marker is not None and _read_stamp(env) == digest:
+        if marker is not None and read_stamp(env) == digest:
             job.emit("reuse", str(env))
             return self._info(env, marker, reused=True)
 
@@ -403,9 +342,9 @@ class EnvManager:
             marker = None if force else _read_marker(env, key)
             if marker is not None:  # built meanwhile by another thread or process, or runtime changed
                 job.emit("reuse", str(env))
-                if _read_stamp(env) != digest:
+                if read_stamp(env) != digest:
                     job.emit("runtime", f"refreshing the worker runtime ({len(runtime)} files)")
-                    _install_runtime(env, runtime, digest)
+                    install_runtime(env, runtime, digest)
                     job.emit("done", str(env))
                 return self._info(env, marker, reused=True)
             try:
@@ -444,7 +383,7 @@ class EnvManager:
                     args += ["--find-links", link]
                 self._run_uv(job, log, [*args, "--offline"] if self.offline else args)
         job.emit("runtime", f"{len(runtime)} files")
-        _install_runtime(env, runtime, digest)
+        install_runtime(env, runtime, digest)
         site_packages = sorted(env.glob("lib/python*/site-packages"))
         if len(site_packages) != 1:
             raise job.error(f"cannot find the site-packages directory of {env}")

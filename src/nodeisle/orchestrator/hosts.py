@@ -26,8 +26,8 @@ from nodeisle.flow.graph import NodeRecord, RequestFailed
 from nodeisle.manifest import LibraryManifest
 from nodeisle.node import audit as _audit
 from nodeisle.node import hosting as _hosting
-from nodeisle.node.model import ParameterSpec
 from nodeisle.node.scope import RequestHandler
+from nodeisle.node.spec import ParameterSpec
 from nodeisle.orchestrator.launch import Launcher
 from nodeisle.orchestrator.supervision import CrashLoop, LibraryFailed
 from nodeisle.orchestrator.supervision import Supervision as Supervision  # engine.py imports it from here

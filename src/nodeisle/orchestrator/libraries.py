@@ -1,19 +1,33 @@
-"""The orchestrator's view of a registered library: its state, its mode, and how it is described."""
+"""The orchestrator's registered libraries: each one's state and mode, registering, (re)loading and
+switching them (:class:`LibraryRegistry`), and how ``libraries list`` describes one."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import shlex
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from nodeisle.config.settings import LibraryMode
-from nodeisle.errors import ManifestError
+from nodeisle.errors import EnvironmentBuildError, LibraryError, ManifestError, headline
 from nodeisle.flow.graph import RequestFailed
 from nodeisle.manifest import Compatibility, LibraryManifest, WorkerMode, load_manifest
 from nodeisle.node import hosting as _hosting
 from nodeisle.orchestrator.hosts import NodeHost
-from nodeisle.requests import LibraryInfo
+from nodeisle.requests import (
+    LibraryInfo,
+    LibraryMode,
+    ListRegisteredLibrariesRequest,
+    ListRegisteredLibrariesResult,
+    RegisterLibraryRequest,
+    RegisterLibraryResult,
+    ReloadLibraryRequest,
+    Result,
+    SetLibraryModeRequest,
+)
 from nodeisle.strict.rules import Violation
+
+LOGGER = logging.getLogger("nodeisle.engine")
 
 
 @dataclass
@@ -96,3 +110,135 @@ def describe_library(state: LibraryState) -> LibraryInfo:
         ),
         dropped=[d.to_dict() for d in state.dropped],
     )
+
+
+#: Builds the host a library's nodes run on, for its state's mode (the orchestrator's composition).
+HostFactory = Callable[[LibraryState], NodeHost]
+
+
+class LibraryRegistry:
+    """The registered libraries by name, and the four library requests.
+
+    ``make_host`` decides where a library runs (in process, or in a worker); ``saved_mode`` is the
+    mode ``settings.json`` keeps for a library, used when a request names none.
+    """
+
+    def __init__(self, make_host: HostFactory, saved_mode: Callable[[str], LibraryMode | None]) -> None:
+        self.states: dict[str, LibraryState] = {}
+        self._make_host = make_host
+        self._saved_mode = saved_mode
+
+    def __repr__(self) -> str:
+        return f"LibraryRegistry({sorted(self.states)})"
+
+    def get(self, name: str) -> LibraryState:
+        try:
+            return self.states[name]
+        except KeyError:
+            raise RequestFailed(
+                f"no library named {name!r} is registered; registered: {', '.join(self.states) or '(none)'}"
+            ) from None
+
+    async def close(self) -> None:
+        for state in self.states.values():
+            if state.host is not None:
+                with contextlib.suppress(Exception):
+                    await state.host.close()
+
+    # -- the requests -----------------------------------------------------------------------------
+    async def register(self, request: RegisterLibraryRequest) -> RegisterLibraryResult:
+        manifest = load_manifest(request.path, require_inside=True)
+        wanted = parse_mode(manifest.name, request.mode) if request.mode is not None else None
+        if manifest.name in self.states:
+            existing = self.states[manifest.name].manifest.path
+            if existing == manifest.path:
+                return RegisterLibraryResult(library_name=manifest.name, message="already registered")
+            raise RequestFailed(f"a library named {manifest.name!r} is already registered from {existing}")
+        for warning in manifest.warnings:
+            LOGGER.warning("%s", warning)
+        state = LibraryState(manifest, resolve_mode(manifest, wanted or self._saved_mode(manifest.name)))
+        self.states[manifest.name] = state
+        await self.load(state)
+        warnings = [str(w) for w in manifest.warnings]
+        if state.error:
+            return RegisterLibraryResult.failure(state.error, library_name=manifest.name, warnings=warnings)
+        return RegisterLibraryResult(library_name=manifest.name, warnings=warnings)
+
+    async def reload(self, request: ReloadLibraryRequest) -> Result:
+        state = self.get(request.library_name)
+        if state.host is not None:
+            await state.host.close()
+        try:
+            state.manifest = load_manifest(state.manifest.path, require_inside=True)
+        except ManifestError as exc:  # the library stays registered, marked failed with why
+            state.host, state.schemas, state.dropped, state.error = None, {}, [], str(exc)
+            return Result.failure(state.error)
+        await self.load(state)
+        return Result.failure(state.error) if state.error else Result(message=f"reloaded {state.name!r}")
+
+    async def set_mode(self, request: SetLibraryModeRequest) -> Result:
+        state = self.get(request.library_name)
+        mode = resolve_mode(state.manifest, parse_mode(state.name, request.mode))
+        if mode is not state.mode:
+            if state.host is not None:
+                await state.host.close()
+            state.mode = mode
+            await self.load(state)
+        return Result.failure(state.error) if state.error else Result(message=f"{state.name!r} runs {mode}")
+
+    def list(self, _request: ListRegisteredLibrariesRequest) -> ListRegisteredLibrariesResult:
+        return ListRegisteredLibrariesResult(libraries=[describe_library(s) for s in self.states.values()])
+
+    # -- loading ----------------------------------------------------------------------------------
+    async def load(self, state: LibraryState) -> None:
+        """Start ``state``'s host and probe its node classes; a failure is kept in ``state.error``."""
+        host = self._make_host(state)
+        state.host, state.error = host, None
+        try:
+            report = await host.load()
+        except (LibraryError, ManifestError) as exc:
+            state.error = str(exc)
+            # One line: the whole error (an installer's output, say) is in the result, and that is shown.
+            log = f" (installer log: {exc.log_path})" if isinstance(exc, EnvironmentBuildError) else ""
+            LOGGER.error("%s%s", headline(state.error), log)
+            LOGGER.debug("%s", exc)
+            return
+        state.schemas, state.dropped, state.violations = report.schemas, report.dropped, report.violations
+        for dropped in report.dropped:
+            LOGGER.warning(
+                "library %r: node class %r dropped: %s%s",
+                state.name,
+                dropped.class_name,
+                dropped.reason,
+                f"\n{dropped.traceback}" if dropped.traceback else "",
+            )
+
+    def node_type(self, node_type: str, library: str | None) -> tuple[LibraryState, _hosting.NodeTypeSchema]:
+        """The library that has ``node_type`` (among all, or ``library``) and the type's schema."""
+        candidates = [self.get(library)] if library else list(self.states.values())
+        found = [(s, s.schemas[node_type]) for s in candidates if node_type in s.schemas]
+        if len(found) == 1:
+            return found[0]
+        if len(found) > 1:
+            raise RequestFailed(
+                f"node type {node_type!r} exists in several libraries "
+                f"({', '.join(s.name for s, _ in found)}); name the library"
+            )
+        for state in candidates:
+            for dropped in state.dropped:
+                if dropped.class_name == node_type:
+                    raise RequestFailed(
+                        f"node type {node_type!r} of library {state.name!r} was dropped at load: {dropped.reason}"
+                    )
+            if state.error and (state.manifest.node(node_type) is not None):
+                raise RequestFailed(f"node type {node_type!r}: library {state.name!r} failed to load: {state.error}")
+        where = f"library {library!r}" if library else "any registered library"
+        raise RequestFailed(f"no node type {node_type!r} in {where}")
+
+
+def parse_mode(library: str, mode: object) -> LibraryMode:
+    """``mode`` as a LibraryMode; a wrong word is a request failure naming the library and the accepted words."""
+    try:
+        return LibraryMode.parse(mode)
+    except ValueError as exc:
+        raise RequestFailed(f"library {library!r}: {exc}") from None

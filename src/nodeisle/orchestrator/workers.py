@@ -32,6 +32,7 @@ from typing import Any
 from nodeisle import logs as _logs
 from nodeisle.bus.peer import FrameTransport, Peer, RemoteFailure, memory_pair
 from nodeisle.bus.protocol import DEFAULT_MAX_ATTACHMENTS, BusProtocol
+from nodeisle.config.defaults import PROBE_TIMEOUT
 from nodeisle.errors import BusError, HandshakeRefused, LibraryError, WorkerCrashed
 from nodeisle.orchestrator.launch import Launcher, SubprocessLauncher, WorkerHandle
 from nodeisle.orchestrator.supervision import Heartbeat
@@ -142,7 +143,7 @@ class WorkerProcess:
         manifest: Path,
         *,
         worker_id: str | None = None,
-        probe_timeout: float = 10.0,
+        probe_timeout: float = PROBE_TIMEOUT,
         env: Mapping[str, str] | None = None,
         launch_extra: Mapping[str, Any] | None = None,
         max_value_bytes: int = DEFAULT_MAX_ATTACHMENTS,

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 from nodeisle.node.audit import IOEvent
 from nodeisle.node.hosting import DroppedClass, NodeInvocation, NodeTypeSchema
-from nodeisle.node.model import ParameterSpec
+from nodeisle.node.spec import ParameterSpec
 from nodeisle.requests import WIRE_TYPES, RemoteError
 from nodeisle.strict.rules import Violation
 

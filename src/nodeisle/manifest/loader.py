@@ -1,9 +1,8 @@
-"""Read and check a Griptape Nodes library manifest (``griptape-nodes-library.json``).
+"""Finding, reading and checking a manifest file: :func:`find_manifest` and :func:`load_manifest`.
 
-Stdlib only: worker subprocesses import this module too. :func:`load_manifest` raises
-:class:`~nodeisle.errors.ManifestError` (file, JSON path, what was found, what is expected) when the
-library cannot be used, and returns everything merely odd as :class:`ManifestWarning` values in
-``LibraryManifest.warnings``; the engine logs them. See docs/manifest.md.
+Stdlib only: worker subprocesses load their library's manifest with it. Errors are
+:class:`~nodeisle.errors.ManifestError` (file, JSON path, what was found, what is expected);
+oddities become the manifest's warnings. See docs/manifest.md.
 """
 
 from __future__ import annotations
@@ -11,105 +10,23 @@ from __future__ import annotations
 import enum
 import json
 import os
-import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from nodeisle.errors import ManifestError
-
-__all__ = [
-    "MANIFEST_FILE_NAMES", "Compatibility", "Declarations", "Dependencies", "LibraryManifest",
-    "ManifestWarning", "NodeEntry", "WorkerMode", "find_manifest", "load_manifest", "manifest_json_schema",
-    "unpinned_requirements",
-]
-
-MANIFEST_FILE_NAMES: tuple[str, ...] = ("griptape-nodes-library.json", "griptape_nodes_library.json")
-
-
-class Compatibility(enum.StrEnum):
-    """``worker_mode_compatibility``: whether the library may be hosted on a worker subprocess."""
-    COMPATIBLE = "COMPATIBLE"
-    INCOMPATIBLE = "INCOMPATIBLE"
-
-
-class WorkerMode(enum.StrEnum):
-    """``suggested_worker_mode``: where the author suggests the library launches."""
-    ORCHESTRATOR = "ORCHESTRATOR"
-    WORKER = "WORKER"
-
-
-@dataclass(frozen=True, slots=True)
-class ManifestWarning:
-    """Something odd in a manifest that does not stop the library from loading."""
-    file: str
-    json_path: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}: {self.json_path}: {self.message}"
-
-
-@dataclass(frozen=True, slots=True)
-class Declarations:
-    """The library-level ``metadata.declarations`` that nodeisle interprets."""
-    compatibility: Compatibility = Compatibility.COMPATIBLE
-    suggested_mode: WorkerMode | None = None
-    required_secrets: tuple[str, ...] | None = None
-    unknown: tuple[str, ...] = ()  # declaration type names nodeisle does not know
-
-
-@dataclass(frozen=True, slots=True)
-class Dependencies:
-    """``metadata.dependencies``: pip requirement strings and extra installer arguments."""
-    pip_dependencies: tuple[str, ...] = ()
-    pip_install_flags: tuple[str, ...] = ()
-    pip_dependencies_exec: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class NodeEntry:
-    """One entry of ``nodes``."""
-    class_name: str
-    file_path: str  # as written, relative to the manifest
-    path: Path  # absolute, normalised
-    category: str | None
-    description: str | None
-    display_name: str | None
-    metadata: Mapping[str, Any] = field(hash=False)
-
-
-@dataclass(frozen=True, slots=True)
-class LibraryManifest:
-    """A loaded library manifest. ``raw`` is the whole JSON document, extras included."""
-    path: Path  # absolute path of the manifest file
-    name: str
-    schema_version: str | None
-    author: str | None
-    description: str | None
-    library_version: str | None
-    engine_version: str | None
-    tags: tuple[str, ...]
-    declarations: Declarations
-    dependencies: Dependencies
-    categories: tuple[Any, ...] = field(hash=False)
-    nodes: tuple[NodeEntry, ...]
-    raw: Mapping[str, Any] = field(hash=False)
-    warnings: tuple[ManifestWarning, ...]
-
-    @property
-    def directory(self) -> Path:
-        """The library folder: node ``file_path`` values are relative to it."""
-        return self.path.parent
-
-    def node(self, class_name: str) -> NodeEntry | None:
-        """The node entry with this class name, or None."""
-        return next((n for n in self.nodes if n.class_name == class_name), None)
-
-
-# ---------------------------------------------------------------- finding and reading the file
+from nodeisle.manifest.model import (
+    MANIFEST_FILE_NAMES,
+    Compatibility,
+    Declarations,
+    Dependencies,
+    LibraryManifest,
+    ManifestWarning,
+    NodeEntry,
+    WorkerMode,
+)
+from nodeisle.manifest.pins import pin_warning
 
 _ACCEPTED = " or ".join(MANIFEST_FILE_NAMES)
 
@@ -168,85 +85,6 @@ def _json_hint(text: str, exc: json.JSONDecodeError) -> str:
         return "A comma is probably missing between the previous value and this one"
     return ""
 
-
-# ---------------------------------------------------------------- requirement pins
-
-_NAME_RE = re.compile(r"(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*(?:\[[^\]]*\])?(?P<rest>.*)",
-                      re.S)
-_URL_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S*")
-_CLAUSE_RE = re.compile(r"(===|==|~=|!=|<=|>=|<|>)\s*(\S+)")
-_COMMIT_RE = re.compile(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}")
-_VCS_PREFIXES = ("git+", "hg+", "svn+", "bzr+")
-_ARCHIVE_RE = re.compile(r"(?P<stem>.+?)\.(?:zip|tar\.gz|tgz|tar\.bz2|tar\.xz)")
-
-
-def _url_problem(url: str) -> str | None:
-    base, _, fragment = url.partition("#")
-    if re.search(r"(?:^|&)(?:sha256|sha384|sha512)=", fragment):
-        return None  # pip checks the hash, so the file cannot change
-    if base.startswith(_VCS_PREFIXES):
-        location = base.split("://", 1)[-1]
-        repo_path = location.split("/", 1)[1] if "/" in location else ""
-        if "@" not in repo_path:
-            return "is a VCS reference without a commit (it installs whatever the default branch holds)"
-        ref = repo_path.rsplit("@", 1)[1]
-        if _COMMIT_RE.fullmatch(ref):
-            return None
-        return f"points at the VCS ref {ref!r}, a branch or tag that can move; end it with @<commit hash>"
-    last = base.rstrip("/").rsplit("/", 1)[-1]
-    if last.endswith(".whl"):
-        return None
-    archive = _ARCHIVE_RE.fullmatch(last)
-    if archive is None:
-        return "is a URL that names no wheel or archive file"
-    if "/archive/" in base and not _COMMIT_RE.fullmatch(archive["stem"]):
-        return f"is an archive of the ref {archive['stem']!r}, which can move; use the archive of a commit"
-    return None
-
-
-def _pin_warning(req: str) -> str | None:
-    """The warning for a requirement that is not pinned to one version, None when it is pinned."""
-    body = req.split(";", 1)[0].strip()
-    name: str | None = None
-    problem: str | None
-    is_url = _URL_RE.match(body) is not None
-    match = None if is_url else _NAME_RE.fullmatch(body)
-    if is_url:
-        problem = _url_problem(body.split()[0])
-    elif match is None:
-        problem = "is not a 'name==version' requirement"
-    else:
-        name, rest = match["name"], match["rest"].strip()
-        if rest.startswith("@"):
-            problem = _url_problem(rest[1:].strip().split()[0]) if rest[1:].strip() else "has an empty URL"
-        else:
-            clauses = [c.strip() for c in rest.strip("() ").split(",") if c.strip()]
-            parsed = [_CLAUSE_RE.fullmatch(c) for c in clauses]
-            if not clauses:
-                problem = "has no version at all"
-            elif any(p is None for p in parsed):
-                problem = f"has a version specifier {rest!r} that cannot be read"
-            elif any(p[1] == "===" or (p[1] == "==" and not p[2].endswith("*")) for p in parsed if p):
-                problem = None
-            else:
-                problem = f"allows a range of versions ({rest})"
-    if problem is None:
-        return None
-    example = f"'{name}==<version>', like 'torch==2.4.1'" if name else "'torch==2.4.1'"
-    return f"requirement {req!r} {problem}; pin it to exactly one version with '==' (e.g. {example})"
-
-
-def unpinned_requirements(reqs: Iterable[str]) -> list[str]:
-    """The requirements, in order, that do not pin exactly one version.
-
-    Pinned: ``name==1.2`` (a local label such as ``+cu128`` is fine), ``name===1.2``, a VCS URL ending in
-    ``@<full commit hash>``, a wheel URL, a file URL with a ``#sha256=`` hash, or an archive URL of a commit.
-    Environment markers (``; sys_platform == 'win32'``) are ignored.
-    """
-    return [r for r in reqs if _pin_warning(r) is not None]
-
-
-# ---------------------------------------------------------------- building the manifest
 
 _E = TypeVar("_E", bound=enum.StrEnum)
 _MISSING = object()
@@ -366,41 +204,36 @@ class _Builder:
         req_path = f"{path}.pip_dependencies" if isinstance(deps, dict) else path
         for prefix, reqs in ((req_path, pip), (f"{path}.pip_dependencies_exec", execs)):
             for i, req in enumerate(reqs):
-                message = _pin_warning(req)
+                message = pin_warning(req)
                 if message:
                     self.warn(f"{prefix}[{i}]", message)
         return Dependencies(pip, flags, execs)
 
-    def declarations(self, value: object) -> Declarations:
+    def declaration_items(self, value: object) -> list[tuple[str, object, bool]]:
+        """(json path, declaration, value sits directly at the path) for each declaration; [] for none."""
         base = "metadata.declarations"
-        items: list[tuple[str, object, bool]]  # (json path, declaration, value sits directly at the path)
         if value is None:
-            return Declarations()
+            return []
         if isinstance(value, dict):
             self.warn(base, 'must be a list of typed objects such as [{"type": "worker_mode_compatibility",'
                       ' "compatibility": "COMPATIBLE"}]; found an object, read as {type: value} pairs')
-            items = [(f"{base}.{k}", {**v, "type": k} if isinstance(v, dict)
-                      else {"type": k, _WORKER_TYPES.get(k, "value"): v}, not isinstance(v, dict))
-                     for k, v in value.items()]
-        elif isinstance(value, list):
-            items = [(f"{base}[{i}]", v, False) for i, v in enumerate(value)]
-        else:
-            raise self.error(base, value, 'a list of declaration objects, each with a "type"')
+            return [(f"{base}.{k}", {**v, "type": k} if isinstance(v, dict)
+                     else {"type": k, _WORKER_TYPES.get(k, "value"): v}, not isinstance(v, dict))
+                    for k, v in value.items()]
+        if isinstance(value, list):
+            return [(f"{base}[{i}]", v, False) for i, v in enumerate(value)]
+        raise self.error(base, value, 'a list of declaration objects, each with a "type"')
+
+    def declarations(self, value: object) -> Declarations:
+        if value is None:
+            return Declarations()
         compat: tuple[Compatibility, str] | None = None
         mode: tuple[WorkerMode, str] | None = None
         secrets: tuple[str, ...] | None = None
         unknown: list[str] = []
         seen: dict[str, str] = {}
-        for path, entry, direct in items:
-            if not isinstance(entry, dict):
-                raise self.error(path, entry, 'a declaration object with a "type" key')
-            kind = entry.get("type", _MISSING)
-            if not isinstance(kind, str) or not kind:
-                raise self.error(f"{path}.type", kind, "a declaration type such as worker_mode_compatibility")
-            if kind in _WORKER_TYPES and kind in seen:
-                raise self.error(path, entry, f"at most one {kind} declaration",
-                                 f"The first one is {seen[kind]}; keep one of them")
-            seen.setdefault(kind, path)
+        for path, raw, direct in self.declaration_items(value):
+            kind, entry = self.declaration(path, raw, seen)
             if kind == "worker_mode_compatibility":
                 compat = (self.enum_field(entry, path, "compatibility", Compatibility, direct), path)
             elif kind == "suggested_worker_mode":
@@ -414,7 +247,7 @@ class _Builder:
                           f"{', '.join(_WORKER_TYPES)})")
         if compat and mode and compat[0] is Compatibility.INCOMPATIBLE and mode[0] is WorkerMode.WORKER:
             raise ManifestError(
-                str(self.file), base,
+                str(self.file), "metadata.declarations",
                 f"worker_mode_compatibility INCOMPATIBLE ({compat[1]}) together with suggested_worker_mode"
                 f" WORKER ({mode[1]})",
                 "suggested_worker_mode ORCHESTRATOR (or none) for an INCOMPATIBLE library, or"
@@ -422,6 +255,19 @@ class _Builder:
                 "A library that must never be hosted on a worker cannot suggest launching on one")
         return Declarations(compat[0] if compat else Compatibility.COMPATIBLE, mode[0] if mode else None,
                             secrets, tuple(unknown))
+
+    def declaration(self, path: str, entry: object, seen: dict[str, str]) -> tuple[str, Mapping[str, object]]:
+        """One declaration object and its ``type`` (``seen``: where each worker type was first declared)."""
+        if not isinstance(entry, dict):
+            raise self.error(path, entry, 'a declaration object with a "type" key')
+        kind = entry.get("type", _MISSING)
+        if not isinstance(kind, str) or not kind:
+            raise self.error(f"{path}.type", kind, "a declaration type such as worker_mode_compatibility")
+        if kind in _WORKER_TYPES and kind in seen:
+            raise self.error(path, entry, f"at most one {kind} declaration",
+                             f"The first one is {seen[kind]}; keep one of them")
+        seen.setdefault(kind, path)
+        return kind, entry
 
     def enum_field(self, entry: Mapping[str, object], path: str, key: str, cls: type[_E], direct: bool) -> _E:
         raw = entry.get(key, _MISSING)
@@ -504,84 +350,3 @@ def load_manifest(path: str | os.PathLike[str], *, require_inside: bool = False)
     """
     file = find_manifest(path)
     return _Builder(file, require_inside).build(_read_json(file))
-
-
-# ---------------------------------------------------------------- JSON Schema
-
-
-def manifest_json_schema() -> dict[str, Any]:
-    """A JSON Schema (draft 2020-12) of the manifests that load_manifest accepts without error.
-
-    Tolerated oddities (a list for ``dependencies``, an object for ``declarations``) validate too;
-    extra keys are allowed everywhere real files carry them.
-    """
-
-    def obj(description: str, properties: dict[str, Any], **extra: Any) -> dict[str, Any]:
-        return {"type": "object", "description": description, "properties": properties,
-                "additionalProperties": True, **extra}
-
-    def text(description: str, **extra: Any) -> dict[str, Any]:
-        return {"type": "string", "description": description, **extra}
-
-    def strings(description: str) -> dict[str, Any]:
-        return {"type": "array", "items": {"type": "string", "minLength": 1}, "description": description}
-
-    def when(kind: str, key: str, value: dict[str, Any]) -> dict[str, Any]:
-        return {"if": {"properties": {"type": {"const": kind}}, "required": ["type"]},
-                "then": {"properties": {key: value}, "required": [key]}}
-
-    def has(kind: str, key: str, value: str) -> dict[str, Any]:
-        return {"contains": {"properties": {"type": {"const": kind}, key: {"const": value}},
-                             "required": ["type", key]}}
-
-    compat = {"enum": [c.value for c in Compatibility],
-              "description": "Whether the library may run on a worker subprocess (absent: COMPATIBLE)."}
-    mode = {"enum": [m.value for m in WorkerMode],
-            "description": "Where the library launches unless the user overrides it (absent: no suggestion)."}
-    requirements = strings("pip requirement strings; pin each with '==' (e.g. 'torch==2.4.1').")
-    declaration_list = {
-        "type": "array",
-        "description": "Typed declarations; unknown types are ignored with a warning.",
-        "items": obj("One declaration.", {"type": text("Declaration type.", minLength=1)}, required=["type"],
-                     allOf=[when("worker_mode_compatibility", "compatibility", compat),
-                            when("suggested_worker_mode", "mode", mode),
-                            when("required_secrets", "keys", strings("Secret names the library needs."))]),
-        "not": {"allOf": [has("worker_mode_compatibility", "compatibility", "INCOMPATIBLE"),
-                          has("suggested_worker_mode", "mode", "WORKER")],
-                "description": "INCOMPATIBLE together with a suggested WORKER mode is contradictory."},
-    }
-    declaration_object = obj("Malformed but tolerated (warning): {type: value} pairs.",
-                             {"worker_mode_compatibility": compat, "suggested_worker_mode": mode})
-    dependencies = obj("What the library's environment installs.", {
-        "pip_dependencies": requirements,
-        "pip_install_flags": strings("Extra installer arguments; option and value are separate items."),
-        "pip_dependencies_exec": requirements,
-    })
-    metadata = obj("Library metadata.", {
-        "author": text("Author."),
-        "description": text("What the library does."),
-        "library_version": text("Version of the library."),
-        "engine_version": text("Engine version the library was written for."),
-        "tags": strings("Free-form tags."),
-        "declarations": {"anyOf": [declaration_list, declaration_object]},
-        "dependencies": {"anyOf": [dependencies, dict(requirements, description="Old form (warning).")]},
-    })
-    node = obj("One node class.", {
-        "class_name": text("Python class name of the node.", minLength=1),
-        "file_path": text("Python file that defines the class, relative to the manifest.", minLength=1),
-        "metadata": obj("Node metadata.", {"category": text("Category name, declared in categories."),
-                                           "description": text("What the node does."),
-                                           "display_name": text("Name shown in the editor.")}),
-    }, required=["class_name", "file_path"])
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": "Griptape Nodes library manifest (griptape-nodes-library.json)",
-        **obj("A node library: its metadata, categories and nodes.", {
-            "name": text("Library name.", minLength=1),
-            "library_schema_version": text("Manifest format version, e.g. 0.10.0 (absent: a warning)."),
-            "metadata": metadata,
-            "categories": {"type": "array", "description": "Objects mapping category names to display data."},
-            "nodes": {"type": "array", "items": node, "description": "Node classes of the library."},
-            "workflows": {"type": "array", "description": "Workflow file paths; empty entries are warned."},
-        }, required=["name", "nodes"]),
-    }

@@ -1,0 +1,241 @@
+"""``nodeisle libraries`` (register, remove, choose a mode, list) and ``nodeisle envs`` (their virtualenvs)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nodeisle.cli.common import EXIT_BAD_INPUT, EXIT_OK, config_flags, run_async
+from nodeisle.errors import ManifestError
+
+if TYPE_CHECKING:
+    from nodeisle.config.settings import Settings
+    from nodeisle.manifest import LibraryManifest
+
+
+def cmd_libraries(args: argparse.Namespace) -> int:
+    from nodeisle.config.settings import Settings, engine_home
+
+    home = engine_home()
+    settings = Settings.load(home)
+    action = {"add": _add, "remove": _remove, "mode": _choose_mode}.get(args.action, _list)
+    return action(args, home, settings)
+
+
+def _add(args: argparse.Namespace, _home: Path, settings: Settings) -> int:
+    from nodeisle.manifest import load_manifest
+    from nodeisle.orchestrator.libraries import same_name_as
+
+    manifest = load_manifest(args.path, require_inside=True)
+    path = str(manifest.path)
+    if path not in settings.libraries:
+        twin = same_name_as(manifest, settings.libraries)
+        if twin is not None:
+            print(f"error: {twin}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        settings.libraries.append(path)
+        settings.save()
+    for warning in manifest.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(f"registered {manifest.name!r} ({path})")
+    return EXIT_OK
+
+
+def _remove(args: argparse.Namespace, _home: Path, settings: Settings) -> int:
+    from nodeisle.manifest import load_manifest
+
+    for path in list(settings.libraries):
+        try:
+            name = load_manifest(path).name
+        except ManifestError:
+            name = None
+        if args.name in (name, path):
+            settings.libraries.remove(path)
+            settings.library_modes.pop(args.name, None)
+            settings.save()
+            print(f"removed {args.name!r}")
+            return EXIT_OK
+    print(f"error: no registered library named {args.name!r}", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def _choose_mode(args: argparse.Namespace, _home: Path, settings: Settings) -> int:
+    from nodeisle.config.settings import LibraryMode
+    from nodeisle.flow.graph import RequestFailed
+    from nodeisle.orchestrator.libraries import resolve_mode
+
+    mode = LibraryMode.parse(args.mode)  # a wrong word: a ValueError listing both, bad input (main)
+    manifest = _registered(settings, args.name)
+    if manifest is None:
+        print(
+            f"error: no registered library named {args.name!r}; add it first with `nodeisle libraries add PATH`",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    try:
+        resolve_mode(manifest, mode)
+    except RequestFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    settings.library_modes[args.name] = mode
+    settings.save()
+    print(f"{args.name!r} will run {mode}")
+    return EXIT_OK
+
+
+def _registered(settings: Settings, name: str) -> LibraryManifest | None:
+    """The manifest of the registered library called ``name``; unreadable manifests are passed over."""
+    from nodeisle.manifest import load_manifest
+
+    for path in settings.libraries:
+        try:
+            manifest = load_manifest(path)
+        except ManifestError:
+            continue
+        if manifest.name == name:
+            return manifest
+    return None
+
+
+def _list(args: argparse.Namespace, home: Path, settings: Settings) -> int:
+    rows = run_async(_listed(args, home, settings))
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    if not rows:
+        print("no libraries registered; add one with `nodeisle libraries add PATH`")
+    for row in rows:
+        _print_row(row)
+    return EXIT_OK
+
+
+async def _listed(args: argparse.Namespace, home: Path, settings: Settings) -> list[Any]:
+    """Each registered library loaded in a fresh orchestrator, as ``libraries list --json`` shows it."""
+    from nodeisle.orchestrator.engine import build_orchestrator
+    from nodeisle.requests import ListRegisteredLibrariesRequest, RegisterLibraryRequest
+
+    rows: list[Any] = []
+    async with build_orchestrator(home, settings, config_flags(args)) as orchestrator:
+        for path in settings.libraries:
+            result = await orchestrator.handle_async(RegisterLibraryRequest(path=path))
+            if not result.succeeded and not getattr(result, "library_name", None):
+                rows.append({"name": "?", "path": path, "status": "failed", "problems": [result.message]})
+        listed = await orchestrator.handle_async(ListRegisteredLibrariesRequest())
+        rows.extend(vars(info) for info in getattr(listed, "libraries", []))
+    return rows
+
+
+def _print_row(row: dict[str, Any]) -> None:
+    print(f"{row['name']}  [{row['status']}]  {row['path']}")
+    print(
+        f"    compatibility={row.get('compatibility')}  suggested={row.get('suggested_mode')}  "
+        f"effective={row.get('effective_mode')}  worker={_worker_text(row)}"
+    )
+    if row.get("readable_secrets") is not None:
+        print(f"    can read secrets: {', '.join(row['readable_secrets']) or '(none)'} (required_secrets)")
+    elif row.get("effective_mode") == "shared":
+        print("    can read secrets: all (runs Shared, in the orchestrator's process)")
+    elif row.get("effective_mode"):
+        print("    can read secrets: all (no required_secrets declaration)")
+    for problem in row.get("problems", []):
+        print(f"    problem: {problem}")
+
+
+def _worker_text(row: dict[str, Any]) -> str:
+    """Where a listed library's nodes run: its worker, in process, or why an Isolated one has no worker."""
+    failed = row.get("status") == "failed"
+    reason = f"failed: {_brief(row['problems'][0])}" if failed and row.get("problems") else "failed"
+    if row.get("worker_id"):
+        return f"Worker-{row['worker_id']} ({reason if failed else row.get('worker_state')})"
+    if row.get("effective_mode") == "isolated":
+        return f"isolated ({reason})" if failed else "isolated (no worker running)"
+    if row.get("effective_mode") == "shared":
+        return "in process"
+    return "none (not loaded)"
+
+
+def _brief(text: str, limit: int = 200) -> str:
+    """A problem on one line: its first line, with the installer's error and cause lines when it ends in a colon."""
+    lines = [" ".join(line.split()) for line in text.strip().splitlines() if line.strip()]
+    if not lines:
+        return ""
+    first = lines[0]
+    if first.endswith(":"):
+        first = " ".join([first, *[line for line in lines[1:] if line.lower().startswith(("error", "cause"))]])
+    return first if len(first) <= limit else first[: limit - 3] + "..."
+
+
+def cmd_envs(args: argparse.Namespace) -> int:
+    from nodeisle.orchestrator.engine import build_orchestrator
+
+    orchestrator = build_orchestrator(config_flags=config_flags(args))
+    envs = orchestrator.envs
+    if args.action == "list":
+        found = envs.list()
+        if not found:
+            print("no environments built yet")
+        for info in found:
+            print(f"{info.library}  {info.path}  pins={list(info.pip_dependencies)}  created {_when(info.created_at)}")
+        return EXIT_OK
+    if args.action == "prune":
+        from nodeisle.manifest import load_manifest
+
+        keep = []
+        for info in envs.list():
+            keep.append(info.key) if _current(info, load_manifest, orchestrator) else None
+        for path in envs.prune(keep):
+            print(f"removed {path}")
+        return EXIT_OK
+    from nodeisle import __file__ as package_file
+    from nodeisle.manifest import load_manifest
+    from nodeisle.orchestrator.hosts import RUNTIME_REQUIREMENTS
+
+    for path in orchestrator.settings.libraries:
+        manifest = load_manifest(path)
+        if manifest.name == args.name:
+            deps = manifest.dependencies
+            info = envs.rebuild(
+                manifest.name,
+                list(deps.pip_dependencies),
+                list(deps.pip_install_flags),
+                list(RUNTIME_REQUIREMENTS),
+                Path(package_file).parent,
+            )
+            print(f"rebuilt {manifest.name!r} at {info.path}")
+            return EXIT_OK
+    print(f"error: no registered library named {args.name!r}", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def _when(timestamp: float, now: float | None = None) -> str:
+    """A moment as local time and age: ``2026-12-01 22:40 (3 min ago)``."""
+    import time
+
+    if timestamp <= 0:
+        return "at an unknown time"
+    age = (time.time() if now is None else now) - timestamp
+    local = time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp))
+    if age < 0:
+        return f"{local} (in the future: check this machine's clock)"
+    for unit, seconds in (("day", 86400), ("hour", 3600), ("min", 60)):
+        if age >= seconds:
+            count = int(age // seconds)
+            return f"{local} ({count} {unit}{'s' if count > 1 and unit != 'min' else ''} ago)"
+    return f"{local} (just now)"
+
+
+def _current(info: Any, load_manifest: Any, orchestrator: Any) -> bool:
+    """Whether ``info`` is the environment a registered library would use now."""
+    for path in orchestrator.settings.libraries:
+        try:
+            manifest = load_manifest(path)
+        except ManifestError:
+            continue
+        if manifest.name == info.library and tuple(manifest.dependencies.pip_dependencies) == tuple(
+            info.pip_dependencies
+        ):
+            return True
+    return False

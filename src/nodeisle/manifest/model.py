@@ -1,0 +1,91 @@
+"""The loaded manifest: its types, frozen. Stdlib only (workers import it)."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+MANIFEST_FILE_NAMES: tuple[str, ...] = ("griptape-nodes-library.json", "griptape_nodes_library.json")
+
+
+class Compatibility(enum.StrEnum):
+    """``worker_mode_compatibility``: whether the library may be hosted on a worker subprocess."""
+    COMPATIBLE = "COMPATIBLE"
+    INCOMPATIBLE = "INCOMPATIBLE"
+
+
+class WorkerMode(enum.StrEnum):
+    """``suggested_worker_mode``: where the author suggests the library launches."""
+    ORCHESTRATOR = "ORCHESTRATOR"
+    WORKER = "WORKER"
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestWarning:
+    """Something odd in a manifest that does not stop the library from loading."""
+    file: str
+    json_path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.json_path}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class Declarations:
+    """The library-level ``metadata.declarations`` that nodeisle interprets."""
+    compatibility: Compatibility = Compatibility.COMPATIBLE
+    suggested_mode: WorkerMode | None = None
+    required_secrets: tuple[str, ...] | None = None
+    unknown: tuple[str, ...] = ()  # declaration type names nodeisle does not know
+
+
+@dataclass(frozen=True, slots=True)
+class Dependencies:
+    """``metadata.dependencies``: pip requirement strings and extra installer arguments."""
+    pip_dependencies: tuple[str, ...] = ()
+    pip_install_flags: tuple[str, ...] = ()
+    pip_dependencies_exec: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class NodeEntry:
+    """One entry of ``nodes``."""
+    class_name: str
+    file_path: str  # as written, relative to the manifest
+    path: Path  # absolute, normalised
+    category: str | None
+    description: str | None
+    display_name: str | None
+    metadata: Mapping[str, Any] = field(hash=False)
+
+
+@dataclass(frozen=True, slots=True)
+class LibraryManifest:
+    """A loaded library manifest. ``raw`` is the whole JSON document, extras included."""
+    path: Path  # absolute path of the manifest file
+    name: str
+    schema_version: str | None
+    author: str | None
+    description: str | None
+    library_version: str | None
+    engine_version: str | None
+    tags: tuple[str, ...]
+    declarations: Declarations
+    dependencies: Dependencies
+    categories: tuple[Any, ...] = field(hash=False)
+    nodes: tuple[NodeEntry, ...]
+    raw: Mapping[str, Any] = field(hash=False)
+    warnings: tuple[ManifestWarning, ...]
+
+    @property
+    def directory(self) -> Path:
+        """The library folder: node ``file_path`` values are relative to it."""
+        return self.path.parent
+
+    def node(self, class_name: str) -> NodeEntry | None:
+        """The node entry with this class name, or None."""
+        return next((n for n in self.nodes if n.class_name == class_name), None)

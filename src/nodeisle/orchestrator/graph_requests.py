@@ -1,0 +1,171 @@
+"""The requests answered from the graph alone: flows, nodes, parameters and connections.
+
+No host is involved (setting a value and executing are the orchestrator's: they run library code).
+Creating a node asks the library registry which library has the type.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from nodeisle.flow.graph import Graph, NodeRecord, RequestFailed
+from nodeisle.node.spec import ParameterSpec
+from nodeisle.orchestrator.hosts import timeout_problem
+from nodeisle.orchestrator.libraries import LibraryRegistry
+from nodeisle.requests import (
+    AddParameterToNodeRequest,
+    ConnectionInfo,
+    CreateConnectionRequest,
+    CreateFlowRequest,
+    CreateFlowResult,
+    CreateNodeRequest,
+    CreateNodeResult,
+    DeleteConnectionRequest,
+    DeleteFlowRequest,
+    DeleteNodeRequest,
+    GetParameterDetailsRequest,
+    GetParameterDetailsResult,
+    GetParameterValueRequest,
+    GetParameterValueResult,
+    ListConnectionsForNodeRequest,
+    ListConnectionsForNodeResult,
+    ListConnectionsForParameterRequest,
+    ListFlowsRequest,
+    ListFlowsResult,
+    ListNodesInFlowRequest,
+    ListNodesInFlowResult,
+    ListParametersOnNodeRequest,
+    ListParametersOnNodeResult,
+    RemoveParameterFromNodeRequest,
+    Request,
+    Result,
+)
+
+
+class GraphRequests:
+    """The graph's requests over one :class:`~nodeisle.flow.graph.Graph` (all synchronous)."""
+
+    def __init__(self, graph: Graph, registry: LibraryRegistry) -> None:
+        self.graph = graph
+        self.registry = registry
+
+    def sync_handlers(self) -> Mapping[type[Request], Callable[[Any], Result]]:
+        return {
+            CreateFlowRequest: self.create_flow,
+            DeleteFlowRequest: self.delete_flow,
+            ListFlowsRequest: self.list_flows,
+            DeleteNodeRequest: self.delete_node,
+            ListNodesInFlowRequest: self.list_nodes,
+            ListParametersOnNodeRequest: self.list_parameters,
+            AddParameterToNodeRequest: self.add_parameter,
+            RemoveParameterFromNodeRequest: self.remove_parameter,
+            GetParameterValueRequest: self.get_value,
+            GetParameterDetailsRequest: self.get_details,
+            CreateConnectionRequest: self.connect,
+            DeleteConnectionRequest: self.disconnect,
+            ListConnectionsForNodeRequest: self.connections_for_node,
+            ListConnectionsForParameterRequest: self.connections_for_parameter,
+            CreateNodeRequest: self.create_node,
+        }
+
+    # -- flows and nodes --------------------------------------------------------------------------
+    def create_flow(self, request: CreateFlowRequest) -> CreateFlowResult:
+        return CreateFlowResult(flow_name=self.graph.create_flow(request.flow_name).name)
+
+    def delete_flow(self, request: DeleteFlowRequest) -> Result:
+        self.graph.delete_flow(request.flow_name)
+        return Result()
+
+    def list_flows(self, _request: ListFlowsRequest) -> ListFlowsResult:
+        return ListFlowsResult(flow_names=list(self.graph.flows))
+
+    def create_node(self, request: CreateNodeRequest) -> CreateNodeResult:
+        state, schema = self.registry.node_type(request.node_type, request.library_name)
+        flow = self.graph.flow(request.flow_name) if request.flow_name else self.graph.default_flow()
+        name = request.node_name or self.graph.unique_node_name(request.node_type)
+        check_timeout(name, request.metadata, "CreateNodeRequest.metadata")
+        metadata = {**{k: v for k, v in schema.metadata.items() if v is not None}, **(request.metadata or {})}
+        self.graph.add_node(
+            NodeRecord(name, flow.name, state.name, schema.class_name, metadata, list(schema.parameters))
+        )
+        return CreateNodeResult(node_name=name)
+
+    def delete_node(self, request: DeleteNodeRequest) -> Result:
+        self.graph.delete_node(request.node_name)
+        return Result()
+
+    def list_nodes(self, request: ListNodesInFlowRequest) -> ListNodesInFlowResult:
+        return ListNodesInFlowResult(node_names=list(self.graph.flow(request.flow_name).nodes))
+
+    # -- parameters -------------------------------------------------------------------------------
+    def list_parameters(self, request: ListParametersOnNodeRequest) -> ListParametersOnNodeResult:
+        return ListParametersOnNodeResult(parameter_names=[s.name for s in self.graph.node(request.node_name).specs])
+
+    def add_parameter(self, request: AddParameterToNodeRequest) -> Result:
+        try:
+            spec = ParameterSpec.from_dict(
+                {
+                    "name": request.parameter_name,
+                    "type": request.type,
+                    "default_value": request.default_value,
+                    "tooltip": request.tooltip,
+                    "allowed_modes": request.allowed_modes,
+                }
+            )
+        except ValueError as exc:
+            raise RequestFailed(f"AddParameterToNodeRequest for node {request.node_name!r}: {exc}") from None
+        if not request.parameter_name.isidentifier():
+            raise RequestFailed(f"parameter name {request.parameter_name!r} must be a Python identifier")
+        self.graph.add_parameter(request.node_name, spec)
+        return Result(message=f"added {request.node_name}.{request.parameter_name}")
+
+    def remove_parameter(self, request: RemoveParameterFromNodeRequest) -> Result:
+        self.graph.remove_parameter(request.node_name, request.parameter_name)
+        return Result(message=f"removed {request.node_name}.{request.parameter_name}")
+
+    def get_value(self, request: GetParameterValueRequest) -> GetParameterValueResult:
+        return GetParameterValueResult(value=self.graph.node(request.node_name).value(request.parameter_name))
+
+    def get_details(self, request: GetParameterDetailsRequest) -> GetParameterDetailsResult:
+        spec = self.graph.node(request.node_name).spec(request.parameter_name)
+        return GetParameterDetailsResult(
+            type=spec.type,
+            default_value=spec.default_value,
+            tooltip=spec.tooltip,
+            allowed_modes=[str(m) for m in spec.allowed_modes],
+        )
+
+    # -- connections ------------------------------------------------------------------------------
+    @staticmethod
+    def _connection(request: CreateConnectionRequest | DeleteConnectionRequest) -> ConnectionInfo:
+        return ConnectionInfo(
+            source_node_name=request.source_node_name,
+            source_parameter_name=request.source_parameter_name,
+            target_node_name=request.target_node_name,
+            target_parameter_name=request.target_parameter_name,
+        )
+
+    def connect(self, request: CreateConnectionRequest) -> Result:
+        self.graph.connect(self._connection(request))
+        return Result()
+
+    def disconnect(self, request: DeleteConnectionRequest) -> Result:
+        self.graph.disconnect(self._connection(request))
+        return Result()
+
+    def connections_for_node(self, request: ListConnectionsForNodeRequest) -> ListConnectionsForNodeResult:
+        incoming, outgoing = self.graph.connections_of(request.node_name)
+        return ListConnectionsForNodeResult(incoming=incoming, outgoing=outgoing)
+
+    def connections_for_parameter(self, request: ListConnectionsForParameterRequest) -> ListConnectionsForNodeResult:
+        incoming, outgoing = self.graph.connections_of(request.node_name, request.parameter_name)
+        return ListConnectionsForNodeResult(incoming=incoming, outgoing=outgoing)
+
+
+def check_timeout(node: str, metadata: Mapping[str, Any] | None, where: str) -> None:
+    """Refuse a node ``timeout`` that is not a positive, finite number of seconds (NaN would disable the deadline)."""
+    if metadata and metadata.get("timeout") is not None:
+        problem = timeout_problem(metadata["timeout"])
+        if problem is not None:
+            raise RequestFailed(f"node {node!r}: {where}: {problem}")

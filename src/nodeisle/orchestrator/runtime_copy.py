@@ -1,0 +1,71 @@
+"""The worker runtime a library env gets: which of nodeisle's files (:data:`RUNTIME_PARTS`), their
+digest, and installing them into ``<env>/runtime`` (a symlink swapped atomically, see envs.py)."""
+
+from __future__ import annotations
+
+import compileall
+import hashlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+#: What of the nodeisle package a worker env gets: the parts the worker runtime imports (the import
+#: contracts in tests/test_architecture.py keep them free of the orchestrator's side).
+RUNTIME_PARTS = (
+    "__init__.py", "errors.py", "placement.py", "requests.py", "logs.py", "py.typed",
+    "node/", "strict/", "manifest/", "bus/", "wire/", "worker/",
+    "config/__init__.py", "config/defaults.py", "config/views.py", "config/dotenv.py",
+)
+
+
+def runtime_files(source: Path) -> dict[str, bytes]:
+    """The runtime's ``*.py`` and ``py.typed`` files by relative path: :data:`RUNTIME_PARTS` only."""
+    files: dict[str, bytes] = {}
+    for path in sorted(source.rglob("*")):
+        rel = path.relative_to(source)
+        name = rel.as_posix()
+        if "__pycache__" in rel.parts or not path.is_file():
+            continue
+        if not any(name == part or (part.endswith("/") and name.startswith(part)) for part in RUNTIME_PARTS):
+            continue
+        if path.suffix == ".py" or path.name == "py.typed":
+            files[rel.as_posix()] = path.read_bytes()
+    return files
+
+
+def runtime_digest(files: dict[str, bytes]) -> str:
+    h = hashlib.sha256()
+    for rel, data in files.items():
+        h.update(f"{rel}\0{len(data)}\0".encode())
+        h.update(data)
+    return h.hexdigest()
+
+
+def read_stamp(env: Path) -> str | None:
+    try:
+        return (env / "runtime" / ".stamp").read_text().strip()
+    except OSError:
+        return None
+
+
+def install_runtime(env: Path, files: dict[str, bytes], digest: str) -> None:
+    """Write the runtime to ``runtime-<digest>`` and swap the ``runtime`` symlink to it (lock held)."""
+    staging = Path(tempfile.mkdtemp(prefix=".runtime-tmp-", dir=env))
+    for rel, data in files.items():
+        dest = staging / "nodeisle" / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(data)
+    (staging / ".stamp").write_text(digest + "\n")
+    # Compile once here so no worker start pays for it (workers run with PYTHONDONTWRITEBYTECODE=1).
+    compileall.compile_dir(str(staging), quiet=1)
+    target = env / f"runtime-{digest[:16]}"
+    shutil.rmtree(target, ignore_errors=True)
+    staging.rename(target)
+    link, new_link = env / "runtime", env / ".runtime-link.tmp"
+    previous = os.readlink(link) if link.is_symlink() else None
+    new_link.unlink(missing_ok=True)
+    new_link.symlink_to(target.name)
+    os.replace(new_link, link)
+    if previous is not None and previous != target.name:
+        shutil.rmtree(env / previous, ignore_errors=True)
