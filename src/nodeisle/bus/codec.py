@@ -30,6 +30,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from nodeisle.bus.coerce import coercers as _coercers
+from nodeisle.bus.coerce import init_fields as _init_fields
+from nodeisle.bus.coerce import wire_names as _wire_names
 
 TAG = "$ni"
 
@@ -112,7 +114,7 @@ class Encoder:
 
     def __init__(self, wire_types: Mapping[str, type[Any]] | None = None, limit: int | None = None) -> None:
         self.attachments: list[memoryview] = []
-        self._wire_names = {cls: name for name, cls in (wire_types or {}).items()}
+        self._wire_names = _wire_names(wire_types)
         self._depth = 0
         self._limit = limit  # bytes all attachments together may take; None: no limit
         self._total = 0
@@ -140,6 +142,9 @@ class Encoder:
             return self._encode_items(value)
         if kind is dict:
             return self._encode_dict(value)
+        wire_name = self._wire_names.get(kind)  # a message or a part of one: the next most common case
+        if wire_name is not None:
+            return self._encode_dataclass(value, wire_name)
         return self._encode_other(value, kind)
 
     def _encode_other(self, value: Any, kind: type[Any]) -> Any:
@@ -187,9 +192,11 @@ class Encoder:
     def _encode_dataclass(self, value: Any, wire_name: str) -> dict[str, Any]:
         self._enter(value)
         fields = {}
-        for field in dataclasses.fields(value):
-            if field.init:
-                fields[field.name] = self._nested(getattr(value, field.name), "." + field.name)
+        for name in _init_fields(type(value)):
+            try:
+                fields[name] = self._encode(getattr(value, name))
+            except UnencodableValue as exc:
+                raise exc._inside("." + name) from None
         self._depth -= 1
         return {TAG: "dc", "type": wire_name, "fields": fields}
 

@@ -1,12 +1,14 @@
-"""Rebuilding enum fields of wire dataclasses: an enum crosses the bus as its value (nodeisle.bus.codec)."""
+"""What the codec knows of wire dataclasses, computed once per class or registry: their init fields,
+class -> wire name, and how to rebuild enum fields (an enum crosses the bus as its value)."""
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import functools
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 _COERCERS: dict[type[Any], dict[str, Callable[[Any], Any]]] = {}
@@ -40,3 +42,25 @@ def _is_optional(hint: Any) -> bool:
 
 def _enum_tuple(kind: type[enum.Enum], items: Any) -> tuple[Any, ...]:
     return tuple(kind(item) for item in items)
+
+
+_FIELDS: dict[type[Any], tuple[str, ...]] = {}
+_NAMES: dict[int, tuple[Mapping[str, type[Any]], dict[type[Any], str]]] = {}
+
+
+def wire_names(wire_types: Mapping[str, type[Any]] | None) -> dict[type[Any], str]:
+    """Class -> wire name for a registry, computed once per registry (registries are built once)."""
+    if not wire_types:
+        return {}
+    found = _NAMES.get(id(wire_types))
+    if found is None or found[0] is not wire_types:
+        found = _NAMES[id(wire_types)] = (wire_types, {cls: name for name, cls in wire_types.items()})
+    return found[1]
+
+
+def init_fields(cls: type[Any]) -> tuple[str, ...]:
+    """The init fields of a wire dataclass, computed once per class."""
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(cls) if f.init)
+    return names

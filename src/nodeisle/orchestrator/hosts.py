@@ -394,7 +394,9 @@ class WorkerHost:
                 raise self._transfer_error(record, exc, parameter) from None
         except TimeoutError:
             assert deadline is not None and worker is not None
-            worker.stop_reason = f"terminated because setting {record.name}.{parameter} overran its deadline"
+            worker.stop_reason = (  # the first reason stands: a missed heartbeat, say
+                worker.stop_reason or f"terminated because setting {record.name}.{parameter} overran its deadline"
+            )
             await worker.stop(urgent=True)  # the hook may be stuck: a fresh worker serves what comes next
             raise RequestFailed(
                 deadline.error(
@@ -431,7 +433,7 @@ class WorkerHost:
                 f"its code did not stop within {CANCEL_GRACE:g} s of cancellation, so Worker-{worker.worker_id} "
                 "was terminated; a fresh worker serves the next execution"
             )
-            worker.stop_reason = f"terminated because node {record.name!r} overran its deadline"
+            worker.stop_reason = worker.stop_reason or f"terminated because node {record.name!r} overran its deadline"
             await worker.stop(urgent=True)
         return _hosting.ExecutionOutcome({}, [], deadline.error(record.name, note))
 

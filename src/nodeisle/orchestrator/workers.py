@@ -326,7 +326,7 @@ class WorkerProcess:
                 replace = beat.missed()
                 LOGGER.warning("%s [%s] did not answer a heartbeat within %g s; replacing it",
                                self.prefix, self.library, timeout)
-                self.stop_reason = replace.reason
+                self.stop_reason = self.stop_reason or replace.reason
                 await self.stop(urgent=True)
                 return
             except BusError:
