@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from nodeisle.orchestrator.engine import Orchestrator, build_orchestrator
+from nodeisle.testing.inprocess import build_in_process_orchestrator
 from nodeisle.requests import (
     CreateNodeRequest,
     ExecuteNodeRequest,
@@ -63,8 +64,9 @@ def ok(result: Result) -> Any:
     return result
 
 
-async def start(path: Path) -> Orchestrator:
-    orchestrator = build_orchestrator()
+async def start(path: Path, *, in_process: bool = False) -> Orchestrator:
+    """``in_process``: the worker runtime in this process over the in-memory bus (nodeisle.testing.inprocess)."""
+    orchestrator = build_in_process_orchestrator() if in_process else build_orchestrator()
     await orchestrator.__aenter__()
     ok(await orchestrator.handle_async(RegisterLibraryRequest(path=str(path), mode="isolated")))
     return orchestrator
@@ -113,7 +115,7 @@ def test_only_the_nodes_own_request_counts_not_what_the_framework_does_for_it(
     """The run issues ExecuteNodeRequest, the write replays the hook in the worker: none of that counts."""
 
     async def body() -> None:
-        o = await start(library)
+        o = await start(library, in_process=True)  # strict mode in the worker's context, no subprocess
         try:
             ok(await o.handle_async(CreateNodeRequest(node_type="Counter", node_name="counter")))
             ok(await o.handle_async(SetParameterValueRequest(node_name="counter", parameter_name="seen", value=1)))
