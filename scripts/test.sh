@@ -12,4 +12,7 @@ for spec in "websockets==$(python3 -c "import importlib.metadata as m; print(m.v
   ls .wheelhouse/"${name}"-*.whl >/dev/null 2>&1 || \
     python3 -m pip download --quiet --no-deps --only-binary=:all: --dest .wheelhouse "$spec"
 done
+# The linters are part of the suite: ruff (style, complexity and argument-count rules) and mypy --strict.
+python3 -m ruff check src tests
+python3 -m mypy --strict src/nodeisle
 exec python3 -m pytest "$@"

@@ -470,3 +470,30 @@ def test_a_cancelled_request_does_not_wait_for_its_message_to_be_written() -> No
         peer._fail_all("done")
 
     asyncio.run(asyncio.wait_for(body(), 10))
+
+
+def test_an_undecodable_answer_fails_that_request_only_and_the_connection_keeps_serving() -> None:
+    """Regression (review): a bad enum value in an answer ended the receive loop and hung the request."""
+    from nodeisle.errors import ProtocolError
+    from nodeisle.wire.messages import BUS_TYPES
+
+    bad = {"$ni": "dc", "type": "Violation", "fields": {
+        "rule_id": "r", "severity": "bogus", "context": "worker", "subject": "s", "library": "l",
+        "message": "m", "remediation": "x"}}
+
+    async def answer(name: str, payload: Any) -> Any:
+        return codec.Encoded(bad, []) if name == "bad" else "fine"
+
+    async def body() -> None:
+        left, right = memory_pair()
+        a = Peer(left, answer, wire_types=BUS_TYPES, name="a")
+        b = Peer(right, answer, wire_types=BUS_TYPES, name="b")
+        a.start()
+        b.start()
+        with pytest.raises(ProtocolError, match="undecodable response"):
+            await asyncio.wait_for(a.request("bad", None), 5)
+        assert await asyncio.wait_for(a.request("good", None), 5) == "fine"
+        await a.close()
+        await b.close()
+
+    asyncio.run(asyncio.wait_for(body(), 10))

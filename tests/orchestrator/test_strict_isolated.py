@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from nodeisle.orchestrator.engine import Orchestrator, build_orchestrator
-from nodeisle.testing.inprocess import build_in_process_orchestrator
 from nodeisle.requests import (
     CreateNodeRequest,
     ExecuteNodeRequest,
@@ -20,6 +19,7 @@ from nodeisle.requests import (
     RunFlowRequest,
     SetParameterValueRequest,
 )
+from nodeisle.testing.inprocess import build_in_process_orchestrator
 from tests.conftest import run, write_library
 
 NODES = '''

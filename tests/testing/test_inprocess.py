@@ -74,3 +74,37 @@ def test_in_memory_admission_needs_the_workers_own_credential() -> None:
         await hub.close()
 
     run(body(), timeout=10)
+
+
+IMPORT_TIME_NODES = '''
+import nodeisle
+from nodeisle import BaseNode, Parameter, ParameterMode
+from nodeisle.requests import SetConfigValueRequest
+try:  # library code at import time: a worker has no engine to reach
+    nodeisle.handle_request(SetConfigValueRequest(key="offline", value=True))
+    SEEN = "reached the engine"
+except Exception as exc:
+    SEEN = type(exc).__name__
+class Seen(BaseNode):
+    def __init__(self, name, metadata=None):
+        super().__init__(name, metadata)
+        self.add_parameter(Parameter("seen", type="str", allowed_modes={ParameterMode.OUTPUT}))
+    def process(self):
+        self.parameter_output_values["seen"] = SEEN
+'''
+
+
+def test_an_in_process_worker_does_not_inherit_the_callers_engine(tmp_path: Path, home: Path) -> None:
+    """Regression (review): the runtime task copied the caller's context, so library code reached the engine."""
+    library = write_library(tmp_path, "Import Time", IMPORT_TIME_NODES, ["Seen"])
+
+    async def body() -> None:
+        async with build_in_process_orchestrator() as o:
+            with o.activated():  # a script that made this orchestrator reachable from its context
+                assert (await o.handle_async(RegisterLibraryRequest(path=str(library), mode="isolated"))).succeeded
+            assert (await o.handle_async(CreateNodeRequest(node_type="Seen", node_name="seen"))).succeeded
+            seen = await o.handle_async(ExecuteNodeRequest(node_name="seen"))
+            assert seen.parameter_output_values == {"seen": "NotConnectedError"}
+            assert o.shared_state.config.get("offline") is False
+
+    run(body(), timeout=30)

@@ -81,3 +81,31 @@ def test_worker_started_by_the_hub_is_admitted_and_reports_its_schema() -> None:
 
     run(body(), timeout=40)
     asyncio.set_event_loop(None)
+
+
+def test_output_before_the_sealed_line_is_logged_and_the_worker_still_starts(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Regression (review): a line printed before the handshake (a .pth file, say) stopped the launch silently."""
+    caplog.set_level(logging.INFO)
+    chatty = tmp_path / "python"
+    chatty.write_text(f"#!/bin/sh\necho 'hello from a .pth file'\nexec {sys.executable} \"$@\"\n")
+    chatty.chmod(0o755)
+
+    async def body() -> None:
+        async def handler(worker: object, name: str, payload: object) -> object:
+            return None
+
+        hub = WorkerHub(handler)
+        await hub.ensure_started()
+        worker = WorkerProcess("Text Tools", chatty, TEXT_TOOLS / "griptape-nodes-library.json",
+                               env={"PATH": "/usr/bin:/bin"})
+        credential = hub.register(worker)
+        try:
+            ready = await worker.start(hub.url, credential, timeout=20)
+            assert {s.class_name for s in ready.schemas} >= {"Echo"}
+        finally:
+            await hub.close()
+
+    run(body(), timeout=40)
+    assert any("hello from a .pth file" in r.getMessage() for r in caplog.records)

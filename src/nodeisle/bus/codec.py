@@ -355,10 +355,15 @@ class Decoder:
         if cls is None or not isinstance(fields, dict):
             raise UndecodableValue(f"unknown wire type {tree.get('type')!r}")
         values = {key: self._decode(item) for key, item in fields.items()}
-        for name, coerce in _coercers(cls).items():  # enums travel as their values
-            if name in values and values[name] is not None:
-                values[name] = coerce(values[name])
+        lenient = hasattr(cls, "__post_init__")  # the class checks its own fields (a request's mode word)
         try:
+            for name, coerce in _coercers(cls).items():  # enums travel as their values
+                if name in values and values[name] is not None:
+                    try:
+                        values[name] = coerce(values[name])
+                    except (ValueError, TypeError):
+                        if not lenient:
+                            raise
             return cls(**values)
         except Exception as exc:  # the class's own validation: any failure means a bad tree
             raise UndecodableValue(f"bad fields for {cls.__name__}: {type(exc).__name__}: {exc}") from None

@@ -45,17 +45,9 @@ def _enum_tuple(kind: type[enum.Enum], items: Any) -> tuple[Any, ...]:
 
 
 _FIELDS: dict[type[Any], tuple[str, ...]] = {}
-_NAMES: dict[int, tuple[Mapping[str, type[Any]], dict[type[Any], str]]] = {}
-
-
 def wire_names(wire_types: Mapping[str, type[Any]] | None) -> dict[type[Any], str]:
-    """Class -> wire name for a registry, computed once per registry (registries are built once)."""
-    if not wire_types:
-        return {}
-    found = _NAMES.get(id(wire_types))
-    if found is None or found[0] is not wire_types:
-        found = _NAMES[id(wire_types)] = (wire_types, {cls: name for name, cls in wire_types.items()})
-    return found[1]
+    """Class -> wire name for a registry."""
+    return {cls: name for name, cls in (wire_types or {}).items()}
 
 
 def init_fields(cls: type[Any]) -> tuple[str, ...]:

@@ -223,7 +223,7 @@ class Peer:
             return
         try:
             value = codec.decode(event.body, event.attachments, self._wire_types)
-        except codec.UndecodableValue as exc:
+        except Exception as exc:  # UndecodableValue, or a bug: it fails this request, never the connection
             future.set_exception(ProtocolError(f"{self._name}: undecodable response to request {event.id}: {exc}"))
             return
         if event.ok:

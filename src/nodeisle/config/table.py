@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from nodeisle.bus.protocol import DEFAULT_MAX_ATTACHMENTS
+from nodeisle.config import defaults
 from nodeisle.config.defaults import PROBE_TIMEOUT
 from nodeisle.errors import NodeisleError
 
@@ -145,7 +146,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "crash_limit",
-        3,
+        defaults.CRASH_LIMIT,
         "This many worker crashes within crash_window seconds mark the library failed.",
         "count",
         _positive_int,
@@ -153,7 +154,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "crash_window",
-        60.0,
+        defaults.CRASH_WINDOW,
         "The window, in seconds, in which crash_limit crashes mark a library failed.",
         "seconds",
         _positive_seconds,
@@ -178,7 +179,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "heartbeat_interval",
-        5.0,
+        defaults.HEARTBEAT_INTERVAL,
         "Seconds between liveness pings to a ready worker; 0 turns them off.",
         "seconds",
         _non_negative_seconds,
@@ -186,7 +187,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "heartbeat_timeout",
-        15.0,
+        defaults.HEARTBEAT_TIMEOUT,
         "A worker that does not answer a ping within this many seconds is replaced.",
         "seconds",
         _positive_seconds,
@@ -228,7 +229,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "worker_start_timeout",
-        120.0,
+        defaults.WORKER_START_TIMEOUT,
         "Seconds a worker has to start, import its library and send its schema.",
         "seconds",
         _positive_seconds,

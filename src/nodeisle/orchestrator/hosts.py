@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from nodeisle.bus import codec
 from nodeisle.bus.peer import RemoteFailure
 from nodeisle.bus.protocol import DEFAULT_MAX_ATTACHMENTS
+from nodeisle.config import defaults
 from nodeisle.errors import BusError, LibraryError, ValueTransferError, WorkerCrashed
 from nodeisle.flow.graph import NodeRecord, RequestFailed
 from nodeisle.manifest import LibraryManifest
@@ -211,7 +212,7 @@ class WorkerHost:
         envs: Any,  # nodeisle.orchestrator.envs.EnvManager
         *,
         probe_timeout: float,
-        start_timeout: float = 120.0,
+        start_timeout: float = defaults.WORKER_START_TIMEOUT,
         runtime_source: Path,
         supervision: Supervision | None = None,
         provision: Callable[[], WorkerProvision] | None = None,

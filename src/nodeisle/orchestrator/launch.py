@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import signal
 from collections.abc import Mapping
@@ -64,6 +65,7 @@ class Launcher(Protocol):
         ...
 
 
+LOGGER = logging.getLogger("nodeisle.worker")
 _EXIT_POLL = 0.05
 _SEAL_TIMEOUT = 60.0  # from exec to the sealed line: an interpreter start, no library code yet
 
@@ -121,6 +123,22 @@ class SubprocessHandle:
             transport.close()
 
 
+async def _sealed_line(stdout: asyncio.StreamReader) -> bool:
+    """Read up to the sealed line: True once seen, False at end-of-file (the process exited).
+
+    Lines before it (a ``.pth`` file or ``sitecustomize`` that prints, which ``-I`` does not stop)
+    are logged as the worker's output, not taken for a broken handshake.
+    """
+    while True:
+        line = await stdout.readline()
+        if not line:
+            return False
+        text = line.decode("utf-8", "replace").rstrip("\r\n")
+        if text == SEALED:
+            return True
+        LOGGER.info("worker output before its start: %s", text)
+
+
 class SubprocessLauncher:
     """Start the worker on the library env's interpreter, the launch config on its stdin."""
 
@@ -142,12 +160,12 @@ class SubprocessLauncher:
         # The launch line holds the worker's credential and secrets: it is written only once the worker
         # says it is sealed (non-dumpable, nodeisle.worker.guard), so no other process can read it.
         try:
-            sealed = await asyncio.wait_for(process.stdout.readline(), _SEAL_TIMEOUT)
+            sealed = await asyncio.wait_for(_sealed_line(process.stdout), _SEAL_TIMEOUT)
         except TimeoutError:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(process.pid, signal.SIGKILL)
             raise OSError(f"the worker did not start within {_SEAL_TIMEOUT:g} s") from None
-        if sealed.decode("utf-8", "replace").strip() == SEALED:
+        if sealed:
             with contextlib.suppress(ConnectionError):
                 process.stdin.write((json.dumps(launch) + "\n").encode())
                 await process.stdin.drain()  # stdin stays open: its end-of-file tells the worker we are gone

@@ -20,15 +20,17 @@ from __future__ import annotations
 import collections
 from dataclasses import dataclass
 
+from nodeisle.config import defaults
+
 
 @dataclass(frozen=True)
 class Supervision:
     """How workers are watched: heartbeats and the crash-loop policy."""
 
-    heartbeat_interval: float = 5.0  # 0 or less: no heartbeats
-    heartbeat_timeout: float = 15.0
-    crash_limit: int = 3
-    crash_window: float = 60.0
+    heartbeat_interval: float = defaults.HEARTBEAT_INTERVAL  # 0 or less: no heartbeats
+    heartbeat_timeout: float = defaults.HEARTBEAT_TIMEOUT
+    crash_limit: int = defaults.CRASH_LIMIT
+    crash_window: float = defaults.CRASH_WINDOW
     backoff_base: float = 0.1
     backoff_max: float = 5.0
 

@@ -6,13 +6,15 @@ ones; only the process boundary is replaced: the launcher starts :class:`WorkerR
 the bus is an in-memory transport (:meth:`WorkerHub.connect_in_memory`), and the library's env is
 this interpreter. What needs a real process stays for end-to-end tests: pinned dependencies in their
 own venv, crashes and signals, process trees, the worker's ``os.environ``, stdout and stderr relaying,
-and terminating a node stuck in a thread (a task can be cancelled; a thread cannot).
+and terminating a node stuck in a thread (a task can be cancelled; a thread cannot). Also shared with
+the test process: ``sys.modules`` and ``sys.path`` (what library code imports stays imported), and the
+loop's default executor (plain ``process()`` calls of the orchestrator and its workers share it).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import contextvars
 import json
 import os
 import signal
@@ -58,8 +60,7 @@ class InProcessHandle:
         return None
 
     async def wait(self) -> int:
-        with contextlib.suppress(BaseException):
-            await asyncio.shield(self._task)
+        await asyncio.wait({self._task})  # its outcome is read below; a cancelled waiter is cancelled
         code = self.returncode
         assert code is not None
         return code
@@ -92,7 +93,11 @@ class InProcessLauncher:
         config = LaunchConfig.from_json(json.dumps(launch))
         # The secrets the library may see go into a mapping of its own, not this process's environment.
         runtime = WorkerRuntime(config, connect=self.hub.connect_in_memory, environ=dict(env), own_process=False)
-        task = asyncio.create_task(runtime.run(), name=f"worker-runtime-{config.worker_id}")
+        # A context of its own, as a worker process has: no engine of the orchestrator's is reachable
+        # from its library code (requests go over the bus), whatever the caller's context holds.
+        task = asyncio.create_task(
+            runtime.run(), name=f"worker-runtime-{config.worker_id}", context=contextvars.Context()
+        )
         return InProcessHandle(runtime, task)
 
 

@@ -8,7 +8,8 @@ line on the child's stdin (never argv or the environment, which other processes 
 
 The worker keeps stdin open: when it reaches end-of-file the orchestrator is gone and the worker exits
 (on Linux a parent-death signal does the same even if the worker is stuck). It then connects, loads the
-library, runs the schema probe and sends ``_ready`` with the schema; from then on it serves requests.
+library, runs the schema probe and sends ``Ready`` (nodeisle.wire.messages) with the schema; from then
+on it serves requests.
 """
 
 from __future__ import annotations
@@ -148,7 +149,7 @@ class WorkerRuntime:
     """Serves one library's nodes for the orchestrator over one bus connection.
 
     ``connect`` opens that connection (a WebSocket by default; an in-memory pair when the
-    orchestrator runs the worker in its own process for tests, nodeisle.orchestrator.inprocess);
+    orchestrator runs the worker in its own process for tests, nodeisle.testing.inprocess);
     ``environ`` is where the secrets the library may see are placed (the process environment).
     """
 
