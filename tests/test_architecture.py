@@ -361,3 +361,12 @@ def test_every_module_runtime_part_exists() -> None:
 def test_no_module_is_over_500_lines() -> None:
     long = {str(p.relative_to(REPO)): n for p in modules().values() if (n := len(p.read_text("utf-8").splitlines())) > MAX_LINES}
     assert long == {}, f"split these by concept (at most {MAX_LINES} lines each)"
+
+
+@pytest.mark.parametrize("module", ["nodeisle.flow.scheduling", "nodeisle.orchestrator.supervision"])
+def test_the_state_machines_are_driven_by_now_and_read_no_clock(module: str) -> None:
+    """The scheduler and supervision take ``now`` and return decisions: no clock, no sleep, no threads."""
+    edges = graph(with_type_checking=True, with_packages=True)
+    bad = [_where(m, imp) for m in sorted({module} | reachable(module, edges)) for imp in imports(m)
+           if _top(imp.target) in ("time", "asyncio", "threading", "subprocess", "socket")]
+    assert not bad, "\n".join(bad)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from nodeisle.flow.scheduling import NodeStatus, RunSummary, Schedule, Skip, summarize
@@ -141,19 +139,3 @@ def test_summaries_count_every_node() -> None:
     assert summarize(["succeeded", "skipped", "failed"]) == RunSummary(F, "1 of 3 nodes succeeded")
     assert summarize(["failed", "cancelled"]) == RunSummary(C, "0 of 2 nodes succeeded, 1 cancelled")
     assert summarize(["succeeded"]).succeeded and not summarize(["failed"]).succeeded
-
-
-def test_the_scheduler_is_pure() -> None:
-    import ast
-    import importlib
-
-    source = importlib.import_module("nodeisle.flow.scheduling").__file__
-    assert source is not None
-    tree = ast.parse(Path(source).read_text(encoding="utf-8"))
-    imported: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            imported |= {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            imported.add(node.module.split(".")[0])
-    assert imported <= {"__future__", "enum", "collections", "dataclasses"}, imported  # no asyncio, no clock, no I/O

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from nodeisle.orchestrator.supervision import CrashLoop, Heartbeat, LibraryFailed, Replace, Restart, Supervision
@@ -85,19 +83,3 @@ def test_a_missed_heartbeat_replaces_the_worker_with_the_reason_its_executions_r
 
 def test_heartbeats_are_off_with_a_zero_interval() -> None:
     assert Supervision().heartbeats and not Supervision(heartbeat_interval=0).heartbeats
-
-
-def test_supervision_is_pure_no_loop_no_clock() -> None:
-    import ast
-    import importlib
-
-    source = importlib.import_module("nodeisle.orchestrator.supervision").__file__
-    assert source is not None
-    tree = ast.parse(Path(source).read_text(encoding="utf-8"))
-    imported: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            imported |= {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            imported.add(node.module.split(".")[0])
-    assert imported <= {"__future__", "collections", "dataclasses", "nodeisle"}, imported  # no asyncio, no clock, no I/O (nodeisle: config.defaults, constants only)
