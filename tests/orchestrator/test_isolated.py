@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from nodeisle.orchestrator.engine import Orchestrator, build_orchestrator
+from nodeisle.testing.inprocess import build_in_process_orchestrator
 from nodeisle.requests import (
     CreateConnectionRequest,
     CreateNodeRequest,
@@ -231,7 +232,7 @@ def test_value_that_cannot_cross_fails_naming_node_parameter_and_type(payload_li
     import threading
 
     async def body() -> None:
-        async with build_orchestrator() as o:
+        async with build_in_process_orchestrator() as o:  # the codec and bus are the point
             await register(o, payload_lib)
             ok(await o.handle_async(CreateNodeRequest(node_type="Double", node_name="d")))
             result = await execute(o, "d", data=threading.Lock())
@@ -252,7 +253,7 @@ def test_strings_of_any_size_cross_up_to_the_limit_and_larger_values_fail_naming
     monkeypatch.setenv("NODEISLE_MAX_VALUE_BYTES", str(48 << 20))
 
     async def body() -> None:
-        async with build_orchestrator() as o:
+        async with build_in_process_orchestrator() as o:  # the codec and bus are the point
             await register(o, payload_lib)
             ok(await o.handle_async(CreateNodeRequest(node_type="Double", node_name="d")))
             worker = o.libraries["Payloads"].host.worker  # type: ignore[union-attr]
