@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 
 from nodeisle.orchestrator.engine import Orchestrator, build_orchestrator
-from nodeisle.testing.inprocess import build_in_process_orchestrator
 from nodeisle.requests import (
     CreateConnectionRequest,
     CreateNodeRequest,
@@ -29,6 +28,7 @@ from nodeisle.requests import (
     RunFlowRequest,
     SetParameterValueRequest,
 )
+from nodeisle.testing.inprocess import build_in_process_orchestrator
 from tests.conftest import run, write_library
 
 VERSION_NODES = """
