@@ -29,13 +29,13 @@ from nodeisle.bus.protocol import (
     OversizedMessage,
 )
 from nodeisle.errors import BusError, ProtocolError
+from nodeisle.requests import RemoteError
 
 # A hostile peer may send junk by the thousand: a few lines per connection, then a count.
 LOGGER = _logs.guard(logging.getLogger("nodeisle.bus"), _logs.by_template_and_subject)
 
 # How long close() lets queued frames drain before closing the transport.
 _CLOSE_DRAIN_TIMEOUT = 5.0
-_CANCELLED = {"type": "CancelledError", "message": "cancelled by the peer", "traceback": ""}
 
 
 class TransportClosed(BusError):
@@ -229,7 +229,10 @@ class Peer:
         if event.ok:
             future.set_result(value)
             return
-        error = value if isinstance(value, dict) else {}
+        if isinstance(value, RemoteError):
+            future.set_exception(RemoteFailure(value.type, value.message, value.traceback))
+            return
+        error = value if isinstance(value, dict) else {}  # a peer without the registry sends a dict
         type_name, message = str(error.get("type", "Error")), str(error.get("message", value))
         future.set_exception(RemoteFailure(type_name, message, str(error.get("traceback", ""))))
 
@@ -240,18 +243,25 @@ class Peer:
             payload = codec.decode(event.body, event.attachments, self._wire_types)
             answer = await self._handler(event.name, payload)
         except asyncio.CancelledError:
-            ok, answer = False, _CANCELLED
+            ok, answer = False, self._error("CancelledError", "cancelled by the peer")
         except Exception as exc:
             text = "".join(traceback.format_exception(exc))
-            ok, answer = False, {"type": type(exc).__name__, "message": str(exc), "traceback": text}
+            ok, answer = False, self._error(type(exc).__name__, str(exc), text)
         self._answer(event.id, ok, answer)
         await self._flush()
 
     def _answer_if_cancelled_unstarted(self, request_id: int, task: asyncio.Task[None]) -> None:
         """A handler task cancelled before its first step never ran ``_serve``: answer it here."""
         if self._handlers.get(request_id) is task:
-            self._answer(request_id, False, _CANCELLED)
+            self._answer(request_id, False, self._error("CancelledError", "cancelled by the peer"))
             self._flush_soon()
+
+    def _error(self, type_name: str, message: str, traceback_text: str = "") -> Any:
+        """An error answer: a :class:`RemoteError` where the registry carries it, else the same as a dict."""
+        error = RemoteError(type=type_name, message=message, traceback=traceback_text)
+        if self._wire_types is not None and self._wire_types.get("RemoteError") is RemoteError:
+            return error
+        return {"type": error.type, "message": error.message, "traceback": error.traceback}
 
     def _answer(self, request_id: int, ok: bool, answer: Any) -> None:
         """Queue the one response to the peer's request ``request_id``; flush next."""
@@ -265,8 +275,8 @@ class Peer:
                 tree, attachments = codec.encode(answer, self._wire_types, self.protocol.max_attachments)
             self.protocol.send_response(request_id, ok, tree, attachments)
         except (codec.UnencodableValue, OversizedMessage) as exc:
-            problem = {"type": "ValueTransferError", "message": f"the answer: {exc}", "traceback": ""}
-            tree, attachments = codec.encode(problem)
+            problem = self._error("ValueTransferError", f"the answer: {exc}")
+            tree, attachments = codec.encode(problem, self._wire_types)
             self.protocol.send_response(request_id, False, tree, attachments)
 
     # -- closing ----------------------------------------------------------------------------------
