@@ -108,3 +108,26 @@ def test_an_in_process_worker_does_not_inherit_the_callers_engine(tmp_path: Path
             assert o.shared_state.config.get("offline") is False
 
     run(body(), timeout=30)
+
+
+def test_a_worker_answering_with_the_wrong_message_fails_the_node_not_the_engine(tmp_path: Path, home: Path) -> None:
+    """A hostile or broken worker: its answer is checked against the message's answer type."""
+    from nodeisle.wire.messages import Execute
+
+    library = write_library(tmp_path, "In Process", NODES, ["Where", "Meddle", "Sleepy"])
+
+    async def body() -> None:
+        async with build_in_process_orchestrator() as o:
+            assert (await o.handle_async(RegisterLibraryRequest(path=str(library), mode="isolated"))).succeeded
+            assert (await o.handle_async(CreateNodeRequest(node_type="Where", node_name="where"))).succeeded
+            runtime = o.libraries["In Process"].host.worker.process._runtime  # type: ignore[union-attr]
+
+            async def forged(_message: object) -> str:
+                return "outputs: all fine"
+
+            runtime._handlers[Execute] = forged
+            result = await o.handle_async(ExecuteNodeRequest(node_name="where"))
+            assert not result.succeeded and result.error is not None and result.error.type == "ProtocolError"
+            assert "answered Execute with str, not Executed" in result.message
+
+    run(body(), timeout=30)

@@ -66,7 +66,7 @@ class Launcher(Protocol):
 
 
 LOGGER = logging.getLogger("nodeisle.worker")
-_EXIT_POLL = 0.05
+_EXIT_POLL = 0.2  # only while a process the worker started holds its pipes after it exited
 _SEAL_TIMEOUT = 60.0  # from exec to the sealed line: an interpreter start, no library code yet
 
 

@@ -33,7 +33,7 @@ from nodeisle import logs as _logs
 from nodeisle.bus.peer import FrameTransport, Peer, RemoteFailure, memory_pair
 from nodeisle.bus.protocol import DEFAULT_MAX_ATTACHMENTS, BusProtocol
 from nodeisle.config.defaults import PROBE_TIMEOUT
-from nodeisle.errors import BusError, HandshakeRefused, LibraryError, WorkerCrashed
+from nodeisle.errors import BusError, HandshakeRefused, LibraryError, ProtocolError, WorkerCrashed
 from nodeisle.orchestrator.launch import Launcher, SubprocessLauncher, WorkerHandle
 from nodeisle.orchestrator.supervision import Heartbeat
 from nodeisle.wire.messages import BUS_TYPES, Ping, Ready
@@ -299,7 +299,7 @@ class WorkerProcess:
         # No extra task per request: when the process exits, its watcher closes the peer, which fails
         # every pending request at once; the BusError is then turned into the crash's reason.
         try:
-            return await self.peer.request(name, payload, timeout)
+            answer = await self.peer.request(name, payload, timeout)
         except RemoteFailure:
             raise
         except BusError:
@@ -308,6 +308,10 @@ class WorkerProcess:
             if self._exited.done():
                 raise await self.crash_error() from None
             raise
+        expected = getattr(type(payload), "answer_type", None)  # a message says what answers it
+        if expected is not None and not isinstance(answer, expected):
+            raise ProtocolError(f"{self.prefix} answered {name} with {type(answer).__name__}, not {expected.__name__}")
+        return answer
 
     def start_heartbeat(self, interval: float, timeout: float) -> None:
         """Ping the worker every ``interval`` s; one that misses a ping by ``timeout`` s is stopped."""
