@@ -20,6 +20,8 @@ why, and how to fix it.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class NodeisleError(Exception):
     """Base class of every error nodeisle raises on purpose."""
@@ -100,7 +102,12 @@ class BusError(NodeisleError):
 
 
 class ProtocolError(BusError):
-    """A malformed or unexpected frame."""
+    """A malformed or unexpected frame. ``events``: what the same frame still delivered (a new message
+    that arrived while an earlier one was incomplete: the earlier one is dropped, the new one is not)."""
+
+    def __init__(self, message: str, events: list[Any] | None = None) -> None:
+        super().__init__(message)
+        self.events: list[Any] = events or []
 
 
 class HandshakeRefused(BusError):

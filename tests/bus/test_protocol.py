@@ -401,3 +401,14 @@ def test_a_header_listing_more_attachments_than_the_limit_is_refused_before_buil
     with pytest.raises(ProtocolError, match="attachments in one message exceed the limit"):
         proto.receive('{"t":"req","id":1,"name":"put","sizes":[' + sizes + "]}")
     assert proto.receive('{"t":"req","id":2,"name":"ok","sizes":[]}')[0].name == "ok"
+
+
+def test_a_message_that_interrupts_an_incomplete_one_is_still_delivered() -> None:
+    """Regression (review): after a header whose attachments never came, the next message was dropped too."""
+    proto = BusProtocol()
+    assert proto.receive('{"t":"req","id":1,"name":"put","sizes":[10]}') == []
+    assert proto.receive(b"abc") == []
+    with pytest.raises(ProtocolError, match="attachments were incomplete") as caught:
+        proto.receive('{"t":"req","id":2,"name":"ping","body":null}')
+    [event] = caught.value.events
+    assert isinstance(event, IncomingRequest) and event.id == 2 and event.name == "ping"

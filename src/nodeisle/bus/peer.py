@@ -195,7 +195,7 @@ class Peer:
                 except ProtocolError as exc:
                     self.bad_frames += 1
                     LOGGER.warning("%s: dropped a bad frame: %s", self._name, exc)
-                    continue
+                    events = exc.events  # what the frame still delivered
                 for event in events:
                     self._dispatch(event)
         except TransportClosed as exc:

@@ -228,8 +228,14 @@ class BusProtocol:
 
     def _receive_text(self, frame: str) -> list[Event]:
         if self._partial is not None:
+            # The incomplete message is dropped; the frame that interrupted it is a message of its own.
             self._partial = None
-            raise ProtocolError("text frame arrived while the previous message's attachments were incomplete")
+            problem = "text frame arrived while the previous message's attachments were incomplete"
+            try:
+                events = self._receive_text(frame)
+            except ProtocolError as exc:
+                raise ProtocolError(f"{problem}; and that frame: {exc}") from None
+            raise ProtocolError(problem, events)
         if len(frame) > self.max_text:
             raise ProtocolError(f"text frame of {len(frame)} characters exceeds the limit of {self.max_text}")
         try:
