@@ -128,14 +128,14 @@ def test_add_parameter_request_create_maps_griptape_keywords_onto_nodeisles_requ
 
 
 def test_a_request_without_node_name_outside_a_node_names_the_fix() -> None:
-    with pytest.raises(ValueError, match="pass node_name=self.name"):
+    with pytest.raises(ValueError, match=r"pass node_name=self\.name"):
         AddParameterToNodeRequest(parameter_name="p").to_nodeisle()
 
 
 def test_griptape_nodes_handle_request_refuses_a_nodeisle_request_and_names_missing_facade_members() -> None:
-    with pytest.raises(TypeError, match="a nodeisle request goes to nodeisle.handle_request"):
+    with pytest.raises(TypeError, match=r"a nodeisle request goes to nodeisle\.handle_request"):
         GriptapeNodes.handle_request(nodeisle.requests.ListFlowsRequest())  # type: ignore[arg-type]
-    with pytest.raises(AttributeError, match="GriptapeNodes.FlowManager: nodeisle's griptape_nodes compatibility"):
+    with pytest.raises(AttributeError, match=r"GriptapeNodes\.FlowManager: nodeisle's griptape_nodes compatibility"):
         GriptapeNodes.FlowManager  # noqa: B018
 
 
@@ -161,5 +161,5 @@ def test_a_missing_module_fails_naming_it_and_attribute_probes_stay_attribute_er
     assert str(library_file) in str(caught.value)
     assert not hasattr(core_types, "ParameterList")
     assert getattr(core_types, "ParameterList", None) is None
-    with pytest.raises(AttributeError, match="core_types.ParameterList: nodeisle provides"):
+    with pytest.raises(AttributeError, match=r"core_types\.ParameterList: nodeisle provides"):
         core_types.ParameterList  # noqa: B018
