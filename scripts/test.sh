@@ -14,5 +14,5 @@ for spec in "websockets==$(python3 -c "import importlib.metadata as m; print(m.v
 done
 # The linters are part of the suite: ruff (style, complexity and argument-count rules) and mypy --strict.
 python3 -m ruff check src tests
-python3 -m mypy --strict src/nodeisle
+python3 -m mypy --strict src/nodeisle src/griptape_nodes
 exec python3 -m pytest "$@"
