@@ -19,8 +19,15 @@ RUNTIME_PARTS = (
 )
 
 
+#: Packages shipped beside nodeisle into every worker env, whole: the ``griptape_nodes`` compatibility
+#: layer (standard library only; imported only when library code asks for it).
+COMPANION_PACKAGES = ("griptape_nodes",)
+
+
 def runtime_files(source: Path) -> dict[str, bytes]:
-    """The runtime's ``*.py`` and ``py.typed`` files by relative path: :data:`RUNTIME_PARTS` only."""
+    """The runtime's ``*.py`` and ``py.typed`` files by path below the env's runtime folder
+    (``nodeisle/...``): :data:`RUNTIME_PARTS` of ``source`` (nodeisle's folder), and the companion
+    packages found beside it."""
     files: dict[str, bytes] = {}
     for path in sorted(source.rglob("*")):
         rel = path.relative_to(source)
@@ -30,7 +37,12 @@ def runtime_files(source: Path) -> dict[str, bytes]:
         if not any(name == part or (part.endswith("/") and name.startswith(part)) for part in RUNTIME_PARTS):
             continue
         if path.suffix == ".py" or path.name == "py.typed":
-            files[rel.as_posix()] = path.read_bytes()
+            files[f"nodeisle/{name}"] = path.read_bytes()
+    for package in COMPANION_PACKAGES:
+        folder = source.parent / package
+        for path in sorted(folder.rglob("*.py")) if folder.is_dir() else ():
+            if "__pycache__" not in path.parts:
+                files[f"{package}/{path.relative_to(folder).as_posix()}"] = path.read_bytes()
     return files
 
 
@@ -53,7 +65,7 @@ def install_runtime(env: Path, files: dict[str, bytes], digest: str) -> None:
     """Write the runtime to ``runtime-<digest>`` and swap the ``runtime`` symlink to it (lock held)."""
     staging = Path(tempfile.mkdtemp(prefix=".runtime-tmp-", dir=env))
     for rel, data in files.items():
-        dest = staging / "nodeisle" / rel
+        dest = staging / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_bytes(data)
     (staging / ".stamp").write_text(digest + "\n")
