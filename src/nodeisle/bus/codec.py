@@ -24,7 +24,6 @@ from __future__ import annotations
 import dataclasses
 import enum
 import re
-import struct
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -32,6 +31,9 @@ from typing import Any
 from nodeisle.bus.coerce import coercers as _coercers
 from nodeisle.bus.coerce import init_fields as _init_fields
 from nodeisle.bus.coerce import wire_names as _wire_names
+from nodeisle.bus.formats import PORTABLE_FORMAT as _PORTABLE_FORMAT
+from nodeisle.bus.formats import format_dtype as format_dtype
+from nodeisle.bus.formats import struct_char as _struct_char
 
 TAG = "$ni"
 
@@ -45,8 +47,6 @@ _INT_LIMIT = 1 << 2000
 #: Strings longer than this travel as attachments, so the JSON text of a message stays small.
 STR_INLINE_MAX = 4096
 
-# Buffer formats a receiver without numpy can still rebuild (struct syntax, one item).
-_PORTABLE_FORMAT = re.compile(r"[@=<>!]?[?bBhHiIlLqQnNefd]")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -100,6 +100,13 @@ class RawArray:
 
     def __repr__(self) -> str:
         return f"RawArray(dtype={self.dtype!r}, shape={self.shape!r}{', scalar=True' if self.scalar else ''})"
+
+
+def first_segment(path: str) -> tuple[str, str]:
+    """Split an :class:`UnencodableValue` path into its first key and the rest: ``"a[0].b"`` gives
+    ``("a", "[0].b")``, ``"a.b"`` gives ``("a", "b")`` (callers name the parameter behind a path)."""
+    cut = min((i for i in (path.find("."), path.find("[")) if i >= 0), default=len(path))
+    return path[:cut], path[cut:].removeprefix(".")
 
 
 def _key_segment(key: str) -> str:
@@ -412,38 +419,6 @@ def _plain_view(data: bytearray | bytes, descr: Any, shape: tuple[Any, ...], sca
         except (TypeError, ValueError):
             pass
     return RawArray(view, descr, shape, scalar)
-
-
-_NATIVE = "<" if sys.byteorder == "little" else ">"
-_STRUCT_CHARS = {
-    "b1": "?", "i1": "b", "u1": "B", "i2": "h", "u2": "H", "i4": "i", "u4": "I", "i8": "q", "u8": "Q",
-    "f2": "e", "f4": "f", "f8": "d",
-}
-
-
-def _struct_char(descr: Any) -> str | None:
-    """The native struct character for a numpy dtype string or a struct format, if there is one."""
-    if not isinstance(descr, str):
-        return None
-    if _PORTABLE_FORMAT.fullmatch(descr):
-        order, char = descr[:-1], descr[-1]
-        return char if order in ("", "@", "=", _NATIVE) else None
-    match = re.fullmatch(r"([<>|=])([a-z]\d+)", descr)
-    if match is None or match[1] not in ("|", "=", _NATIVE):
-        return None
-    return _STRUCT_CHARS.get(match[2])
-
-
-_KINDS = {"?": "b", **dict.fromkeys("bhilqn", "i"), **dict.fromkeys("BHILQN", "u"), **dict.fromkeys("efd", "f")}
-
-
-def format_dtype(fmt: str) -> str:
-    """numpy's ``dtype.str`` for a portable struct format (``"f"`` -> ``"<f4"`` on a little-endian machine)."""
-    if not _PORTABLE_FORMAT.fullmatch(fmt):
-        raise ValueError(f"struct format {fmt!r} is not one of the portable number formats")
-    size = struct.calcsize(fmt)
-    order = {"<": "<", ">": ">", "!": ">"}.get(fmt[0], _NATIVE) if size > 1 else "|"
-    return f"{order}{_KINDS[fmt[-1]]}{size}"
 
 
 def _descr(obj: Any) -> Any:

@@ -226,8 +226,7 @@ class Orchestrator:
         return [s.name for s in self.libraries.values() if key in (s.manifest.declarations.required_secrets or ())]
 
     def _known_secret(self, key: str) -> bool:
-        declared = [k for s in self.libraries.values() for k in (s.manifest.declarations.required_secrets or ())]
-        return key in self.shared_state.secrets.secret_names(declared)
+        return key in self.shared_state.secret_names()
 
     def _declared_secrets(self, library: str) -> tuple[str, ...] | None:
         state = self.libraries.get(library)

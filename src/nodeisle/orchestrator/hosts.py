@@ -319,12 +319,11 @@ class WorkerHost:
         ``value...`` for ``parameter``."""
         path = exc.path
         if parameter is not None and (path == "value" or path.startswith(("value.", "value["))):
-            name, rest = parameter, path[len("value") :]
+            name, rest = parameter, path[len("value") :].removeprefix(".")
         else:
-            head = path.removeprefix("invocation.").removeprefix("values.").removeprefix("inputs.")
-            cut = min((i for i in (head.find("."), head.find("[")) if i >= 0), default=len(head))
-            name, rest = head[:cut], head[cut:]
-        return ValueTransferError(record.name, name, exc.type_name, exc.why, rest.lstrip("."))
+            within = path.removeprefix("invocation.").removeprefix("values.").removeprefix("inputs.")
+            name, rest = codec.first_segment(within)
+        return ValueTransferError(record.name, name, exc.type_name, exc.why, rest)
 
     async def _back_off(self, dead: WorkerProcess) -> None:
         """Before replacing a crashed worker: wait what the crash loop says; give up when it says so."""

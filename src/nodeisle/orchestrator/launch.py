@@ -162,8 +162,7 @@ class SubprocessLauncher:
         try:
             sealed = await asyncio.wait_for(_sealed_line(process.stdout), _SEAL_TIMEOUT)
         except TimeoutError:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(process.pid, signal.SIGKILL)
+            SubprocessHandle(process).kill_tree()
             raise OSError(f"the worker did not start within {_SEAL_TIMEOUT:g} s") from None
         if sealed:
             with contextlib.suppress(ConnectionError):

@@ -170,7 +170,8 @@ class ConfigAndSecrets:
         return Result(message=f"secret {request.key!r} deleted from {self.secrets.path}{note}; {report.summary()}")
 
     # -- workers ----------------------------------------------------------------------------------
-    def _secret_names(self) -> frozenset[str]:
+    def secret_names(self) -> frozenset[str]:
+        """The names that are secrets now: in ``.env`` (now or earlier in this process), or declared by a library."""
         declared = [k for m, _ in self._libraries() for k in (m.declarations.required_secrets or ())]
         return self.secrets.secret_names(declared)
 
@@ -188,7 +189,7 @@ class ConfigAndSecrets:
             if required is not None:
                 views = ViewsLaunch(**common, granted=self.secrets.values_for(required))
                 return WorkerProvision(launch={"views": views.to_dict()})
-            names = self._secret_names()
+            names = self.secret_names()
             operator = self.secrets.operator_values(names)
             views = ViewsLaunch(**common, secrets_path=str(self.secrets.path), operator_keys=tuple(sorted(operator)),
                                 operator_values=operator)
@@ -201,7 +202,7 @@ class ConfigAndSecrets:
         required = manifest.declarations.required_secrets
         if required is not None:
             return RefreshSecretsRequest(values=self.secrets.values_for(required))
-        return RefreshSecretsRequest(values=self.secrets.operator_values(self._secret_names()))
+        return RefreshSecretsRequest(values=self.secrets.operator_values(self.secret_names()))
 
     def setting(self, key: str) -> Any:
         """The effective value of a typed setting now; its default (and a WARNING) if the file is unreadable."""
@@ -252,7 +253,7 @@ class ConfigAndSecrets:
     def export(self) -> None:
         """Put the secrets in this process's environment, operator values first (seed behaviour)."""
         try:
-            self.secrets.export(self._secret_names())
+            self.secrets.export(self.secret_names())
         except SecretsError as exc:
             LOGGER.warning("secrets not exported to the orchestrator's environment: %s", exc)
 

@@ -298,9 +298,8 @@ class WorkerRuntime:
         try:
             return codec.Encoded(*codec.encode(answer, BUS_TYPES, self.config.max_value_bytes))
         except codec.UnencodableValue as exc:
-            parameter, _, rest = exc.path.removeprefix("outputs").lstrip(".").partition(".")
-            problem = ValueTransferError(message.invocation.node_name, parameter.split("[")[0], exc.type_name,
-                                         exc.why, rest)
+            parameter, rest = codec.first_segment(exc.path.removeprefix("outputs").removeprefix("."))
+            problem = ValueTransferError(message.invocation.node_name, parameter, exc.type_name, exc.why, rest)
             failed = Executed(violations=answer.violations,
                               error=RemoteError(type="ValueTransferError", message=str(problem)))
             return codec.Encoded(*codec.encode(failed, BUS_TYPES))
