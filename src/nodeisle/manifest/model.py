@@ -80,6 +80,8 @@ class LibraryManifest:
     nodes: tuple[NodeEntry, ...]
     raw: Mapping[str, Any] = field(hash=False)
     warnings: tuple[ManifestWarning, ...]
+    # ``advanced_library_path`` made absolute: the file with the library's AdvancedNodeLibrary subclass.
+    advanced_library: Path | None = None
 
     @property
     def directory(self) -> Path:
