@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import nodeisle
 from griptape_nodes import _compat
+from griptape_nodes.node_library import _loader
 from griptape_nodes.retained_mode.events.base_events import RequestPayload, ResultPayload
 
 __all__ = ["GriptapeNodes"]
@@ -40,11 +41,17 @@ class GriptapeNodes(metaclass=_Facade):
     @staticmethod
     def handle_request(request: RequestPayload) -> ResultPayload:
         payload = _payload(request)
+        answered = _loader.handle(payload)  # a request type a library registered a handler for
+        if answered is not None:
+            return answered
         return payload.to_result(nodeisle.handle_request(payload.to_nodeisle()))
 
     @staticmethod
     async def ahandle_request(request: RequestPayload) -> ResultPayload:
         payload = _payload(request)
+        answered = await _loader.ahandle(payload)
+        if answered is not None:
+            return answered
         return payload.to_result(await nodeisle.ahandle_request(payload.to_nodeisle()))
 
 

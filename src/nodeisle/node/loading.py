@@ -196,10 +196,9 @@ def _run(manifest: LibraryManifest, hooks: LibraryHooks, step: Callable[[], None
     try:
         step()
     except HookFailed as exc:
-        if hooks is not None:
-            unload_library(LibraryCode(manifest, {}, [], hooks))
+        unload_library(LibraryCode(manifest, {}, [], hooks))  # what it registered so far goes
         raise LibraryError(
             manifest.name,
-            f"{hooks.owner}.{exc} in {manifest.advanced_library} (advanced_library_path); the library is not "
-            f"loaded\n{_trace(exc.cause)}",
+            f"{hooks.owner}.{exc.hook} in {manifest.advanced_library} (advanced_library_path) raised "
+            f"{type(exc.cause).__name__}: {exc.cause}; the library is not loaded\n{_trace(exc.cause)}",
         ) from None

@@ -191,6 +191,8 @@ class LocalHost:
             ) from None
 
     async def close(self) -> None:
+        if self.code is not None:
+            await asyncio.to_thread(_hosting.unload_library, self.code)  # its hooks may block
         self.code = None
 
     def describe(self) -> tuple[str | None, str | None]:
@@ -289,6 +291,10 @@ class WorkerHost:
         except BaseException:
             self.hub.unregister(worker)
             raise
+        if ready.failure:  # the library failed to load as a whole: its worker serves nothing
+            await worker.stop()
+            self.hub.unregister(worker)
+            raise LibraryError(self.manifest.name, ready.failure)
         if self.supervision.heartbeats:
             worker.start_heartbeat(self.supervision.heartbeat_interval, self.supervision.heartbeat_timeout)
         return ready
