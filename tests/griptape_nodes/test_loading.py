@@ -74,9 +74,11 @@ FAILING = {
     "no subclass": ADVANCED.replace("class ColorToolsLibrary(AdvancedNodeLibrary)", "class ColorToolsLibrary"),
 }
 EXPECTED = {
-    "before": "ColorToolsLibrary.before_library_nodes_loaded raised RuntimeError: no GPU here",
-    "after": "ColorToolsLibrary.after_library_nodes_loaded raised ValueError: after went wrong",
-    "handlers": "ColorToolsLibrary.get_request_handlers raised TypeError: entry 0 is",
+    "before": "ColorToolsLibrary.before_library_nodes_loaded in {file} (advanced_library_path) raised RuntimeError: "
+              "no GPU here; the library is not loaded",
+    "after": "ColorToolsLibrary.after_library_nodes_loaded in {file} (advanced_library_path) raised ValueError: "
+             "after went wrong",
+    "handlers": "ColorToolsLibrary.get_request_handlers in {file} (advanced_library_path) raised TypeError: entry 0 is",
     "no subclass": "defines no AdvancedNodeLibrary subclass",
 }
 
@@ -96,7 +98,8 @@ def test_a_failing_advanced_library_fails_the_load_naming_library_file_and_hook(
         try:
             (info,) = ok(await o.handle_async(ListRegisteredLibrariesRequest())).libraries
             assert info.status == "failed" and "library 'Color Tools'" in info.problems[0]
-            assert EXPECTED[case] in info.problems[0] and "color_library_advanced.py" in info.problems[0]
+            expected = EXPECTED[case].format(file=library / "color_library_advanced.py")
+            assert expected in info.problems[0] and "color_library_advanced.py" in info.problems[0]
         finally:
             await o.close()
 
