@@ -4,6 +4,7 @@ and two libraries with siblings of the same name in one process."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -11,8 +12,9 @@ import pytest
 
 from nodeisle.requests import ListRegisteredLibrariesRequest, RegisterLibraryRequest
 from tests.conftest import run
-from tests.griptape_nodes.fixture_libraries import ADVANCED, color_tools, sibling_library
+from tests.griptape_nodes.fixture_libraries import ADVANCED, color_tools, manifest, sibling_library
 from tests.griptape_nodes.test_libraries import create, execute, ok, start
+from tests.wheels import build_wheel
 
 
 @pytest.fixture(params=["shared", "isolated", "isolated-subprocess"])
@@ -131,3 +133,60 @@ async def start_failing(library: Path, mode: str):  # type: ignore[no-untyped-de
     result = await o.handle_async(RegisterLibraryRequest(path=str(library), mode=mode.removesuffix("-subprocess")))
     assert not result.succeeded
     return o
+
+
+def fake_engine_metadata(site: Path, name: str = "griptape-nodes", version: str = "0.99.0") -> Path:
+    """What an installed engine distribution leaves in site-packages: its dist-info (enough for the check)."""
+    info = site / f"{name.replace('-', '_')}-{version}.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    return site
+
+
+@pytest.mark.parametrize("distribution", ["griptape-nodes", "griptape-nodes-engine"])
+def test_a_real_engine_beside_the_orchestrator_refuses_a_shared_griptape_library(
+    tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch, distribution: str
+) -> None:
+    monkeypatch.syspath_prepend(str(fake_engine_metadata(tmp_path / "site", distribution)))
+    library = color_tools(tmp_path / "libs")
+    plain = tmp_path / "libs" / "plain"  # a library that does not import griptape_nodes loads as before
+    plain.mkdir()
+    (plain / "nodes.py").write_text("import nodeisle\n\nclass Plain(nodeisle.BaseNode):\n    pass\n")
+    (plain / "griptape-nodes-library.json").write_text(json.dumps(manifest("Plain", [("Plain", "nodes.py")])))
+
+    async def body() -> None:
+        o = await start_failing(library, "shared")
+        try:
+            ok(await o.handle_async(RegisterLibraryRequest(path=str(plain), mode="shared")))
+            infos = {i.name: i for i in ok(await o.handle_async(ListRegisteredLibrariesRequest())).libraries}
+            assert infos["Plain"].status == "loaded"
+            problem = infos["Color Tools"].problems[0]
+            assert f"{distribution} 0.99.0, the Griptape Nodes engine, is installed" in problem
+            assert str(tmp_path / "site") in problem and f"pip uninstall {distribution}" in problem
+        finally:
+            await o.close()
+
+    run(body())
+
+
+def test_a_real_engine_pinned_by_the_library_fails_its_isolated_load_in_the_worker(
+    tmp_path: Path, offline_home: Path, wheelhouse: Path
+) -> None:
+    build_wheel(wheelhouse, "griptape-nodes", "0.99.0", "raise RuntimeError('the real engine was imported')\n")
+    library = color_tools(tmp_path / "libs")
+    data = json.loads((library / "griptape-nodes-library.json").read_text())
+    data["metadata"]["dependencies"]["pip_dependencies"] = ["griptape-nodes==0.99.0"]
+    (library / "griptape-nodes-library.json").write_text(json.dumps(data))
+
+    async def body() -> None:
+        o = await start_failing(library, "isolated-subprocess")
+        try:
+            (info,) = ok(await o.handle_async(ListRegisteredLibrariesRequest())).libraries
+            problem = info.problems[0]
+            assert "griptape-nodes 0.99.0, the Griptape Nodes engine, is installed" in problem
+            assert "remove 'griptape-nodes==0.99.0' (metadata.dependencies.pip_dependencies[0]" in problem
+            assert "the real engine was imported" not in problem
+        finally:
+            await o.close()
+
+    run(body())

@@ -21,10 +21,11 @@ from typing import Any, Protocol
 
 from nodeisle.errors import LibraryError
 from nodeisle.manifest import LibraryManifest
-from nodeisle.node import libimport
+from nodeisle.node import companions, libimport
 from nodeisle.node.model import BaseNode
 
 LOGGER = logging.getLogger("nodeisle.library")
+companions.install()  # library code importing griptape_nodes beside a real Griptape engine is refused
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,7 @@ def import_library(manifest: LibraryManifest) -> LibraryCode:
     refused for the whole library (:class:`libimport.ImportRefused`, e.g. an engine conflict).
     """
     package = libimport.open_package(manifest.name, manifest.path)
+    package.notes["manifest"] = manifest
     hooks = _load_hooks(manifest, package) if manifest.advanced_library is not None else None
     if hooks is not None:
         _run(manifest, hooks, hooks.before_nodes_loaded)
