@@ -199,7 +199,7 @@ def cmd_envs(args: argparse.Namespace) -> int:
             deps = manifest.dependencies
             info = envs.rebuild(
                 manifest.name,
-                list(deps.pip_dependencies),
+                list(deps.worker_env),
                 list(deps.pip_install_flags),
                 list(RUNTIME_REQUIREMENTS),
                 Path(package_file).parent,
@@ -234,8 +234,6 @@ def _current(info: Any, load_manifest: Any, orchestrator: Any) -> bool:
             manifest = load_manifest(path)
         except ManifestError:
             continue
-        if manifest.name == info.library and tuple(manifest.dependencies.pip_dependencies) == tuple(
-            info.pip_dependencies
-        ):
+        if manifest.name == info.library and manifest.dependencies.worker_env == tuple(info.pip_dependencies):
             return True
     return False

@@ -248,7 +248,7 @@ class WorkerHost:
         info = await asyncio.to_thread(
             self.envs.ensure,
             self.manifest.name,
-            list(deps.pip_dependencies),
+            list(deps.worker_env),
             list(deps.pip_install_flags),
             list(RUNTIME_REQUIREMENTS),
             self.runtime_source,
