@@ -108,6 +108,9 @@ class AdvancedHooks:
             if not (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], type)
                     and issubclass(pair[0], RequestPayload) and callable(pair[1])):
                 raise TypeError(f"entry {i} is {pair!r}, expected {shape}")
+            if pair[0].to_nodeisle is not RequestPayload.to_nodeisle:
+                raise ValueError(f"{pair[0].__name__} is one of Griptape's own requests, which the engine answers; "
+                                 "a library registers handlers for request types it defines")
             checked.append((pair[0], pair[1]))
         name = self.manifest.name
         with _lock:
