@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from nodeisle.requests import ListRegisteredLibrariesRequest, RegisterLibraryRequest
+from nodeisle.requests import ListRegisteredLibrariesRequest, RegisterLibraryRequest, ReloadLibraryRequest
 from tests.conftest import run
 from tests.griptape_nodes.fixture_libraries import ADVANCED, color_tools, manifest, sibling_library
 from tests.griptape_nodes.test_libraries import create, execute, ok, start
@@ -45,6 +45,24 @@ def test_advanced_library_hooks_run_around_the_node_import_and_its_requests_are_
             assert (outputs["node_pid"] == os.getpid()) is (mode != "isolated-subprocess")
             failed = await execute(o, "hex", hex_color="nope")
             assert "rgb" not in failed and "not a hex color" in failed["details"]
+        finally:
+            await o.close()
+
+    run(body())
+
+
+def test_a_reload_runs_the_current_files_and_registers_the_handlers_again(tmp_path: Path, mode: str) -> None:
+    library = color_tools(tmp_path / "libs")
+
+    async def body() -> None:
+        o = await start(library, mode)
+        try:
+            await create(o, "HexToRgb", "hex")
+            assert (await execute(o, "hex"))["color_name"] == "orange"
+            (library / "color_tools" / "_names.py").write_text("NAMES = {(255, 128, 0): 'amber'}\n")
+            ok(await o.handle_async(ReloadLibraryRequest(library_name="Color Tools")))
+            outputs = await execute(o, "hex")
+            assert outputs["color_name"] == "amber" and outputs["rgb"] == [255, 128, 0]
         finally:
             await o.close()
 
