@@ -38,10 +38,12 @@ def _normal(name: str) -> str:
 
 def installed_engine() -> EngineDistribution | None:
     """The Griptape Nodes engine distribution installed where this interpreter imports from, if any."""
-    for dist in importlib.metadata.distributions():
-        name = dist.metadata["Name"] or ""
-        if _normal(name) in ENGINE_DISTRIBUTIONS:
-            return EngineDistribution(name, dist.version, str(dist.locate_file("")))
+    for wanted in ENGINE_DISTRIBUTIONS:  # a lookup by name reads no other distribution's metadata
+        try:
+            dist = importlib.metadata.distribution(wanted)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+        return EngineDistribution(dist.metadata["Name"] or wanted, dist.version, str(dist.locate_file("")))
     return None
 
 
