@@ -229,3 +229,20 @@ def test_data_and_control_connections_together_order_and_feed() -> None:
     assert result.status == "succeeded"
     assert [name for name, _ in execute.calls] == ["a", "b", "d"]
     assert dict(execute.calls)["b"] == {"x": "a()"}  # only the data connection carries a value
+
+
+def test_cancelling_a_control_chain_cancels_the_running_node_and_the_rest_of_the_chain() -> None:
+    graph = control_graph("a", "b", "c", control=(("a", "exec_out", "b"), ("b", "exec_out", "c")))
+    execute = FakeExecute(hold={"b"})
+
+    async def body() -> Any:
+        cancel = asyncio.Event()
+        running = asyncio.ensure_future(run_flow(graph, graph.flow("main"), execute, cancel))
+        await execute.began("b").wait()
+        cancel.set()
+        return await running
+
+    result = run(body(), timeout=10)
+    assert {n: r.status for n, r in result.nodes.items()} == {"a": "succeeded", "b": "cancelled", "c": "cancelled"}
+    assert result.status == "cancelled" and execute.cancelled == ["b"]
+    assert [name for name, _ in execute.calls] == ["a", "b"]

@@ -210,3 +210,46 @@ def test_a_branching_node_fires_the_control_output_it_chooses_and_the_other_bran
     if "yes" not in reached:
         yes = result.nodes["yes"].error
         assert yes is not None and yes.message == "control output if.True did not fire"
+
+
+# -- the layer's side, without an engine: what a node reports after process -------------------------
+def test_what_a_node_reports_of_its_control_outputs_after_process() -> None:
+    import asyncio
+
+    from griptape_nodes.exe_types.core_types import ControlParameterOutput
+    from griptape_nodes.exe_types.node_types import ControlNode, DataNode
+
+    class Plain(ControlNode):
+        def process(self) -> None:
+            self.parameter_output_values["seen"] = True
+
+    class Stops(ControlNode):
+        def process(self) -> None:
+            self.stop_flow = True
+
+    class Picks(ControlNode):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.add_parameter(ControlParameterOutput(tooltip="other way", name="other"))
+
+        async def aprocess(self) -> None:  # its own aprocess: the choice is still reported
+            self.parameter_output_values["seen"] = True
+
+        def get_next_control_output(self) -> Any:
+            return self.get_parameter_by_name("other")
+
+    class Data(DataNode):
+        def process(self) -> None:
+            pass
+
+    def outputs(node: Any) -> dict[str, Any]:
+        asyncio.run(node.aprocess())
+        return dict(node.parameter_output_values)
+
+    plain = Plain(name="plain")
+    assert plain.get_next_control_output() is plain.get_parameter_by_name("exec_out")  # Griptape's default
+    assert outputs(plain) == {"seen": True}  # its one control output fired: nothing extra
+    assert outputs(Stops(name="stops")) == {"exec_out": False}
+    assert outputs(Picks(name="picks")) == {"seen": True, "exec_out": False, "other": True}
+    data = Data(name="data")
+    assert data.get_next_control_output() is None and outputs(data) == {}
