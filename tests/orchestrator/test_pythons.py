@@ -106,7 +106,7 @@ def test_a_version_setting_that_matches_nothing_or_only_too_old_interpreters_is_
         choose("Lib", None, ORCHESTRATOR, FOUND, parse_python_setting("3.14"))
     assert "its python setting '3.14' matches no interpreter on this machine" in str(caught.value)
     assert "install it (`uv python install 3.14`)" in str(caught.value)
-    with pytest.raises(NoInterpreter, match="older than Python 3.11, the oldest the worker runtime runs on"):
+    with pytest.raises(NoInterpreter, match=r"older than Python 3\.11, the oldest the worker runtime runs on"):
         choose("Lib", None, ORCHESTRATOR, FOUND, parse_python_setting("3.10"))
 
 
@@ -118,7 +118,7 @@ def test_a_path_setting_is_the_interpreter_probed_at_that_path() -> None:
 
 @pytest.mark.parametrize("text", ["3", "python3.12", "bin/python", "", "latest"])
 def test_a_python_setting_is_a_version_or_an_absolute_path(text: str) -> None:
-    with pytest.raises(ValueError, match="neither a version .* nor an absolute path"):
+    with pytest.raises(ValueError, match=r"neither a version .* nor an absolute path"):
         parse_python_setting(text)
 
 
