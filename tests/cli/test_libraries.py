@@ -77,3 +77,12 @@ def test_a_python_not_found_now_is_stored_with_a_warning(registered: Path) -> No
     assert later.returncode == 0
     assert "warning:" in later.stderr and "matches no interpreter on this machine" in later.stderr
     assert json.loads((registered / "settings.json").read_text())["library_pythons"] == {NAME: "3.98"}
+
+
+def test_a_library_pythons_entry_that_is_not_a_string_is_named_and_the_file_kept(home: Path) -> None:
+    settings = home / "settings.json"
+    settings.write_text(json.dumps({"libraries": [], "library_pythons": {"Lib": 3.12}}))
+    result = nodeisle("libraries", "list")
+    assert result.returncode == 2 and "settings.json" in result.stderr
+    assert "library_pythons must map library names to a Python version or path" in result.stderr
+    assert json.loads(settings.read_text())["library_pythons"] == {"Lib": 3.12}

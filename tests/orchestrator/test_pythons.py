@@ -80,6 +80,7 @@ def test_no_match_names_the_requirement_its_file_what_was_found_and_the_fixes() 
     for interpreter in (ORCHESTRATOR, *FOUND):
         assert interpreter.describe() in message
     assert "Python 3.13.0 at /home/u/.local/share/uv/python/cpython-3.13.0/bin/python3 (uv)" in message
+    assert f"{PY310.describe()} [older than 3.11: not for the worker runtime]" in message
     assert "install a Python that satisfies it" in message
     assert "`nodeisle libraries python 'My Lib' VERSION|PATH`" in message
 

@@ -163,7 +163,9 @@ def _usable(found: Sequence[Interpreter]) -> list[Interpreter]:
 
 
 def _found_text(found: Sequence[Interpreter]) -> str:
-    return "; ".join(i.describe() for i in sorted(found, key=_rank, reverse=True)) or "(none)"
+    old = f" [older than {'.'.join(map(str, RUNTIME_MINIMUM))}: not for the worker runtime]"
+    shown = [i.describe() + ("" if i in _usable(found) else old) for i in sorted(found, key=_rank, reverse=True)]
+    return "; ".join(shown) or "(none)"
 
 
 def _install_hint(requirement: RequiresPython) -> str:
