@@ -204,6 +204,9 @@ def test_a_library_needing_3_12_runs_isolated_on_the_newest_matching_python(
             version, executable, python = await which(o, manifest, "isolated")
             assert tuple(version) == newest.release and tuple(version) >= (3, 12)
             assert executable.startswith(str(wheels_for_newer_pythons / "envs"))  # the library's own env
+            runtime = Path(executable).parents[1] / "runtime"  # compiled for the env's Python, not ours
+            tag = f"cpython-{version[0]}{version[1]}"
+            assert len(list(runtime.rglob(f"*.{tag}.pyc"))) == len(list(runtime.rglob("*.py")))
             assert f"Python {newest.version} at {newest.path}" in python
             assert f"requires-python '~=3.12' in {manifest.parents[1] / 'pyproject.toml'}" in python
 

@@ -25,6 +25,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import threading
 import tomllib
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -201,24 +202,29 @@ class PythonFinder:
         self._uv_bin = uv_bin
         self._home = home  # the user's home folder, where the pyproject walk stops
         self._found: list[Interpreter] | None = None
+        self._lock = threading.Lock()
 
     def found(self) -> list[Interpreter]:
         """Every usable interpreter, each once (by real path), the orchestrator's own left out."""
-        if self._found is None:
-            own = os.path.realpath(sys.executable)
-            unique: dict[str, tuple[str, str]] = {}
-            for source, path in candidates(os.environ, _uv_python_dir(self._uv_bin or _uv_bin())):
-                unique.setdefault(os.path.realpath(path), (source, path))
-            unique.pop(own, None)
-            with ThreadPoolExecutor(max_workers=4) as pool:
-                probed = list(pool.map(self._try, unique.values()))
-            seen = {own}
-            self._found = []
-            for interpreter in probed:
-                if interpreter is not None and os.path.realpath(interpreter.path) not in seen:
-                    seen.add(os.path.realpath(interpreter.path))
-                    self._found.append(interpreter)
-        return list(self._found)
+        with self._lock:  # libraries load in threads: one search, and nobody sees half of it
+            if self._found is None:
+                self._found = self._search()
+            return list(self._found)
+
+    def _search(self) -> list[Interpreter]:
+        own = os.path.realpath(sys.executable)
+        unique: dict[str, tuple[str, str]] = {}
+        for source, path in candidates(os.environ, _uv_python_dir(self._uv_bin or _uv_bin())):
+            unique.setdefault(os.path.realpath(path), (source, path))
+        unique.pop(own, None)
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            probed = list(pool.map(self._try, unique.values()))
+        seen, found = {own}, []
+        for interpreter in probed:
+            if interpreter is not None and os.path.realpath(interpreter.path) not in seen:
+                seen.add(os.path.realpath(interpreter.path))
+                found.append(interpreter)
+        return found
 
     @staticmethod
     def _try(candidate: tuple[str, str]) -> Interpreter | None:
