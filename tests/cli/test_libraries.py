@@ -43,6 +43,7 @@ def test_libraries_python_sets_a_version_list_shows_it_and_default_forgets_it(
     listed = nodeisle("libraries", "list")
     assert listed.returncode == 0, listed.stderr
     assert f"    python: {py312.describe()}: set by `nodeisle libraries python` (3.12)" in listed.stdout
+    assert "    python setting: 3.12 (`nodeisle libraries python`)" in listed.stdout
     assert nodeisle("libraries", "python", NAME, "default").returncode == 0
     assert "library_pythons" not in json.loads((registered / "settings.json").read_text())
     [row] = json.loads(nodeisle("libraries", "list", "--json").stdout)
@@ -77,6 +78,9 @@ def test_a_python_not_found_now_is_stored_with_a_warning(registered: Path) -> No
     assert later.returncode == 0
     assert "warning:" in later.stderr and "matches no interpreter on this machine" in later.stderr
     assert json.loads((registered / "settings.json").read_text())["library_pythons"] == {NAME: "3.98"}
+    [row] = json.loads(nodeisle("libraries", "list", "--json").stdout)
+    assert (row["status"], row["python"], row["python_setting"]) == ("failed", None, "3.98")
+    assert "its python setting '3.98' matches no interpreter" in row["problems"][0]
 
 
 def test_a_library_pythons_entry_that_is_not_a_string_is_named_and_the_file_kept(home: Path) -> None:

@@ -173,6 +173,8 @@ def _print_row(row: dict[str, Any]) -> None:
     )
     if row.get("python"):
         print(f"    python: {row['python']}")
+    if row.get("python_setting"):
+        print(f"    python setting: {row['python_setting']} (`nodeisle libraries python`)")
     if row.get("readable_secrets") is not None:
         print(f"    can read secrets: {', '.join(row['readable_secrets']) or '(none)'} (required_secrets)")
     elif row.get("effective_mode") == "shared":

@@ -103,6 +103,7 @@ def invocation(record: NodeRecord, inputs: Mapping[str, Any] | None = None) -> _
 
 class NodeHost(Protocol):
     context: Context
+    python_setting: str | None  # the library's `nodeisle libraries python` choice (applies Isolated)
 
     async def load(self) -> LoadReport: ...
 

@@ -111,6 +111,7 @@ def describe_library(state: LibraryState) -> LibraryInfo:
         ),
         dropped=[d.to_dict() for d in state.dropped],
         python=state.python,
+        python_setting=state.host.python_setting if state.host else None,
     )
 
 
