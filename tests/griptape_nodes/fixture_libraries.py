@@ -22,6 +22,7 @@ from pathlib import Path
 
 from griptape_nodes.node_library.advanced_node_library import AdvancedNodeLibrary
 from griptape_nodes.node_library.library_registry import Library, LibrarySchema
+from griptape_nodes.retained_mode.griptape_nodes import GriptapeNodes
 
 from color_requests import ConvertColorRequest, ConvertColorResultFailure, ConvertColorResultSuccess
 
@@ -36,7 +37,8 @@ class ColorToolsLibrary(AdvancedNodeLibrary):
         if vendored not in sys.path:
             sys.path.insert(0, vendored)
         EVENTS.append(f"before:{library_data.name}:{library_data.metadata.library_version}:"
-                      f"{len(library.get_registered_nodes())}:{library_data.nodes[0].metadata.category}")
+                      f"{len(library.get_registered_nodes())}:{library_data.nodes[0].metadata.category}:"
+                      f"worker={GriptapeNodes.LibraryManager().is_worker}")
 
     def after_library_nodes_loaded(self, library_data: LibrarySchema, library: Library) -> None:
         EVENTS.append(f"after:{','.join(sorted(library.get_registered_nodes()))}")
@@ -138,7 +140,9 @@ class HookReport(BaseColorNode):
         self.add_output("events")
 
     def process(self):
-        self.parameter_output_values["events"] = list(EVENTS)
+        from griptape_nodes.retained_mode.griptape_nodes import GriptapeNodes
+
+        self.parameter_output_values["events"] = [*EVENTS, f"process:worker={GriptapeNodes.LibraryManager().is_worker}"]
 '''
 
 PALETTE = '''

@@ -34,8 +34,10 @@ def test_advanced_library_hooks_run_around_the_node_import_and_its_requests_are_
             assert info.dropped == [] and sorted(info.node_types) == ["HexToRgb", "HookReport"]
             await create(o, "HookReport", "report")
             # after the before hook put the vendored tree on sys.path the node file imported; the probe saw it
+            worker = mode != "shared"  # GriptapeNodes.LibraryManager().is_worker, in the hooks and in process()
             assert await execute(o, "report") == {"events": [
-                "before:Color Tools:1.2.3:0:color", "after:HexToRgb,HookReport"]}
+                f"before:Color Tools:1.2.3:0:color:worker={worker}", "after:HexToRgb,HookReport",
+                f"process:worker={worker}"]}
             await create(o, "HexToRgb", "hex")
             outputs = await execute(o, "hex")
             assert outputs["rgb"] == [255, 128, 0] and outputs["color_name"] == "orange"

@@ -25,7 +25,9 @@ from typing import TYPE_CHECKING, Any
 from griptape_nodes.node_library.library_registry import Library, LibraryRegistry, LibrarySchema
 from griptape_nodes.retained_mode.events.base_events import RequestPayload, ResultPayload
 from nodeisle.manifest import LibraryManifest
-from nodeisle.node.loading import HookFailed, register_hooks_finder
+from nodeisle.node.loading import HookFailed, loading_in, register_hooks_finder
+from nodeisle.node.scope import current_scope
+from nodeisle.strict.rules import Context
 
 if TYPE_CHECKING:
     from griptape_nodes.node_library.advanced_node_library import AdvancedNodeLibrary
@@ -186,3 +188,14 @@ async def ahandle(request: RequestPayload) -> ResultPayload | None:
     if inspect.isawaitable(result):
         result = await result
     return _checked(registered, request, result)
+
+
+class LibraryManager:
+    """What hooks ask of Griptape's ``GriptapeNodes.LibraryManager()``: ``is_worker``."""
+
+    @property
+    def is_worker(self) -> bool:
+        """Whether this code runs in a worker: a node's scope says, else the library load under way."""
+        scope = current_scope()
+        where = scope.context if scope is not None else loading_in()
+        return where is Context.WORKER

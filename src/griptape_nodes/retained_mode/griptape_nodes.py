@@ -12,6 +12,9 @@ from griptape_nodes.retained_mode.events.base_events import RequestPayload, Resu
 __all__ = ["GriptapeNodes"]
 
 
+_LIBRARY_MANAGER = _loader.LibraryManager()
+
+
 class _Facade(type):
     """A member of Griptape's facade this layer lacks (``GriptapeNodes.FlowManager()``, ...) is named."""
 
@@ -53,6 +56,10 @@ class GriptapeNodes(metaclass=_Facade):
         if answered is not None:
             return answered
         return payload.to_result(await nodeisle.ahandle_request(payload.to_nodeisle()))
+
+    @staticmethod
+    def LibraryManager() -> _loader.LibraryManager:
+        return _LIBRARY_MANAGER
 
 
 if not TYPE_CHECKING:

@@ -10,6 +10,7 @@ Standard library only (this runs in workers).
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 import traceback
@@ -23,6 +24,7 @@ from nodeisle.errors import LibraryError
 from nodeisle.manifest import LibraryManifest
 from nodeisle.node import companions, libimport
 from nodeisle.node.model import BaseNode
+from nodeisle.strict.rules import Context
 
 LOGGER = logging.getLogger("nodeisle.library")
 companions.install()  # library code importing griptape_nodes beside a real Griptape engine is refused
@@ -70,6 +72,7 @@ class LibraryHooks(Protocol):
 #: Recognises an advanced library module: its hooks, or None if the module is not of its kind.
 HooksFinder = Callable[[LibraryManifest, ModuleType], "LibraryHooks | None"]
 _finders: list[HooksFinder] = []
+_loading_in: contextvars.ContextVar[Context | None] = contextvars.ContextVar("nodeisle_loading_in", default=None)
 _finders_lock = threading.Lock()
 
 
@@ -90,13 +93,27 @@ class LibraryCode:
     hooks: LibraryHooks | None = field(default=None, repr=False)
 
 
-def import_library(manifest: LibraryManifest) -> LibraryCode:
+def loading_in() -> Context | None:
+    """Where the library being imported in this context loads (its hooks may ask), or None outside a load."""
+    return _loading_in.get()
+
+
+def import_library(manifest: LibraryManifest, context: Context = Context.ORCHESTRATOR) -> LibraryCode:
     """Import every node class the manifest lists, between the advanced library's hooks.
 
     A class that cannot be imported is dropped, with why. The whole library fails (LibraryError)
     when its advanced library cannot be loaded or one of its hooks raises, and when an import is
     refused for the whole library (:class:`libimport.ImportRefused`, e.g. an engine conflict).
+    ``context`` says where this runs (a worker passes WORKER), for :func:`loading_in`.
     """
+    token = _loading_in.set(context)
+    try:
+        return _import_library(manifest)
+    finally:
+        _loading_in.reset(token)
+
+
+def _import_library(manifest: LibraryManifest) -> LibraryCode:
     package = libimport.open_package(manifest.name, manifest.path)
     package.notes["manifest"] = manifest
     hooks = _load_hooks(manifest, package) if manifest.advanced_library is not None else None

@@ -232,7 +232,7 @@ class WorkerRuntime:
         """Import the library and run the schema probe (in a thread: library code may block)."""
         manifest = load_manifest(self.config.manifest, require_inside=True)
         try:
-            self.code = _hosting.import_library(manifest)
+            self.code = _hosting.import_library(manifest, Context.WORKER)
         except LibraryError as exc:  # said over the bus, so the orchestrator reports it as the library's error
             LOGGER.debug("library load failed: %s", exc)
             return Ready(pid=os.getpid(), python=sys.executable, failure=exc.detail)
