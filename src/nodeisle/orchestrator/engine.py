@@ -38,6 +38,8 @@ from nodeisle.orchestrator.hosts import Deadline, LocalHost, NodeHost, Supervisi
 from nodeisle.orchestrator.launch import Launcher
 from nodeisle.orchestrator.libraries import LibraryRegistry, LibraryState
 from nodeisle.orchestrator.propagation import ConfigAndSecrets
+from nodeisle.orchestrator.static_files import STATIC_FILES_DIR, StaticFiles
+from nodeisle.orchestrator.static_files import answer as _save_static_file
 from nodeisle.orchestrator.workers import WorkerHub, WorkerProcess
 from nodeisle.requests import (
     ExecuteNodeRequest,
@@ -50,6 +52,7 @@ from nodeisle.requests import (
     Request,
     Result,
     RunFlowRequest,
+    SaveStaticFileRequest,
     SetLibraryModeRequest,
     SetParameterValueRequest,
 )
@@ -91,6 +94,7 @@ class Orchestrator:
         #: The tunables, frozen when the engine is built (broadcast_timeout and worker_start_timeout are
         #: read from the store at each use: a change applies at the next broadcast or worker start).
         self.config = config if config is not None else self.shared_state.config.snapshot()
+        self.static_files = StaticFiles(home / STATIC_FILES_DIR)  # written here only, for Shared and Isolated alike
         self._facts = authority.GraphFacts(
             self._node_library, self._type_library, self._flow_libraries, self._declared_secrets,
             fed_libraries=self._fed_libraries, declared_by=self._declared_by,
@@ -111,6 +115,7 @@ class Orchestrator:
             SetParameterValueRequest: self._set_value,
             ExecuteNodeRequest: self._execute_node,
             RunFlowRequest: self._run_flow,
+            SaveStaticFileRequest: self._save_static_file,
         }
 
     def __repr__(self) -> str:
@@ -283,6 +288,10 @@ class Orchestrator:
         raise RequestFailed(
             f"node {request.node_name!r} kept changing while {request.parameter_name!r} was being set; try again"
         )
+
+    async def _save_static_file(self, request: SaveStaticFileRequest) -> Result:
+        limit = int(self.shared_state.setting("max_value_bytes"))
+        return await asyncio.to_thread(_save_static_file, self.static_files, request, limit)
 
     # -- execution --------------------------------------------------------------------------------
     def _host(self, record: NodeRecord) -> NodeHost:
