@@ -106,6 +106,8 @@ class Orchestrator:
             **GraphRequests(self.graph, self.registry).sync_handlers(),
             ListRegisteredLibrariesRequest: self.registry.list,
             **self.shared_state.sync_handlers(),
+            # Shared node code in an async process saves from the loop itself: written there, blocking it briefly
+            SaveStaticFileRequest: self._save_static_file_now,
         }
         self._async: dict[type[Request], AsyncHandler] = {
             **self.shared_state.async_handlers(),
@@ -147,10 +149,10 @@ class Orchestrator:
             self._loop = asyncio.get_running_loop()
         kind = type(request)
         try:
+            if kind in self._async:  # a kind in both: the async handler, unless the caller is on the loop
+                return await self._async[kind](request)
             if kind in self._sync:
                 return self._sync[kind](request)
-            if kind in self._async:
-                return await self._async[kind](request)
             return kind.result_type.failure(f"{kind.__name__} is not handled by the orchestrator")
         except RequestFailed as exc:
             return kind.result_type.failure(str(exc))
@@ -290,8 +292,10 @@ class Orchestrator:
         )
 
     async def _save_static_file(self, request: SaveStaticFileRequest) -> Result:
-        limit = int(self.shared_state.setting("max_value_bytes"))
-        return await asyncio.to_thread(_save_static_file, self.static_files, request, limit)
+        return await asyncio.to_thread(self._save_static_file_now, request)
+
+    def _save_static_file_now(self, request: SaveStaticFileRequest) -> Result:
+        return _save_static_file(self.static_files, request, int(self.shared_state.setting("max_value_bytes")))
 
     # -- execution --------------------------------------------------------------------------------
     def _host(self, record: NodeRecord) -> NodeHost:
