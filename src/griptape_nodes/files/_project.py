@@ -61,7 +61,7 @@ def expand(template: str, variables: Mapping[str, str | int]) -> str:
                 missing.add(name)
             return ""
         if spec and spec.isdigit():
-            return format(int(value), f"0{len(spec)}d") if str(value).lstrip("-").isdigit() else str(value)
+            return format(int(value), f"{spec}d") if str(value).lstrip("-").isdigit() else str(value)
         return f"{value}{spec or ''}"
 
     expanded = _MACRO.sub(fill, template)

@@ -27,6 +27,7 @@ from griptape_nodes.files import _sources
 from griptape_nodes.files._project import MacroError, ProjectPath, has_macros
 from griptape_nodes.retained_mode.events.os_events import ExistingFilePolicy, FileIOFailureReason
 from griptape_nodes.retained_mode.managers import static_files_manager as _static
+from nodeisle.errors import NotConnectedError
 from nodeisle.requests import GetConfigValueRequest, GetConfigValueResult
 
 __all__ = ["File", "FileContent", "FileDestination", "FileDestinationProvider", "FileLoadError", "FileWriteError"]
@@ -249,6 +250,12 @@ class File:
         try:
             request = _static.build_request(data, name, policy, "File.write_bytes", _static.limit())
             return Path(_static.check(_static.send(request), name, "File.write_bytes").path or "")
+        except NotConnectedError as exc:  # an async process in a worker: the loop cannot wait for the answer
+            raise FileWriteError(
+                FileIOFailureReason.IO_ERROR,
+                f"project file {name!r}: write_bytes / write_text cannot wait on the worker's event loop (an async "
+                f"process of an Isolated library); use `await ....awrite_bytes(...)` / awrite_text there ({exc})",
+            ) from None
         except (FileExistsError, RuntimeError) as exc:
             raise _write_error(exc) from None
 
