@@ -176,3 +176,15 @@ def test_secret_names_are_made_compliant_and_config_keys_map_onto_library_values
     assert (_cast("k", "no", bool), _cast("k", "2", int), _cast("k", 2, str)) == (False, 2, "2")
     with pytest.raises(ValueError, match="config key 'k': cannot read 'maybe' as a bool"):
         _cast("k", "maybe", bool)
+
+
+def test_manager_members_the_layer_lacks_fail_naming_themselves_and_saves_need_a_running_node() -> None:
+    from griptape_nodes.retained_mode.griptape_nodes import GriptapeNodes
+
+    with pytest.raises(AttributeError, match=r"ConfigManager\.workspace_path: nodeisle's griptape_nodes"):
+        GriptapeNodes.ConfigManager().workspace_path  # noqa: B018
+    assert GriptapeNodes.SecretsManager() is GriptapeNodes.SecretsManager()
+    with pytest.raises(RuntimeError, match="no node of a library is running here"):
+        GriptapeNodes.StaticFilesManager().save_static_file(b"x", "a.png")
+    with pytest.raises(RuntimeError, match="no node of a library is running here"):
+        File("{outputs}/a.png").write_bytes(b"x")

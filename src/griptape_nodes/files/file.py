@@ -27,6 +27,7 @@ from griptape_nodes.files import _sources
 from griptape_nodes.files._project import MacroError, ProjectPath, has_macros
 from griptape_nodes.retained_mode.events.os_events import ExistingFilePolicy, FileIOFailureReason
 from griptape_nodes.retained_mode.managers import static_files_manager as _static
+from griptape_nodes.retained_mode.managers._send import current_library
 from nodeisle.errors import NotConnectedError
 from nodeisle.requests import GetConfigValueRequest, GetConfigValueResult
 
@@ -241,9 +242,11 @@ class File:
                 "files, atomically); write the whole content",
             )
         try:
-            return self._path.relative()
+            name = self._path.relative()
         except MacroError as exc:
             raise FileWriteError(FileIOFailureReason.MISSING_MACRO_VARIABLES, str(exc), exc.missing) from None
+        current_library("writing a project file")  # outside node code, say so before asking the engine anything
+        return name
 
     def _save_project(self, data: bytes, policy: ExistingFilePolicy, *, append: bool) -> Path:
         name = self._project_name(append)

@@ -4,7 +4,10 @@ and the authority's rules apply exactly as for nodeisle-API code; from the worke
 
 from __future__ import annotations
 
+from typing import Any
+
 import nodeisle
+from griptape_nodes import _compat
 from nodeisle.node.scope import current_scope
 from nodeisle.requests import Request, Result
 
@@ -22,3 +25,18 @@ def current_library(what: str) -> str:
             "from a node's process (or send nodeisle's SaveStaticFileRequest with library_name)"
         )
     return scope.library
+
+
+class Manager:
+    """A manager's member this layer lacks (``ConfigManager().workspace_path`` ...) fails naming itself."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        kind = type(self).__name__
+        raise _compat.CompatAttributeError(
+            f"{kind}.{name}: nodeisle's griptape_nodes compatibility layer provides only part of Griptape's {kind} "
+            "(docs/griptape-compat.md lists it), not this member",
+            module=type(self).__module__,
+            missing=f"{kind}.{name}",
+        )

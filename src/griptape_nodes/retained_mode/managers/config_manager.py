@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from griptape_nodes.retained_mode.managers._send import send
+from griptape_nodes.retained_mode.managers._send import Manager, send
 from griptape_nodes.retained_mode.managers.secrets_manager import SecretsManager
 from nodeisle.errors import NotConnectedError
 from nodeisle.requests import GetConfigValueRequest, GetConfigValueResult, SetConfigValueRequest
@@ -52,7 +52,7 @@ def _cast(key: str, value: Any, cast_type: type[Any]) -> Any:
         raise ValueError(f"config key {key!r}: cannot convert {value!r} to {cast_type.__name__}: {exc}") from None
 
 
-class ConfigManager:
+class ConfigManager(Manager):
     """Reads and writes nodeisle's config with Griptape's calls."""
 
     def get_config_value(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import re
 
-from griptape_nodes.retained_mode.managers._send import send
+from griptape_nodes.retained_mode.managers._send import Manager, send
 from nodeisle.requests import GetSecretValueRequest, GetSecretValueResult, SetSecretValueRequest
 
 __all__ = ["SecretsManager"]
@@ -28,7 +28,7 @@ def compliant_name(secret_name: str) -> str:
     return "_" + name if name[:1].isdigit() else name
 
 
-class SecretsManager:
+class SecretsManager(Manager):
     """Reads and writes nodeisle's secrets (``.env`` in the engine home and the operator's environment)."""
 
     def get_secret(self, secret_name: str, *, should_error_on_not_found: bool = True) -> str | None:

@@ -11,7 +11,7 @@ differ from ``file_name`` with ``ExistingFilePolicy.CREATE_NEW`` (``name_1.png``
 from __future__ import annotations
 
 from griptape_nodes.retained_mode.events.os_events import ExistingFilePolicy
-from griptape_nodes.retained_mode.managers._send import current_library, send
+from griptape_nodes.retained_mode.managers._send import Manager, current_library, send
 from nodeisle.requests import (
     GetConfigValueRequest,
     GetConfigValueResult,
@@ -71,7 +71,7 @@ def limit() -> int | None:
     return answer.value if isinstance(answer, GetConfigValueResult) and isinstance(answer.value, int) else None
 
 
-class StaticFilesManager:
+class StaticFilesManager(Manager):
     """Saves files node code makes into its library's folder of the engine home."""
 
     def save_static_file(
@@ -87,6 +87,7 @@ class StaticFilesManager:
         ``existing_file_policy`` None is Griptape's default for static files: overwrite. nodeisle
         injects no workflow metadata into files, so ``skip_metadata_injection`` changes nothing."""
         what = "StaticFilesManager.save_static_file"
+        current_library(what)  # outside node code, say so before asking the engine anything
         policy = ExistingFilePolicy.OVERWRITE if existing_file_policy is None else existing_file_policy
         url = check(send(build_request(data, file_name, policy, what, limit())), file_name, what).url
         assert url is not None  # check() passes only results with a URL
