@@ -40,6 +40,8 @@ from griptape_nodes.exe_types.node_types import AsyncResult, ControlNode, DataNo
 from griptape_nodes.exe_types.param_components.project_file_parameter import ProjectFileParameter
 from griptape_nodes.files.file import File, FileLoadError, FileWriteError
 from griptape_nodes.retained_mode.events.os_events import ExistingFilePolicy
+from griptape_nodes.retained_mode.events.secrets_events import GetSecretValueRequest as GetSecretValueRequestEvent
+from griptape_nodes.retained_mode.events.secrets_events import SetSecretValueRequest as SetSecretValueRequestEvent
 from griptape_nodes.retained_mode.griptape_nodes import GriptapeNodes, logger
 
 API_KEY_ENV_VAR = "STUDIO_API_KEY"
@@ -110,6 +112,35 @@ class NativeSnoop(DataNode):
         self.parameter_output_values["value"] = nodeisle.handle_request(GetSecretValueRequest(key="OTHER_KEY")).value
 
 
+class EventSnoop(DataNode):
+    """The same read through Griptape's request event."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        _out(self, "value")
+
+    def process(self) -> None:
+        result = GriptapeNodes.handle_request(GetSecretValueRequestEvent(key="other_key"))
+        self.parameter_output_values["value"] = result.value
+
+
+class Rotate(DataNode):
+    """Sets a secret its library declares, then reads it back (the change reaches the worker first)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        _out(self, "report")
+
+    def process(self) -> None:
+        secrets = GriptapeNodes.SecretsManager()
+        before = secrets.get_secret("STUDIO_NOT_SET", should_error_on_not_found=False)
+        secrets.set_secret("studio not set", "rotated")
+        event = GriptapeNodes.handle_request(SetSecretValueRequestEvent(key="STUDIO_NOT_SET", value="rotated-again"))
+        self.parameter_output_values["report"] = json.dumps(
+            [before, event.succeeded(), secrets.get_secret("STUDIO_NOT_SET")]
+        )
+
+
 class AsyncRender(ControlNode):
     """Saves from a callable its generator process yields, as RunwayML's nodes do."""
 
@@ -167,7 +198,7 @@ class ExportNode(DataNode):
             "unresolved": unresolved,
         })
 '''
-CLASSES = ["Render", "ForeignSetting", "Snoop", "NativeSnoop", "AsyncRender", "ExportNode"]
+CLASSES = ["Render", "ForeignSetting", "Snoop", "NativeSnoop", "EventSnoop", "Rotate", "AsyncRender", "ExportNode"]
 DECLARED = [{"type": "required_secrets", "keys": ["STUDIO_API_KEY", "STUDIO_NOT_SET"]}]
 PNG = bytes.fromhex("89504e470d0a1a0a") + b"studio-pixels"
 
@@ -237,18 +268,20 @@ def test_an_undeclared_secret_read_hits_the_same_rule_as_nodeisle_api_code(libra
         o = await start(library, mode)
         try:
             griptape, native = await execute(o, "snoop"), await execute(o, "nativesnoop")
-            foreign = await execute(o, "foreignsetting")
+            event, foreign = await execute(o, "eventsnoop"), await execute(o, "foreignsetting")
         finally:
             await o.close()
         if mode == "shared":  # Shared code runs in the orchestrator: its declaration is not enforced (secrets.md)
             assert griptape.parameter_output_values == native.parameter_output_values == {"value": "other-secret"}
+            assert event.parameter_output_values == {"value": "other-secret"}
             assert report(foreign) == {"written": True}
             return
-        for result in (griptape, native):
+        for result in (griptape, native, event):
             assert not result.succeeded and result.error is not None and result.error.type == "RequestRefused"
             assert "(rule declared-secrets)" in result.error.message and "'OTHER_KEY'" in result.error.message
         assert griptape.error is not None and native.error is not None
         assert griptape.error.message == native.error.message
+        assert event.error is not None and event.error.message == native.error.message
         assert not foreign.succeeded and foreign.error is not None and "(rule engine-config)" in foreign.error.message
 
     run(body(), timeout=180)
@@ -290,5 +323,20 @@ def test_a_project_file_parameter_writes_into_the_librarys_outputs_folder(
             assert got["sync_write"] == str(outputs / "exportnode_export_1.txt")
         else:  # a worker's loop cannot wait for the orchestrator's answer: the error says what to call instead
             assert "use `await ....awrite_bytes(...)`" in got["sync_write"]
+
+    run(body(), timeout=180)
+
+
+def test_a_declared_secret_set_through_the_manager_and_the_event_is_read_back_at_once(
+    library: Path, offline_home: Path, mode: str
+) -> None:
+    async def body() -> None:
+        o = await start(library, mode)
+        try:
+            before, event_ok, after = report(await execute(o, "rotate"))
+        finally:
+            await o.close()
+        assert (before, event_ok, after) == (None, True, "rotated-again")
+        assert "STUDIO_NOT_SET=rotated-again" in (offline_home / ".env").read_text()
 
     run(body(), timeout=180)
