@@ -108,6 +108,8 @@ def test_local_writes_follow_the_policies_and_leave_no_temp_file(tmp_path: Path)
         File(tmp_path / "nowhere" / "b.txt").write_bytes(b"x", create_parents=False)
     assert missing_parent.value.failure_reason == FileIOFailureReason.POLICY_NO_CREATE_PARENT_DIRS
     assert sorted(p.name for p in target.parent.iterdir()) == ["a.txt", "a_1.txt"]
+    with pytest.raises(FileWriteError, match="can be read, not written"):
+        File("https://example.invalid/a.txt").write_text("x")
     written = FileDestination(tmp_path / "d.txt", existing_file_policy=policy).write_text("d")
     assert isinstance(written, File) and written.read_text() == "d"
 

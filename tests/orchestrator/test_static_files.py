@@ -74,6 +74,8 @@ def test_overwrite_create_new_and_fail_policies(tmp_path: Path) -> None:
     with pytest.raises(StaticFileError, match="exists") as caught:
         files.save("Lib", "shots/a.png", b"three", "fail", 100)
     assert caught.value.reason == "exists" and first.path.read_bytes() == b"two"
+    with pytest.raises(StaticFileError, match="data must be bytes, not str"):
+        files.save("Lib", "b.png", "text", "overwrite", 100)  # type: ignore[arg-type]
     with pytest.raises(StaticFileError, match="not one of overwrite, create_new, fail"):
         files.save("Lib", "b.png", b"", "sometimes", 100)
     # no temp file is left behind by any of them

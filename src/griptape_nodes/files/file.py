@@ -222,6 +222,10 @@ class File:
         )
 
     def _write_local(self, data: bytes, policy: ExistingFilePolicy, *, append: bool, create_parents: bool) -> Path:
+        if isinstance(self._path, str) and self._path.startswith(("http://", "https://", "data:")):
+            raise FileWriteError(
+                FileIOFailureReason.INVALID_PATH, f"{self._path[:60]!r} can be read, not written: write to a path"
+            )
         try:
             path = Path(self.resolve())
             return _sources.write_local(path, data, ExistingFilePolicy(policy), append=append,

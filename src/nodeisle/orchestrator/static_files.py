@@ -101,6 +101,9 @@ class StaticFiles:
 
     def save(self, library: str, file_name: str, data: bytes, policy: str, max_bytes: int) -> SavedFile:
         name = check_file_name(file_name)
+        if not isinstance(data, bytes):
+            kind = type(data).__name__
+            raise StaticFileError("invalid_name", f"static file {file_name!r}: data must be bytes, not {kind}")
         try:
             chosen = Policy(str(policy).lower())
         except ValueError:
