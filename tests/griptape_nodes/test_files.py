@@ -21,6 +21,7 @@ from griptape_nodes.files.project_file import ProjectFileDestination
 from griptape_nodes.retained_mode.events.os_events import ExistingFilePolicy, FileIOFailureReason
 from griptape_nodes.retained_mode.managers.config_manager import _cast, nodeisle_key
 from griptape_nodes.retained_mode.managers.secrets_manager import compliant_name
+from nodeisle.errors import NotConnectedError
 
 
 def test_local_paths_and_file_urls_read_text_as_str_and_binary_as_bytes(tmp_path: Path) -> None:
@@ -188,5 +189,7 @@ def test_manager_members_the_layer_lacks_fail_naming_themselves_and_saves_need_a
     assert GriptapeNodes.SecretsManager() is GriptapeNodes.SecretsManager()
     with pytest.raises(RuntimeError, match="no node of a library is running here"):
         GriptapeNodes.StaticFilesManager().save_static_file(b"x", "a.png")
+    with pytest.raises(NotConnectedError, match="no engine is running this code"):
+        GriptapeNodes.ConfigManager().get_config_value("studio.greeting")
     with pytest.raises(RuntimeError, match="no node of a library is running here"):
         File("{outputs}/a.png").write_bytes(b"x")

@@ -22,6 +22,7 @@ from nodeisle.requests import (
     CreateNodeRequest,
     ExecuteNodeRequest,
     ExecuteNodeResult,
+    ListRegisteredLibrariesRequest,
     RegisterLibraryRequest,
     Result,
 )
@@ -338,5 +339,44 @@ def test_a_declared_secret_set_through_the_manager_and_the_event_is_read_back_at
             await o.close()
         assert (before, event_ok, after) == (None, True, "rotated-again")
         assert "STUDIO_NOT_SET=rotated-again" in (offline_home / ".env").read_text()
+
+    run(body(), timeout=180)
+
+
+EAGER = '''
+from typing import Any
+
+from griptape_nodes.exe_types.core_types import Parameter
+from griptape_nodes.exe_types.node_types import DataNode
+from griptape_nodes.retained_mode.griptape_nodes import GriptapeNodes
+
+
+class EagerKey(DataNode):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.api_key = GriptapeNodes.SecretsManager().get_secret("STUDIO_API_KEY")
+        self.add_parameter(Parameter(name="x", type="str", tooltip="x"))
+
+
+class EagerSetting(DataNode):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.folder = GriptapeNodes.ConfigManager().get_config_value("studio.greeting", default="x")
+'''
+
+
+def test_a_manager_call_in_init_drops_the_class_with_reentrant_bus_in_init(tmp_path: Path, mode: str) -> None:
+    eager = write_library(tmp_path / "libs", "Eager Lib", EAGER, ["EagerKey", "EagerSetting"])
+
+    async def body() -> None:
+        orchestrator = build_in_process_orchestrator() if mode == "isolated" else build_orchestrator()
+        async with orchestrator as o:
+            ok(await o.handle_async(RegisterLibraryRequest(path=str(eager), mode=mode.removesuffix("-subprocess"))))
+            libraries = ok(await o.handle_async(ListRegisteredLibrariesRequest())).libraries
+        (info,) = libraries
+        assert info.node_types == [] and sorted(d["class_name"] for d in info.dropped) == ["EagerKey", "EagerSetting"]
+        # as for nodeisle's API: the request is refused in __init__ and the class is not offered
+        assert all("was issued from __init__" in d["reason"] or d["reason"].startswith("reentrant-bus-in-init")
+                   for d in info.dropped), info.dropped
 
     run(body(), timeout=180)

@@ -17,12 +17,14 @@ view of its layers (defaults, ``config.json``, ``NODEISLE_*``, ``-c``), which ev
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
 from griptape_nodes.retained_mode.managers._send import Manager, send
 from griptape_nodes.retained_mode.managers.secrets_manager import SecretsManager
 from nodeisle.errors import NotConnectedError
+from nodeisle.node.scope import Phase, current_scope
 from nodeisle.requests import GetConfigValueRequest, GetConfigValueResult, SetConfigValueRequest
 
 __all__ = ["ConfigManager", "nodeisle_key"]
@@ -38,6 +40,18 @@ def nodeisle_key(key: str) -> str:
     if key.startswith(_LIBRARIES) or "." not in key:
         return key
     return _LIBRARIES + key
+
+
+def _async_node_code() -> bool:
+    """Node code (past ``__init__``) running on an event loop: an async process or hook."""
+    scope = current_scope()
+    if scope is None or scope.phase is Phase.CONSTRUCTION:
+        return False
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def _cast(key: str, value: Any, cast_type: type[Any]) -> Any:
@@ -68,6 +82,8 @@ class ConfigManager(Manager):
         try:
             result = send(GetConfigValueRequest(key=target))
         except NotConnectedError:
+            if not _async_node_code():
+                raise  # __init__ (reentrant-bus-in-init, as for nodeisle's API), or no engine at all
             # An async process in a worker, and the worker's view (its whole config) lacks the key: not set.
             LOGGER.debug("config key %r (%s) is not set in this worker's view", key, target)
             return default
