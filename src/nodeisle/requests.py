@@ -80,6 +80,8 @@ class LibraryInfo:
     node_types: list[str] = field(default_factory=list)
     readable_secrets: list[str] | None = None
     dropped: list[dict[str, str]] = field(default_factory=list)  # class_name, reason, traceback
+    python: str | None = None  # the interpreter its code runs on and why; None until it loaded
+    python_setting: str | None = None  # its `nodeisle libraries python` value, if any
 
 
 @dataclass(kw_only=True)

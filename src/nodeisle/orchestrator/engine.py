@@ -35,6 +35,7 @@ from nodeisle.node.spec import ParameterSpec
 from nodeisle.orchestrator import authority
 from nodeisle.orchestrator.graph_requests import GraphRequests, check_timeout
 from nodeisle.orchestrator.hosts import Deadline, LocalHost, NodeHost, Supervision, WorkerHost
+from nodeisle.orchestrator.interpreters import PythonFinder
 from nodeisle.orchestrator.launch import Launcher
 from nodeisle.orchestrator.libraries import LibraryRegistry, LibraryState
 from nodeisle.orchestrator.propagation import ConfigAndSecrets
@@ -85,6 +86,7 @@ class Orchestrator:
         self.libraries: dict[str, LibraryState] = self.registry.states
         self.hub = WorkerHub(self._handle_from_worker)
         self.launcher: Launcher | None = None  # None: workers are subprocesses (nodeisle.orchestrator.launch)
+        self.pythons = PythonFinder()  # the interpreters on this machine, found once, for Isolated envs
         # Config and secrets: the six requests, the worker broadcasts, least privilege (propagation.py).
         self.shared_state = ConfigAndSecrets(
             store or ConfigStore(home / CONFIG_FILE),
@@ -248,13 +250,16 @@ class Orchestrator:
     def _new_host(self, state: LibraryState) -> NodeHost:
         """Where ``state``'s nodes run: in this process (Shared), or in a worker on the library's env (Isolated)."""
         config = self.config
+        python = self.settings.library_pythons.get(state.name)
         if state.mode is not LibraryMode.ISOLATED:
-            return LocalHost(state.manifest, self, config.probe_timeout)
+            return LocalHost(state.manifest, self, config.probe_timeout, pythons=self.pythons, python_setting=python)
         return WorkerHost(
             state.manifest,
             self.hub,
             self.envs,
             launcher=self.launcher,
+            pythons=self.pythons,
+            python_setting=python,
             probe_timeout=config.probe_timeout,
             start_timeout=float(self.shared_state.setting("worker_start_timeout")),
             max_value_bytes=int(self.shared_state.setting("max_value_bytes")),
