@@ -128,6 +128,9 @@ class Forwarder:
         except RuntimeError:
             running = None
         if running is self._loop:
+            local = self._local(request) if request.worker_view and self._local is not None else None
+            if local is not None:  # answered from this worker's views: nothing to wait for
+                return local
             raise NotConnectedError(
                 f"{type(request).__name__}: nodeisle.handle_request would block the worker's event loop; "
                 "from an async process use `await nodeisle.ahandle_request(...)`"
