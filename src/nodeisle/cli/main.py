@@ -59,10 +59,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if args.all_isolated:
-        from nodeisle.config.settings import LibraryMode
+        from nodeisle.config.settings import LibraryMode, Settings, engine_home
         from nodeisle.manifest import load_manifest
 
-        for path in workflow.libraries:
+        registered = [Path(p) for p in Settings.load(engine_home()).libraries]
+        for path in [*workflow.libraries, *registered]:
             # A broken manifest is reported, with the field, when the workflow registers it.
             with contextlib.suppress(ManifestError):
                 workflow.library_modes[load_manifest(path).name] = LibraryMode.ISOLATED
