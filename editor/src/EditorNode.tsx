@@ -30,14 +30,18 @@ function Widget({ node, spec }: { node: NodeView; spec: ParameterSpec }) {
   const [text, setText] = useState(current === null || current === undefined ? "" : String(current));
   useEffect(() => setText(current === null || current === undefined ? "" : String(current)), [current]);
   if (spec.type === "bool") {
+    // Shown at once; the engine's answer (its hooks may refuse the value) comes with the next snapshot.
     return (
       <input
         className="nodrag"
         type="checkbox"
         aria-label={label}
         title={spec.tooltip}
-        checked={Boolean(current)}
-        onChange={(event) => setValue(node.name, spec.name, event.target.checked)}
+        checked={text === "true"}
+        onChange={(event) => {
+          setText(String(event.target.checked));
+          setValue(node.name, spec.name, event.target.checked);
+        }}
       />
     );
   }

@@ -1,0 +1,212 @@
+"""The editor in a real browser: Debian's chromium, driven by Playwright, against a real `nodeisle editor`.
+
+Every control is found by its role and accessible name (those given in issue 13), as a screen reader
+finds it. Libraries that pin tinyver 1.0 and 2.0 (the suite's test-time wheels) build real envs offline.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import expect
+
+from tests.conftest import write_library
+from tests.editor.conftest import EditorProcess
+
+VERSION_NODE = '''
+from nodeisle import BaseNode, Parameter, ParameterMode
+
+class {name}(BaseNode):
+    def __init__(self, name, metadata=None):
+        super().__init__(name, metadata)
+        self.add_parameter(Parameter("label", type="str", default_value="v", tooltip="put before the version",
+                                     allowed_modes={{ParameterMode.INPUT, ParameterMode.PROPERTY}}))
+        self.add_parameter(Parameter("version", type="str", allowed_modes={{ParameterMode.OUTPUT}}))
+    def process(self):
+        import tinyver
+        self.parameter_output_values["version"] = self.parameter_values["label"] + tinyver.__version__
+'''
+
+PLAIN_NODES = '''
+from nodeisle import BaseNode, Parameter, ParameterMode
+
+IN = {ParameterMode.INPUT, ParameterMode.PROPERTY}
+OUT = {ParameterMode.OUTPUT}
+
+class Shout(BaseNode):
+    def __init__(self, name, metadata=None):
+        super().__init__(name, metadata)
+        self.add_parameter(Parameter("text", type="str", default_value="hi", allowed_modes=IN))
+        self.add_parameter(Parameter("times", type="int", default_value=1, allowed_modes=IN))
+        self.add_parameter(Parameter("loud", type="bool", default_value=True, allowed_modes=IN))
+        self.add_parameter(Parameter("result", type="str", allowed_modes=OUT))
+    def process(self):
+        text = self.parameter_values["text"] * self.parameter_values["times"]
+        self.parameter_output_values["result"] = text.upper() if self.parameter_values["loud"] else text
+
+class Count(BaseNode):
+    def __init__(self, name, metadata=None):
+        super().__init__(name, metadata)
+        self.add_parameter(Parameter("n", type="int", default_value=0, allowed_modes=IN))
+        self.add_parameter(Parameter("doubled", type="int", allowed_modes=OUT))
+    def process(self):
+        self.parameter_output_values["doubled"] = 2 * self.parameter_values["n"]
+
+class Boom(BaseNode):
+    def __init__(self, name, metadata=None):
+        super().__init__(name, metadata)
+        self.add_parameter(Parameter("x", type="int", default_value=0, allowed_modes=IN))
+        self.add_parameter(Parameter("out", type="int", allowed_modes=OUT))
+    def process(self):
+        raise ValueError("boom on purpose")
+
+class Mutator(BaseNode):
+    def __init__(self, name, metadata=None):
+        super().__init__(name, metadata)
+        self.add_parameter(Parameter("done", type="bool", allowed_modes=OUT))
+    def process(self):
+        self.add_parameter(Parameter("sneaky", type="str"))
+        self.parameter_output_values["done"] = True
+'''
+
+INCOMPATIBLE = [{"type": "worker_mode_compatibility", "compatibility": "INCOMPATIBLE"}]
+
+
+def _node(page: Any, name: str) -> Any:
+    return page.get_by_role("group", name=name, exact=True)
+
+
+def _add_library(page: Any, path: Path, name: str) -> None:
+    page.get_by_role("textbox", name="Library path").fill(str(path))
+    page.get_by_role("button", name="Add library").click()
+    expect(page.get_by_role("combobox", name=f"Mode for {name}")).to_be_visible()
+
+
+def _run(page: Any, *nodes: str, status: str = "succeeded") -> None:
+    page.get_by_role("button", name="Run", exact=True).click()
+    for node in nodes:
+        expect(_node(page, node).get_by_label(f"Status of {node}")).to_have_text(status, timeout=60_000)
+    expect(page.get_by_role("status")).to_contain_text("run ")
+
+
+def test_the_page_opens_with_every_region(page: Any, editor: EditorProcess) -> None:
+    for region in ("Libraries", "Nodes", "Logs"):
+        expect(page.get_by_role("region", name=region)).to_be_visible()
+    expect(page.get_by_role("button", name="Run", exact=True)).to_be_visible()
+    expect(page.get_by_role("status")).to_have_text("ready")
+
+
+def test_two_conflicting_pins_run_isolated_in_one_flow_then_rerun_and_save(
+    page: Any, editor: EditorProcess, tmp_path: Path
+) -> None:
+    one = write_library(tmp_path / "libs", "Pins One", VERSION_NODE.format(name="VersionOne"), ["VersionOne"],
+                        pins=["tinyver==1.0"])
+    two = write_library(tmp_path / "libs", "Pins Two", VERSION_NODE.format(name="VersionTwo"), ["VersionTwo"],
+                        pins=["tinyver==2.0"])
+    _add_library(page, one, "Pins One")
+    _add_library(page, two, "Pins Two")
+    libraries = page.get_by_role("region", name="Libraries")
+    for name in ("Pins One", "Pins Two"):
+        select = page.get_by_role("combobox", name=f"Mode for {name}")
+        expect(select).to_have_value("shared")
+        select.select_option("isolated")
+        expect(select).to_have_value("isolated", timeout=90_000)
+        expect(libraries.get_by_role("listitem").filter(has_text=name).first).to_contain_text("ready", timeout=90_000)
+    settings = json.loads((editor.home / "settings.json").read_text())
+    assert settings["library_modes"] == {"Pins One": "isolated", "Pins Two": "isolated"}  # kept like `libraries mode`
+    assert len(settings["libraries"]) == 2
+
+    nodes = page.get_by_role("region", name="Nodes")
+    nodes.get_by_role("searchbox", name="Search nodes").fill("version")
+    nodes.get_by_role("button", name="VersionOne").click()
+    nodes.get_by_role("button", name="VersionTwo").click()
+    expect(_node(page, "VersionTwo")).to_be_visible()
+    widget = page.get_by_role("textbox", name="VersionOne.label")
+    expect(widget).to_have_attribute("title", "put before the version")
+    widget.fill("one-")
+    widget.press("Enter")
+    _run(page, "VersionOne", "VersionTwo")
+    expect(_node(page, "VersionOne")).to_contain_text("version: one-1.0")
+    expect(_node(page, "VersionTwo")).to_contain_text("version: v2.0")
+    logs = page.get_by_role("region", name="Logs")
+    expect(logs).to_contain_text(re.compile(r"env Pins (One|Two)"))
+
+    widget.fill("again-")
+    widget.press("Enter")
+    _run(page, "VersionOne", "VersionTwo")
+    expect(_node(page, "VersionOne")).to_contain_text("version: again-1.0")
+
+    saved = tmp_path / "flows" / "versions.json"
+    page.get_by_role("textbox", name="Workflow path").fill(str(saved))
+    page.get_by_role("button", name="Save workflow").click()
+    expect(page.get_by_role("status")).to_contain_text(f"saved {saved}")
+    document = json.loads(saved.read_text())
+    assert set(document["editor"]["positions"]) == {"VersionOne", "VersionTwo"}
+    ran = subprocess.run([sys.executable, "-m", "nodeisle", "run", "--json", str(saved)], capture_output=True,
+                         text=True, env=editor.env, timeout=180)
+    assert ran.returncode == 0, ran.stderr
+    outputs = {name: node["outputs"] for name, node in json.loads(ran.stdout)["nodes"].items()}
+    assert outputs == {"VersionOne": {"version": "again-1.0"}, "VersionTwo": {"version": "v2.0"}}
+
+
+def test_a_failing_node_and_a_violation_show_on_their_nodes(page: Any, editor: EditorProcess, tmp_path: Path) -> None:
+    plain = write_library(tmp_path / "libs", "Plain Lib", PLAIN_NODES, ["Shout", "Count", "Boom", "Mutator"])
+    _add_library(page, plain, "Plain Lib")
+    nodes = page.get_by_role("region", name="Nodes")
+    nodes.get_by_role("button", name="Boom").click()
+    nodes.get_by_role("button", name="Mutator").click()
+    expect(_node(page, "Mutator")).to_be_visible()
+    page.get_by_role("button", name="Run", exact=True).click()
+    boom = _node(page, "Boom")
+    expect(boom.get_by_label("Status of Boom")).to_have_text("failed", timeout=30_000)
+    expect(boom.get_by_role("alert")).to_contain_text("ValueError: boom on purpose")
+    expect(boom.get_by_role("alert")).to_contain_text("Traceback (most recent call last)")
+    mutator = _node(page, "Mutator")
+    expect(mutator.get_by_label("Status of Mutator")).to_have_text("succeeded")
+    violations = mutator.get_by_role("list", name="Violations")
+    expect(violations).to_contain_text("[WARNING] parameter-mutation-during-aprocess")
+    expect(violations).to_contain_text("fix: ")
+    expect(page.get_by_role("status")).to_contain_text("run failed: 1 of 2 nodes succeeded")
+
+
+def test_widgets_by_type_and_a_drawn_connection_carry_values(page: Any, editor: EditorProcess, tmp_path: Path) -> None:
+    plain = write_library(tmp_path / "libs", "Plain Lib", PLAIN_NODES, ["Shout", "Count", "Boom", "Mutator"])
+    _add_library(page, plain, "Plain Lib")
+    nodes = page.get_by_role("region", name="Nodes")
+    nodes.get_by_role("button", name="Count").click()
+    nodes.get_by_role("button", name="Shout").click()
+    expect(_node(page, "Shout")).to_be_visible()
+    count = page.get_by_role("spinbutton", name="Count.n")
+    count.fill("21")
+    count.press("Enter")
+    expect(page.get_by_role("spinbutton", name="Shout.times")).to_have_value("1")
+    loud = page.get_by_role("checkbox", name="Shout.loud")
+    expect(loud).to_be_checked()
+    loud.uncheck()
+    expect(loud).not_to_be_checked()
+    # An int output into a str input: refused by the engine, with its message.
+    source = _node(page, "Count").locator(".react-flow__handle-right[data-handleid='doubled']")
+    source.drag_to(_node(page, "Shout").locator(".react-flow__handle-left[data-handleid='text']"))
+    expect(page.get_by_role("status")).to_contain_text("type")
+    # An int output into an int input is drawn.
+    source.drag_to(_node(page, "Shout").locator(".react-flow__handle-left[data-handleid='times']"))
+    expect(page.locator(".react-flow__edge")).to_have_count(1)
+    _run(page, "Count", "Shout")
+    expect(_node(page, "Count")).to_contain_text("doubled: 42")
+    expect(_node(page, "Shout")).to_contain_text("result: " + "hi" * 42)
+
+
+def test_an_incompatible_library_is_locked_to_shared_with_its_reason(
+    page: Any, editor: EditorProcess, tmp_path: Path
+) -> None:
+    locked = write_library(tmp_path / "libs", "Locked Lib", PLAIN_NODES, ["Shout"], declarations=INCOMPATIBLE)
+    _add_library(page, locked, "Locked Lib")
+    select = page.get_by_role("combobox", name="Mode for Locked Lib")
+    expect(select).to_be_disabled()
+    expect(select).to_have_value("shared")
+    expect(select).to_have_accessible_description(re.compile("worker_mode_compatibility INCOMPATIBLE"))
