@@ -123,7 +123,7 @@ function Editor({ token }: { token: string }) {
         const name = result.node_name as string | undefined;
         if (result.succeeded && name) {
           const count = snapshot.nodes.length;
-          setPositions((old) => ({ ...old, [name]: at ?? { x: 40 + (count % 4) * 300, y: 40 + Math.floor(count / 4) * 260 } }));
+          setPositions((old) => ({ ...old, [name]: at ?? { x: 40 + (count % 3) * 460, y: 40 + Math.floor(count / 3) * 320 } }));
         }
         return result;
       }),
@@ -153,7 +153,7 @@ function Editor({ token }: { token: string }) {
       snapshot.nodes.map((node, i) => ({
         id: node.name,
         type: "editorNode",
-        position: positions[node.name] ?? { x: 40 + (i % 4) * 300, y: 40 + Math.floor(i / 4) * 260 },
+        position: positions[node.name] ?? { x: 40 + (i % 3) * 460, y: 40 + Math.floor(i / 3) * 320 },
         selected: selected.has(node.name),
         data: { node, status: statuses[node.name], typeViolations: typeViolations.get(`${node.library}/${node.type}`) ?? [] },
       })),
@@ -293,7 +293,6 @@ function Editor({ token }: { token: string }) {
             onConnect={onConnect}
             onDelete={onDelete}
             deleteKeyCode={["Delete", "Backspace"]}
-            onlyRenderVisibleElements
             fitView={false}
           >
             <Background />

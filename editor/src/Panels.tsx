@@ -34,7 +34,7 @@ export function Libraries({ libraries, progress, onMode, onAdd }: LibrariesProps
             <li key={info.name} aria-label={info.name} className={`library status-${info.status}`}>
               <div className="library-head">
                 <strong>{info.name}</strong> <span className="version">{library.version ?? ""}</span>{" "}
-                <span className="count">{library.node_types.length} nodes</span>
+                <span className="count">{library.node_types.length} {library.node_types.length === 1 ? "node" : "nodes"}</span>
               </div>
               <label>
                 Mode{" "}
