@@ -29,6 +29,7 @@ class {name}(BaseNode):
         self.add_parameter(Parameter("version", type="str", allowed_modes={{ParameterMode.OUTPUT}}))
     def process(self):
         import tinyver
+        print("ran on tinyver", tinyver.__version__)
         self.parameter_output_values["version"] = self.parameter_values["label"] + tinyver.__version__
 '''
 
@@ -135,6 +136,8 @@ def test_two_conflicting_pins_run_isolated_in_one_flow_then_rerun_and_save(
     expect(_node(page, "VersionTwo")).to_contain_text("version: v2.0")
     logs = page.get_by_role("region", name="Logs")
     expect(logs).to_contain_text(re.compile(r"env Pins (One|Two)"))
+    expect(logs).to_contain_text(re.compile(r"Worker-[0-9a-f]+ \[Pins One\] ran on tinyver 1\.0"))
+    expect(logs).to_contain_text(re.compile(r"Worker-[0-9a-f]+ \[Pins Two\] ran on tinyver 2\.0"))
 
     widget.fill("again-")
     widget.press("Enter")
@@ -210,3 +213,30 @@ def test_an_incompatible_library_is_locked_to_shared_with_its_reason(
     expect(select).to_be_disabled()
     expect(select).to_have_value("shared")
     expect(select).to_have_accessible_description(re.compile("worker_mode_compatibility INCOMPATIBLE"))
+
+
+def test_open_a_workflow_run_it_and_delete_a_node(page: Any, editor: EditorProcess, tmp_path: Path) -> None:
+    write_library(tmp_path / "libs", "Plain Lib", PLAIN_NODES, ["Shout", "Count", "Boom", "Mutator"])
+    workflow = tmp_path / "flow.json"
+    workflow.write_text(json.dumps({
+        "libraries": ["libs/plain_lib"],
+        "nodes": [{"name": "count", "library": "Plain Lib", "type": "Count", "values": {"n": 2}},
+                  {"name": "shout", "library": "Plain Lib", "type": "Shout", "values": {"text": "ab"}}],
+        "connections": [{"from": "count.doubled", "to": "shout.times"}],
+        "editor": {"positions": {"count": {"x": 30, "y": 40}, "shout": {"x": 600, "y": 40}}},
+    }))
+    page.get_by_role("textbox", name="Workflow path").fill(str(workflow))
+    page.get_by_role("button", name="Open workflow").click()
+    expect(page.get_by_role("status")).to_have_text(f"opened {workflow}")
+    expect(page.get_by_role("spinbutton", name="count.n")).to_have_value("2")
+    expect(page.get_by_role("textbox", name="shout.text")).to_have_value("ab")
+    expect(page.locator(".react-flow__edge")).to_have_count(1)
+    box = _node(page, "shout").bounding_box()
+    assert box is not None and box["x"] > _node(page, "count").bounding_box()["x"] + 400  # its saved position
+    _run(page, "count", "shout")
+    expect(_node(page, "shout")).to_contain_text("result: ABABABAB")
+    _node(page, "shout").locator("header").click()
+    page.keyboard.press("Delete")
+    expect(_node(page, "shout")).to_have_count(0)
+    expect(page.locator(".react-flow__edge")).to_have_count(0)
+    expect(_node(page, "count")).to_be_visible()
