@@ -110,9 +110,13 @@ def editor(offline_env: dict[str, str]) -> Iterator[EditorProcess]:
         running.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Debian's chromium (apt-get install chromium; .ci/run does it), never a browser Playwright downloads."""
+    """Debian's chromium (apt-get install chromium; scripts/test.sh does it), never a browser Playwright downloads.
+
+    Per module: Playwright's sync API keeps an event loop running in this thread while it is open,
+    and the other modules' async tests (asyncio.run) need none running.
+    """
     if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
         pytest.fail(f"no {CHROMIUM}: install Debian's chromium (apt-get install -y chromium), as .ci/run does")
     if not (STATIC / "index.html").is_file():

@@ -30,6 +30,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from nodeisle.flow.graph import RequestFailed
 from nodeisle.orchestrator.events import Event, LogLine
 from nodeisle.requests import Result
 
@@ -215,8 +216,11 @@ class EditorServer:
                 raise BadMessage("a message is a JSON object with 'id' and 'request' or 'editor'")
             message_id = message.get("id")
             reply = await self._reply(message)
-        except (BadMessage, EditorError, ValueError) as exc:
+        except (BadMessage, EditorError, RequestFailed, ValueError) as exc:
             reply = {"id": message_id, "error": str(exc)}
+        except Exception as exc:  # a bug must still answer the page, which waits for this id
+            LOGGER.exception("editor: internal error while answering %s", text[:200])
+            reply = {"id": message_id, "error": f"internal error: {type(exc).__name__}: {exc}"}
         with contextlib.suppress(WebSocketDisconnect, RuntimeError):
             await websocket.send_text(dumps(reply))
 
