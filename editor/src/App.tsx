@@ -134,6 +134,11 @@ function Editor({ token }: { token: string }) {
     () => ({
       setValue: (node: string, parameter: string, value: unknown) =>
         void act(() => socket().request("SetParameterValueRequest", { node_name: node, parameter_name: parameter, value })),
+      runNode: (node: string) => {
+        setRunning(true);
+        setMessage(`running ${node} and its upstream…`);
+        void act(() => socket().editor("run_node", { node })).finally(() => setRunning(false));
+      },
     }),
     [act],
   );
@@ -264,6 +269,9 @@ function Editor({ token }: { token: string }) {
           <button type="button" onClick={run} disabled={running}>
             Run
           </button>
+          <button type="button" onClick={() => void act(() => socket().editor("cancel"), "cancelling…")} disabled={!running}>
+            Cancel
+          </button>
           <input aria-label="Workflow path" placeholder="path/to/workflow.json" value={workflowPath} onChange={(e) => setWorkflowPath(e.target.value)} />
           <button type="button" onClick={open}>
             Open workflow
@@ -281,6 +289,7 @@ function Editor({ token }: { token: string }) {
             progress={progress}
             onMode={(library, mode) => void act(() => socket().editor("set_mode", { library, mode }))}
             onAdd={(path) => void act(() => socket().editor("add_library", { path }), `added ${path}`)}
+            onRemove={(library) => void act(() => socket().editor("remove_library", { library }), `removed ${library}`)}
           />
           <Palette libraries={snapshot.libraries} onAdd={(library, type) => void addNode(library, type)} />
         </aside>

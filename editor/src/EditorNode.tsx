@@ -15,9 +15,10 @@ export type EditorFlowNode = Node<EditorNodeData, "editorNode">;
 
 export interface NodeActions {
   setValue: (node: string, parameter: string, value: unknown) => void;
+  runNode: (node: string) => void;
 }
 
-export const NodeActionsContext = createContext<NodeActions>({ setValue: () => undefined });
+export const NodeActionsContext = createContext<NodeActions>({ setValue: () => undefined, runNode: () => undefined });
 
 function isEditable(spec: ParameterSpec): boolean {
   return spec.allowed_modes.includes("INPUT") || spec.allowed_modes.includes("PROPERTY");
@@ -85,6 +86,7 @@ function ViolationList({ violations }: { violations: Violation[] }) {
 
 export function EditorNode({ data, selected }: NodeProps<EditorFlowNode>) {
   const { node, status } = data;
+  const { runNode } = useContext(NodeActionsContext);
   const outputs = status?.status === "succeeded" ? status.outputs : node.outputs;
   const violations = [...data.typeViolations, ...(status?.violations ?? [])];
   return (
@@ -96,6 +98,9 @@ export function EditorNode({ data, selected }: NodeProps<EditorFlowNode>) {
       <header>
         <span className="node-name">{node.name}</span>
         <span className="node-type">{node.type}</span>
+        <button type="button" className="nodrag run-node" aria-label={`Run ${node.name}`} title="run this node and its upstream" onClick={() => runNode(node.name)}>
+          ▶
+        </button>
       </header>
       <div className="node-status" aria-label={`Status of ${node.name}`}>
         {status?.status ?? "idle"}

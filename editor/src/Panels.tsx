@@ -7,6 +7,7 @@ export interface LibrariesProps {
   progress: Record<string, string>;
   onMode: (library: string, mode: string) => void;
   onAdd: (path: string) => void;
+  onRemove: (library: string) => void;
 }
 
 function workerText(library: LibraryView): string {
@@ -21,7 +22,7 @@ function idOf(text: string): string {
   return text.replace(/[^A-Za-z0-9_-]/g, "_");
 }
 
-export function Libraries({ libraries, progress, onMode, onAdd }: LibrariesProps) {
+export function Libraries({ libraries, progress, onMode, onAdd, onRemove }: LibrariesProps) {
   const [path, setPath] = useState("");
   return (
     <section aria-label="Libraries" className="panel libraries">
@@ -35,6 +36,9 @@ export function Libraries({ libraries, progress, onMode, onAdd }: LibrariesProps
               <div className="library-head">
                 <strong>{info.name}</strong> <span className="version">{library.version ?? ""}</span>{" "}
                 <span className="count">{library.node_types.length} {library.node_types.length === 1 ? "node" : "nodes"}</span>
+                <button type="button" className="remove" aria-label={`Remove ${info.name}`} title="unregister this library" onClick={() => onRemove(info.name)}>
+                  ×
+                </button>
               </div>
               <label>
                 Mode{" "}

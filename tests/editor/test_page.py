@@ -66,6 +66,16 @@ class Boom(BaseNode):
     def process(self):
         raise ValueError("boom on purpose")
 
+class Slow(BaseNode):
+    def __init__(self, name, metadata=None):
+        super().__init__(name, metadata)
+        self.add_parameter(Parameter("seconds", type="float", default_value=60.0, allowed_modes=IN))
+        self.add_parameter(Parameter("done", type="bool", allowed_modes=OUT))
+    async def process(self):
+        import asyncio
+        await asyncio.sleep(self.parameter_values["seconds"])
+        self.parameter_output_values["done"] = True
+
 class Mutator(BaseNode):
     def __init__(self, name, metadata=None):
         super().__init__(name, metadata)
@@ -75,6 +85,7 @@ class Mutator(BaseNode):
         self.parameter_output_values["done"] = True
 '''
 
+PLAIN_CLASSES = ["Shout", "Count", "Boom", "Mutator", "Slow"]
 INCOMPATIBLE = [{"type": "worker_mode_compatibility", "compatibility": "INCOMPATIBLE"}]
 
 
@@ -158,7 +169,7 @@ def test_two_conflicting_pins_run_isolated_in_one_flow_then_rerun_and_save(
 
 
 def test_a_failing_node_and_a_violation_show_on_their_nodes(page: Any, editor: EditorProcess, tmp_path: Path) -> None:
-    plain = write_library(tmp_path / "libs", "Plain Lib", PLAIN_NODES, ["Shout", "Count", "Boom", "Mutator"])
+    plain = write_library(tmp_path / "libs", "Plain Lib", PLAIN_NODES, PLAIN_CLASSES)
     _add_library(page, plain, "Plain Lib")
     nodes = page.get_by_role("region", name="Nodes")
     nodes.get_by_role("button", name="Boom").click()
@@ -178,7 +189,7 @@ def test_a_failing_node_and_a_violation_show_on_their_nodes(page: Any, editor: E
 
 
 def test_widgets_by_type_and_a_drawn_connection_carry_values(page: Any, editor: EditorProcess, tmp_path: Path) -> None:
-    plain = write_library(tmp_path / "libs", "Plain Lib", PLAIN_NODES, ["Shout", "Count", "Boom", "Mutator"])
+    plain = write_library(tmp_path / "libs", "Plain Lib", PLAIN_NODES, PLAIN_CLASSES)
     _add_library(page, plain, "Plain Lib")
     nodes = page.get_by_role("region", name="Nodes")
     nodes.get_by_role("button", name="Count").click()
@@ -216,7 +227,7 @@ def test_an_incompatible_library_is_locked_to_shared_with_its_reason(
 
 
 def test_open_a_workflow_run_it_and_delete_a_node(page: Any, editor: EditorProcess, tmp_path: Path) -> None:
-    write_library(tmp_path / "libs", "Plain Lib", PLAIN_NODES, ["Shout", "Count", "Boom", "Mutator"])
+    write_library(tmp_path / "libs", "Plain Lib", PLAIN_NODES, PLAIN_CLASSES)
     workflow = tmp_path / "flow.json"
     workflow.write_text(json.dumps({
         "libraries": ["libs/plain_lib"],
@@ -240,3 +251,37 @@ def test_open_a_workflow_run_it_and_delete_a_node(page: Any, editor: EditorProce
     expect(_node(page, "shout")).to_have_count(0)
     expect(page.locator(".react-flow__edge")).to_have_count(0)
     expect(_node(page, "count")).to_be_visible()
+
+
+def test_run_one_node_with_its_upstream_cancel_a_run_and_remove_a_library(
+    page: Any, editor: EditorProcess, tmp_path: Path
+) -> None:
+    write_library(tmp_path / "libs", "Plain Lib", PLAIN_NODES, PLAIN_CLASSES)
+    workflow = tmp_path / "parts.json"
+    workflow.write_text(json.dumps({
+        "libraries": ["libs/plain_lib"],
+        "nodes": [{"name": "count", "library": "Plain Lib", "type": "Count", "values": {"n": 1}},
+                  {"name": "shout", "library": "Plain Lib", "type": "Shout"},
+                  {"name": "slow", "library": "Plain Lib", "type": "Slow"}],
+        "connections": [{"from": "count.doubled", "to": "shout.times"}],
+    }))
+    page.get_by_role("textbox", name="Workflow path").fill(str(workflow))
+    page.get_by_role("button", name="Open workflow").click()
+    expect(_node(page, "slow")).to_be_visible()
+    page.get_by_role("button", name="Run shout").click()
+    expect(_node(page, "shout").get_by_label("Status of shout")).to_have_text("succeeded")
+    expect(_node(page, "shout")).to_contain_text("result: HIHI")
+    expect(_node(page, "count").get_by_label("Status of count")).to_have_text("succeeded")
+    expect(_node(page, "slow").get_by_label("Status of slow")).to_have_text("idle")  # not upstream of shout
+
+    page.get_by_role("button", name="Run", exact=True).click()
+    expect(_node(page, "slow").get_by_label("Status of slow")).to_have_text("running")
+    page.get_by_role("button", name="Cancel").click()
+    expect(_node(page, "slow").get_by_label("Status of slow")).to_have_text("cancelled", timeout=15_000)
+    expect(page.get_by_role("status")).to_contain_text("cancelled")
+    expect(page.get_by_role("button", name="Run", exact=True)).to_be_enabled()
+
+    page.get_by_role("button", name="Remove Plain Lib").click()
+    expect(page.get_by_role("combobox", name="Mode for Plain Lib")).to_have_count(0)
+    expect(_node(page, "count")).to_have_count(0)
+    expect(page.get_by_role("region", name="Nodes").get_by_role("button")).to_have_count(0)

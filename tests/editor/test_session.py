@@ -11,6 +11,7 @@ from nodeisle.config.settings import Settings
 from nodeisle.editor.session import EditorError, EditorSession
 from nodeisle.flow.workflow import load_workflow, run_workflow
 from nodeisle.orchestrator.engine import build_orchestrator
+from nodeisle.orchestrator.events import LibraryChanged
 from nodeisle.requests import CreateConnectionRequest, CreateNodeRequest, RunFlowResult, SetParameterValueRequest
 from tests.conftest import EXAMPLES, TEXT_TOOLS, run, write_library
 
@@ -96,3 +97,25 @@ def test_mode_choices_persist_and_incompatible_stays_shared(home: Path, tmp_path
 
     run(body())
     assert Settings.load(home).library_modes == {}
+
+
+def test_remove_library_deletes_its_nodes_stops_it_and_unregisters_it(home: Path) -> None:
+    async def body() -> tuple[dict[str, object], list[object]]:
+        seen: list[object] = []
+        async with build_orchestrator() as orchestrator:
+            session = EditorSession(orchestrator)
+            await session.start(None)
+            await session.add_library(str(TEXT_TOOLS))
+            await orchestrator.handle_async(CreateNodeRequest(node_type="Echo", node_name="e", flow_name="editor"))
+            orchestrator.events.subscribe(seen.append)
+            removed = await session.remove_library("Text Tools")
+            assert session.snapshot()["libraries"] == [] and session.snapshot()["nodes"] == []
+            with pytest.raises(EditorError, match="no library named 'Text Tools' is registered"):
+                await session.remove_library("Text Tools")
+            return removed, seen
+
+    removed, seen = run(body())
+    assert removed == {"removed": "Text Tools", "deleted_nodes": ["e"]}
+    assert Settings.load(home).libraries == []
+    changed = [e for e in seen if isinstance(e, LibraryChanged)]
+    assert len(changed) == 1 and changed[0].removed and changed[0].library.name == "Text Tools"

@@ -160,6 +160,23 @@ def test_a_real_worker_reports_its_env_build_and_its_prints_as_prefixed_log_line
     assert _statuses(events, "two")[-1] == "succeeded"
 
 
+def test_run_upstream_runs_a_node_and_what_it_depends_on_only(tmp_path: Path, home: Path) -> None:
+    library = write_library(tmp_path, "Event Lib", NODES, ["Double", "Boom"])
+
+    async def body() -> tuple[list[Event], Any]:
+        events: list[Event] = []
+        async with build_orchestrator() as o:
+            await _flow(o, library, "shared")
+            o.events.subscribe(events.append)
+            return events, await o.run_upstream("two")
+
+    events, result = run(body())
+    assert list(result.nodes) == ["one", "two"] and result.status == "succeeded"
+    assert result.nodes["two"].outputs == {"y": 84}
+    assert {e.node for e in events if isinstance(e, NodeStatusChanged)} == {"one", "two"}
+    assert [(e.flow, e.message) for e in events if isinstance(e, RunFinished)] == [("main", "2 of 2 nodes succeeded")]
+
+
 def test_a_failing_subscriber_is_logged_and_the_others_still_get_the_event(caplog: Any) -> None:
     bus = EventBus()
     seen: list[Event] = []

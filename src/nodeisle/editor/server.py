@@ -133,6 +133,37 @@ class Headers:
         await self.app(scope, receive, with_headers if scope["type"] == "http" else send)
 
 
+async def _cancel(session: EditorSession, _fields: dict[str, Any]) -> dict[str, Any]:
+    session.orchestrator.cancel_runs()
+    return {"cancelled": True}
+
+
+async def _add_library(session: EditorSession, fields: dict[str, Any]) -> Result:
+    return await session.add_library(str(fields.get("path", "")))
+
+
+async def _set_mode(session: EditorSession, fields: dict[str, Any]) -> Result:
+    return await session.set_mode(str(fields.get("library", "")), str(fields.get("mode", "")))
+
+
+async def _remove_library(session: EditorSession, fields: dict[str, Any]) -> dict[str, Any]:
+    return await session.remove_library(str(fields.get("library", "")))
+
+
+async def _run_node(session: EditorSession, fields: dict[str, Any]) -> Result:
+    return await session.orchestrator.run_upstream(str(fields.get("node", "")))
+
+
+#: The editor's actions that are one call each (snapshot, open and save are answered in _reply).
+EDITOR_ACTIONS: dict[str, Callable[[EditorSession, dict[str, Any]], Awaitable[dict[str, Any] | Result]]] = {
+    "add_library": _add_library,
+    "set_mode": _set_mode,
+    "remove_library": _remove_library,
+    "run_node": _run_node,
+    "cancel": _cancel,
+}
+
+
 class EditorServer:
     """The page and the socket for one :class:`EditorSession`; ``app`` is the ASGI application to serve."""
 
@@ -239,14 +270,12 @@ class EditorServer:
             positions = fields.get("positions")
             reply = self.session.save_workflow(str(fields.get("path", "")), positions if isinstance(positions, dict)
                                                else None)
-        elif action == "add_library":
-            reply = await self.session.add_library(str(fields.get("path", "")))
-        elif action == "set_mode":
-            reply = await self.session.set_mode(str(fields.get("library", "")), str(fields.get("mode", "")))
+        elif action in EDITOR_ACTIONS:
+            reply = await EDITOR_ACTIONS[action](self.session, fields)
         else:
             raise BadMessage(
                 f"unknown editor action {action!r}; send 'request' with a request class name, or 'editor' with "
-                "snapshot, open_workflow, save_workflow, add_library or set_mode"
+                f"snapshot, open_workflow, save_workflow or {', '.join(EDITOR_ACTIONS)}"
             )
         if isinstance(reply, Result):
             return result_message(message.get("id"), reply)

@@ -21,12 +21,14 @@ from nodeisle.flow.graph import RequestFailed
 from nodeisle.flow.workflow import load_workflow
 from nodeisle.manifest import load_manifest
 from nodeisle.orchestrator.engine import Orchestrator
+from nodeisle.orchestrator.events import LibraryChanged
 from nodeisle.orchestrator.libraries import LibraryState, describe_library, resolve_mode, same_name_as
 from nodeisle.requests import (
     CreateConnectionRequest,
     CreateFlowRequest,
     CreateNodeRequest,
     DeleteFlowRequest,
+    DeleteNodeRequest,
     RegisterLibraryRequest,
     Request,
     Result,
@@ -164,6 +166,22 @@ class EditorSession:
             self.orchestrator.settings.library_modes[library] = wanted
             self.orchestrator.settings.save()
         return result
+
+    async def remove_library(self, library: str) -> dict[str, Any]:
+        """Delete the library's nodes, stop it and unregister it from ``settings.json`` (``libraries remove``)."""
+        if library not in self.orchestrator.libraries:
+            raise EditorError(f"no library named {library!r} is registered")
+        doomed = [r.name for r in self.orchestrator.graph.nodes.values() if r.library == library]
+        for name in doomed:
+            await self._ask(DeleteNodeRequest(node_name=name))
+        state = await self.orchestrator.registry.remove(library)
+        settings = self.orchestrator.settings
+        if str(state.manifest.path) in settings.libraries or library in settings.library_modes:
+            settings.libraries = [p for p in settings.libraries if p != str(state.manifest.path)]
+            settings.library_modes.pop(library, None)
+            settings.save()
+        self.orchestrator.events.emit(LibraryChanged(library=describe_library(state), removed=True))
+        return {"removed": library, "deleted_nodes": doomed}
 
     # -- workflow files -----------------------------------------------------------------------------
     async def open_workflow(self, path: str) -> dict[str, Any]:

@@ -27,7 +27,8 @@ from nodeisle.errors import (
     RequestRefused,
     headline,
 )
-from nodeisle.flow.graph import Graph, NodeRecord, RequestFailed
+from nodeisle.flow.graph import Flow, Graph, NodeRecord, RequestFailed
+from nodeisle.flow.scheduling import Schedule
 from nodeisle.manifest import LibraryManifest
 from nodeisle.node import hosting as _hosting
 from nodeisle.node.scope import engine as engine_scope
@@ -60,6 +61,7 @@ from nodeisle.requests import (
     Request,
     Result,
     RunFlowRequest,
+    RunFlowResult,
     SetLibraryModeRequest,
     SetParameterValueRequest,
 )
@@ -378,9 +380,22 @@ class Orchestrator:
         return ExecuteNodeResult(parameter_output_values=outcome.outputs, violations=violations)
 
     async def _run_flow(self, request: RunFlowRequest) -> Result:
+        return await self._run(self.graph.flow(request.flow_name))
+
+    async def run_upstream(self, node_name: str) -> RunFlowResult:
+        """Run ``node_name`` and every node it depends on, as a run of its flow (the editor's ``Run <node>``)."""
+        record = self.graph.node(node_name)
+        flow = self.graph.flow(record.flow)
+        plan = Schedule(flow.nodes, ((c.source_node_name, c.target_node_name) for c in flow.connections))
+        keep = {*plan.all_upstream(node_name), node_name}
+        part = Flow(flow.name, [n for n in flow.nodes if n in keep], [
+            c for c in flow.connections if c.source_node_name in keep and c.target_node_name in keep
+        ])
+        return await self._run(part)
+
+    async def _run(self, flow: Flow) -> RunFlowResult:
         from nodeisle.flow.runner import run_flow
 
-        flow = self.graph.flow(request.flow_name)
         cancel = asyncio.Event()
         self._active_runs.add(cancel)
         try:
