@@ -17,6 +17,7 @@ import type { NodeStatus, NodeTypeInfo, Position, ServerEvent, Snapshot } from "
 
 const NODE_TYPES = { editorNode: EditorNode };
 const MAX_LOG_LINES = 2000;
+const NO_VIOLATIONS: never[] = [];
 const EMPTY: Snapshot = { flow: "", workflow: null, libraries: [], nodes: [], connections: [], positions: {} };
 
 function edgeId(c: { source: string; sourceHandle?: string | null; target: string; targetHandle?: string | null }) {
@@ -29,6 +30,8 @@ function Editor({ token }: { token: string }) {
   const [statuses, setStatuses] = useState<Record<string, NodeStatus>>({});
   const [positions, setPositions] = useState<Record<string, Position>>({});
   const [selected, setSelected] = useState<Set<string>>(new Set());
+  // Sizes React Flow measured: given back on every node object, or it hides the node until it measures again.
+  const [measured, setMeasured] = useState<Record<string, { width: number; height: number }>>({});
   const [logs, setLogs] = useState<string[]>([]);
   const [progress, setProgress] = useState<Record<string, string>>({});
   const [message, setMessage] = useState("connecting…");
@@ -153,17 +156,35 @@ function Editor({ token }: { token: string }) {
     return found;
   }, [snapshot.libraries]);
 
-  const nodes: EditorFlowNode[] = useMemo(
-    () =>
-      snapshot.nodes.map((node, i) => ({
-        id: node.name,
-        type: "editorNode",
-        position: positions[node.name] ?? { x: 40 + (i % 3) * 460, y: 40 + Math.floor(i / 3) * 320 },
-        selected: selected.has(node.name),
-        data: { node, status: statuses[node.name], typeViolations: typeViolations.get(`${node.library}/${node.type}`) ?? [] },
-      })),
-    [snapshot.nodes, positions, statuses, selected, typeViolations],
-  );
+  // A node object is rebuilt only when something it shows changed, so a status event re-renders one node.
+  const nodeCache = useRef(new Map<string, EditorFlowNode>());
+  const nodes: EditorFlowNode[] = useMemo(() => {
+    const cache = new Map<string, EditorFlowNode>();
+    const built = snapshot.nodes.map((node, i) => {
+      const position = positions[node.name] ?? { x: 40 + (i % 3) * 460, y: 40 + Math.floor(i / 3) * 320 };
+      const status = statuses[node.name];
+      const violations = typeViolations.get(`${node.library}/${node.type}`) ?? NO_VIOLATIONS;
+      const isSelected = selected.has(node.name);
+      const size = measured[node.name];
+      const old = nodeCache.current.get(node.name);
+      const same =
+        old !== undefined &&
+        old.data.node === node &&
+        old.data.status === status &&
+        old.data.typeViolations === violations &&
+        old.position.x === position.x &&
+        old.position.y === position.y &&
+        old.measured === size &&
+        old.selected === isSelected;
+      const next: EditorFlowNode = same
+        ? old
+        : { id: node.name, type: "editorNode", position, measured: size, selected: isSelected, data: { node, status, typeViolations: violations } };
+      cache.set(node.name, next);
+      return next;
+    });
+    nodeCache.current = cache;
+    return built;
+  }, [snapshot.nodes, positions, statuses, selected, typeViolations, measured]);
 
   const edges: Edge[] = useMemo(
     () =>
@@ -181,7 +202,10 @@ function Editor({ token }: { token: string }) {
 
   const onNodesChange = useCallback((changes: NodeChange<EditorFlowNode>[]) => {
     for (const change of changes) {
-      if (change.type === "position" && change.position) {
+      if (change.type === "dimensions" && change.dimensions) {
+        const { id, dimensions } = change;
+        setMeasured((old) => ({ ...old, [id]: dimensions }));
+      } else if (change.type === "position" && change.position) {
         const { id, position } = change;
         setPositions((old) => ({ ...old, [id]: position }));
       } else if (change.type === "select") {

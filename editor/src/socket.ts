@@ -28,6 +28,10 @@ export class EditorSocket {
         onEvent(data as unknown as ServerEvent);
         return;
       }
+      if ("events" in data) {
+        for (const event of data.events as ServerEvent[]) onEvent(event);
+        return;
+      }
       const pending = this.pending.get(data.id as number);
       if (pending === undefined) return;
       this.pending.delete(data.id as number);

@@ -79,8 +79,8 @@ def test_the_websocket_needs_the_token_and_this_page_as_origin(editor: EditorPro
             events: list[str] = []
             while len(replies) < 4 or "LibraryChanged" not in events:
                 message = json.loads(await asyncio.wait_for(socket.recv(), 20))
-                if "event" in message:
-                    events.append(message["event"])
+                if "event" in message or "events" in message:
+                    events += [e["event"] for e in message.get("events", [message])]
                 else:
                     replies[message["id"]] = message
         assert replies[1]["result"] == "ListFlowsResult" and replies[1]["fields"]["flow_names"] == ["editor"]

@@ -42,6 +42,7 @@ STATIC = Path(__file__).parent / "static"
 BUILD_COMMAND = "npm ci --prefix editor && npm run build --prefix editor"
 COOKIE = "nodeisle_editor_token"
 LOG_BACKLOG = 500  # log lines a page opened later still gets
+PUSH_BATCH = 500  # events sent in one frame at most (a run of many nodes is a burst of events)
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -235,9 +236,16 @@ class EditorServer:
                 task.cancel()
 
     async def _push(self, websocket: WebSocket, queue: asyncio.Queue[Event]) -> None:
+        """One frame per event, or per burst: what waits in the queue goes in one ``{"events": [...]}`` frame."""
         with contextlib.suppress(WebSocketDisconnect, RuntimeError):
             while True:
-                await websocket.send_text(dumps(event_message(await queue.get())))
+                batch = [await queue.get()]
+                while not queue.empty() and len(batch) < PUSH_BATCH:
+                    batch.append(queue.get_nowait())
+                if len(batch) == 1:
+                    await websocket.send_text(dumps(event_message(batch[0])))
+                else:
+                    await websocket.send_text(dumps({"events": [event_message(e) for e in batch]}))
 
     async def _answer(self, websocket: WebSocket, text: str) -> None:
         message_id: Any = None
