@@ -18,6 +18,7 @@ import type { NodeStatus, NodeTypeInfo, Position, ServerEvent, Snapshot } from "
 const NODE_TYPES = { editorNode: EditorNode };
 const MAX_LOG_LINES = 2000;
 const NO_VIOLATIONS: never[] = [];
+const NO_OPTIONS: Record<string, unknown[]> = {};
 const EMPTY: Snapshot = { flow: "", workflow: null, libraries: [], nodes: [], connections: [], positions: {} };
 
 function edgeId(c: { source: string; sourceHandle?: string | null; target: string; targetHandle?: string | null }) {
@@ -156,6 +157,13 @@ function Editor({ token }: { token: string }) {
     return found;
   }, [snapshot.libraries]);
 
+  const optionsOf = useMemo(() => {
+    const found = new Map<string, Record<string, unknown[]>>();
+    for (const library of snapshot.libraries)
+      for (const type of library.node_types) found.set(`${library.info.name}/${type.type}`, type.options ?? NO_OPTIONS);
+    return found;
+  }, [snapshot.libraries]);
+
   // A node object is rebuilt only when something it shows changed, so a status event re-renders one node.
   const nodeCache = useRef(new Map<string, EditorFlowNode>());
   const nodes: EditorFlowNode[] = useMemo(() => {
@@ -164,6 +172,7 @@ function Editor({ token }: { token: string }) {
       const position = positions[node.name] ?? { x: 40 + (i % 3) * 460, y: 40 + Math.floor(i / 3) * 320 };
       const status = statuses[node.name];
       const violations = typeViolations.get(`${node.library}/${node.type}`) ?? NO_VIOLATIONS;
+      const options = optionsOf.get(`${node.library}/${node.type}`) ?? NO_OPTIONS;
       const isSelected = selected.has(node.name);
       const size = measured[node.name];
       const old = nodeCache.current.get(node.name);
@@ -172,19 +181,20 @@ function Editor({ token }: { token: string }) {
         old.data.node === node &&
         old.data.status === status &&
         old.data.typeViolations === violations &&
+        old.data.options === options &&
         old.position.x === position.x &&
         old.position.y === position.y &&
         old.measured === size &&
         old.selected === isSelected;
       const next: EditorFlowNode = same
         ? old
-        : { id: node.name, type: "editorNode", position, measured: size, selected: isSelected, data: { node, status, typeViolations: violations } };
+        : { id: node.name, type: "editorNode", position, measured: size, selected: isSelected, data: { node, status, typeViolations: violations, options } };
       cache.set(node.name, next);
       return next;
     });
     nodeCache.current = cache;
     return built;
-  }, [snapshot.nodes, positions, statuses, selected, typeViolations, measured]);
+  }, [snapshot.nodes, positions, statuses, selected, typeViolations, optionsOf, measured]);
 
   const edges: Edge[] = useMemo(
     () =>

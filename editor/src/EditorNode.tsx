@@ -9,6 +9,7 @@ export interface EditorNodeData extends Record<string, unknown> {
   node: NodeView;
   status: NodeStatus | undefined;
   typeViolations: Violation[];
+  options: Record<string, unknown[]>;
 }
 
 export type EditorFlowNode = Node<EditorNodeData, "editorNode">;
@@ -24,12 +25,31 @@ function isEditable(spec: ParameterSpec): boolean {
   return spec.allowed_modes.includes("INPUT") || spec.allowed_modes.includes("PROPERTY");
 }
 
-function Widget({ node, spec }: { node: NodeView; spec: ParameterSpec }) {
+function Widget({ node, spec, choices }: { node: NodeView; spec: ParameterSpec; choices: unknown[] | undefined }) {
   const { setValue } = useContext(NodeActionsContext);
   const label = `${node.name}.${spec.name}`;
   const current = spec.name in node.values ? node.values[spec.name] : spec.default_value;
   const [text, setText] = useState(current === null || current === undefined ? "" : String(current));
   useEffect(() => setText(current === null || current === undefined ? "" : String(current)), [current]);
+  if (choices !== undefined) {
+    const index = choices.findIndex((choice) => choice === current);
+    return (
+      <select
+        className="nodrag widget"
+        aria-label={label}
+        title={spec.tooltip}
+        value={index < 0 ? "" : String(index)}
+        onChange={(event) => setValue(node.name, spec.name, choices[Number(event.target.value)])}
+      >
+        {index < 0 && <option value="">{current === null || current === undefined ? "" : String(current)}</option>}
+        {choices.map((choice, i) => (
+          <option key={i} value={String(i)}>
+            {showValue(choice)}
+          </option>
+        ))}
+      </select>
+    );
+  }
   if (spec.type === "bool") {
     // Shown at once; the engine's answer (its hooks may refuse the value) comes with the next snapshot.
     return (
@@ -121,7 +141,7 @@ export function EditorNode({ data, selected }: NodeProps<EditorFlowNode>) {
             <span className="parameter-name">
               {spec.name} <span className="parameter-type">{spec.type}</span>
             </span>
-            {isEditable(spec) && <Widget node={node} spec={spec} />}
+            {isEditable(spec) && <Widget node={node} spec={spec} choices={data.options[spec.name]} />}
             {spec.allowed_modes.includes("OUTPUT") && (
               <Handle
                 type="source"

@@ -29,6 +29,7 @@ export interface NodeTypeInfo {
   description: string;
   category: string;
   parameters: ParameterSpec[];
+  options: Record<string, unknown[]>; // a parameter's Options choices
 }
 
 export interface LibraryInfo {

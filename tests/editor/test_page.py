@@ -17,7 +17,7 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.conftest import write_library
+from tests.conftest import TEXT_TOOLS, write_library
 from tests.editor.conftest import EditorProcess
 
 VERSION_NODE = '''
@@ -375,3 +375,18 @@ def test_a_200_node_workflow_opens_and_runs_and_the_page_stays_responsive(
           f"search answered in {answered * 1000:.0f} ms; engine event -> status shown: median "
           f"{delays[100]:.0f} ms, max {delays[-1]:.0f} ms in the burst of a run, {alone:.0f} ms for one node")
     assert answered < 2.0
+
+
+def test_an_options_parameter_is_a_select_of_its_choices(page: Any, editor: EditorProcess) -> None:
+    _add_library(page, TEXT_TOOLS, "Text Tools")
+    page.get_by_role("region", name="Nodes").get_by_role("button", name="Decorate").click()
+    style = page.get_by_role("combobox", name="Decorate.style")
+    expect(style).to_have_text(re.compile("brackets.*stars.*quotes", re.DOTALL))
+    expect(style.locator("option:checked")).to_have_text("brackets")
+    style.select_option(label="stars")
+    expect(style.locator("option:checked")).to_have_text("stars")
+    text = page.get_by_role("textbox", name="Decorate.text")
+    text.fill("hi")
+    text.press("Enter")
+    _run(page, "Decorate")
+    expect(_node(page, "Decorate")).to_contain_text("result: *hi*")

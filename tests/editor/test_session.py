@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from nodeisle.config.settings import Settings
-from nodeisle.editor.session import EditorError, EditorSession
+from nodeisle.editor.session import EditorError, EditorSession, options_of
 from nodeisle.flow.workflow import load_workflow, run_workflow
 from nodeisle.orchestrator.engine import build_orchestrator
 from nodeisle.orchestrator.events import LibraryChanged
@@ -119,3 +119,9 @@ def test_remove_library_deletes_its_nodes_stops_it_and_unregisters_it(home: Path
     assert Settings.load(home).libraries == []
     changed = [e for e in seen if isinstance(e, LibraryChanged)]
     assert len(changed) == 1 and changed[0].removed and changed[0].library.name == "Text Tools"
+
+
+def test_options_choices_are_read_back_from_the_schema() -> None:
+    behaviors = {"style": ("converter str", "trait Options(choices=['a', 'b'])"), "n": ("trait Options(choices=[1, 2])",),
+                 "odd": ("trait Options(choices=[<object>])",), "plain": ("validator check",)}
+    assert options_of(behaviors) == {"style": ["a", "b"], "n": [1, 2]}

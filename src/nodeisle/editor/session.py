@@ -10,8 +10,11 @@ framework here: the server (``editor/server.py``) only carries these calls over 
 
 from __future__ import annotations
 
+import ast
 import json
 import os
+import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +115,7 @@ class EditorSession:
                 "description": (entry.description if entry else None) or "",
                 "category": titles.get(category, category),
                 "parameters": [p.to_dict() for p in schema.parameters],
+                "options": options_of(schema.behaviors),
             })
         try:
             resolve_mode(manifest, LibraryMode.ISOLATED)
@@ -260,6 +264,30 @@ class EditorSession:
             raise EditorError(f"{file}: cannot write the workflow: {exc.strerror or exc}") from None
         self.workflow_path = file
         return {"path": str(file)}
+
+
+_OPTIONS = re.compile(r"trait Options\(choices=(.*)\)", re.DOTALL)
+
+
+def options_of(behaviors: Mapping[str, tuple[str, ...]]) -> dict[str, list[Any]]:
+    """Each parameter's ``Options`` choices, read back from the schema's behaviour text.
+
+    The schema carries a trait as its ``repr`` (``node/model.py``: ``Options(choices=[...])``); choices
+    that are Python literals come back as values, others leave the parameter a plain field.
+    """
+    found: dict[str, list[Any]] = {}
+    for parameter, texts in behaviors.items():
+        for text in texts:
+            match = _OPTIONS.fullmatch(text)
+            if match is None:
+                continue
+            try:
+                choices = ast.literal_eval(match[1])
+            except (ValueError, SyntaxError, MemoryError, RecursionError):
+                continue
+            if isinstance(choices, list) and choices:
+                found[parameter] = choices
+    return found
 
 
 def _positions(path: Path) -> dict[str, Any]:
