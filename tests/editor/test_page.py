@@ -390,3 +390,18 @@ def test_an_options_parameter_is_a_select_of_its_choices(page: Any, editor: Edit
     text.press("Enter")
     _run(page, "Decorate")
     expect(_node(page, "Decorate")).to_contain_text("result: *hi*")
+
+
+def test_a_library_whose_env_cannot_be_built_shows_the_installers_message(
+    page: Any, editor: EditorProcess, tmp_path: Path
+) -> None:
+    bad = write_library(tmp_path / "libs", "Bad Pin", VERSION_NODE.format(name="BadVersion"), ["BadVersion"],
+                        pins=["tinyver==9.9"])
+    _add_library(page, bad, "Bad Pin")
+    page.get_by_role("combobox", name="Mode for Bad Pin").select_option("isolated")
+    library = page.get_by_role("listitem", name="Bad Pin")
+    expect(library).to_contain_text("worker: failed: ", timeout=90_000)
+    problems = page.get_by_role("list", name="Problems of Bad Pin")
+    expect(problems).to_contain_text("tinyver")
+    expect(problems).to_contain_text("9.9")
+    expect(page.get_by_role("region", name="Logs")).to_contain_text("Bad Pin")
