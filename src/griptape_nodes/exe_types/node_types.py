@@ -9,7 +9,11 @@ Griptape semantics kept here:
   without a value whose default is not None gets its default, so a parameter with no value and a
   None default stays absent (``parameter_values.get("x", "")`` is ``""``);
 - ``process`` may be a generator (:data:`AsyncResult`): each callable it yields runs in a thread off
-  the event loop and its result (or exception) is sent back into the generator.
+  the event loop and its result (or exception) is sent back into the generator;
+- after ``process``, ``get_next_control_output()`` says which control output fires (the first one by
+  default; None, or ``stop_flow = True``, fires none). A node with several control outputs, or one
+  that fires none, reports its choice to the flow runner among its outputs (True for the one that
+  fires, False for the others); nodes behind the outputs that did not fire are not reached.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from griptape_nodes.exe_types.core_types import (
     Parameter,
     ParameterGroup,
 )
+from nodeisle.node.spec import ParameterMode, is_control_type
 
 __all__ = ["AsyncResult", "BaseNode", "ControlNode", "DataNode"]
 
@@ -62,6 +67,7 @@ class BaseNode(nodeisle.BaseNode, metaclass=_KeywordConstruction):
     def __init__(self, name: str, metadata: dict[str, Any] | None = None) -> None:
         super().__init__(name, metadata)
         self._groups: dict[str, ParameterGroup] = {}
+        self.stop_flow = False  # set by process() to fire no control output: the flow stops here
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -156,7 +162,24 @@ class BaseNode(nodeisle.BaseNode, metaclass=_KeywordConstruction):
         elif inspect.isawaitable(result):
             await result
 
+        self._report_control_output()
+
     aprocess._materializes_defaults = True  # type: ignore[attr-defined]
+
+    # -- control flow ---------------------------------------------------------------------------------
+    def get_next_control_output(self) -> nodeisle.Parameter | None:
+        """The control output that fires after ``process``: by default the first one (``exec_out``).
+        Branching nodes override this; returning None ends the control flow at this node."""
+        return next(iter(_control_outputs(self)), None)
+
+    def _report_control_output(self) -> None:
+        """Tell the flow runner which control output fired, unless it is the only one."""
+        outputs = _control_outputs(self)
+        chosen = None if getattr(self, "stop_flow", False) else self.get_next_control_output()
+        if chosen is not None and outputs == [chosen]:
+            return  # the default: a node's one control output fires
+        for parameter in outputs:
+            self.parameter_output_values[parameter.name] = chosen is not None and parameter.name == chosen.name
 
 
 class DataNode(BaseNode):
@@ -181,9 +204,14 @@ def _materializing(aprocess: Callable[[BaseNode], Awaitable[None]]) -> Callable[
     async def run(self: BaseNode) -> None:
         self._materialize_defaults()
         await aprocess(self)
+        self._report_control_output()
 
     run._materializes_defaults = True  # type: ignore[attr-defined]
     return run
+
+
+def _control_outputs(node: BaseNode) -> list[nodeisle.Parameter]:
+    return [p for p in node.parameters if is_control_type(p.type) and p.has_mode(ParameterMode.OUTPUT)]
 
 
 def _step(generator: AsyncResult, value: Any, error: BaseException | None) -> tuple[bool, Any]:
