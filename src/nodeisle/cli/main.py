@@ -23,6 +23,7 @@ from nodeisle.cli.common import (
     lingering_threads,
     run_async,
 )
+from nodeisle.cli.editor import add_parser as add_editor_parser
 from nodeisle.cli.libraries import cmd_envs, cmd_libraries
 from nodeisle.cli.output import print_run, run_to_json
 from nodeisle.errors import ManifestError, NodeisleError, WorkflowError
@@ -36,7 +37,7 @@ def _setup_logging(verbose: bool) -> None:
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.WARNING)
     root.propagate = False
-    for name in ("nodeisle.worker", "nodeisle.progress"):
+    for name in ("nodeisle.worker", "nodeisle.progress", "nodeisle.editor"):
         logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
@@ -290,6 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json-out", metavar="PATH", help="also write the raw figures as JSON to PATH")
     bench.add_argument("--only", nargs="+", metavar="ROW", help="run only these rows (an id or an id prefix)")
     bench.set_defaults(func=cmd_bench)
+    add_editor_parser(sub)
     return parser
 
 

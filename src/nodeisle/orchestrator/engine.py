@@ -27,17 +27,26 @@ from nodeisle.errors import (
     RequestRefused,
     headline,
 )
-from nodeisle.flow.graph import Graph, NodeRecord, RequestFailed
+from nodeisle.flow.graph import Flow, Graph, NodeRecord, RequestFailed
+from nodeisle.flow.scheduling import Schedule
 from nodeisle.manifest import LibraryManifest
 from nodeisle.node import hosting as _hosting
 from nodeisle.node.scope import engine as engine_scope
 from nodeisle.node.spec import ParameterSpec
 from nodeisle.orchestrator import authority
+from nodeisle.orchestrator.events import (
+    EnvBuildProgress,
+    EventBus,
+    LibraryChanged,
+    NodeStatusChanged,
+    RunFinished,
+    WorkerStateChanged,
+)
 from nodeisle.orchestrator.graph_requests import GraphRequests, check_timeout
 from nodeisle.orchestrator.hosts import Deadline, LocalHost, NodeHost, Supervision, WorkerHost
 from nodeisle.orchestrator.interpreters import PythonFinder
 from nodeisle.orchestrator.launch import Launcher
-from nodeisle.orchestrator.libraries import LibraryRegistry, LibraryState
+from nodeisle.orchestrator.libraries import LibraryRegistry, LibraryState, describe_library
 from nodeisle.orchestrator.propagation import ConfigAndSecrets
 from nodeisle.orchestrator.static_files import STATIC_FILES_DIR, StaticFiles
 from nodeisle.orchestrator.static_files import answer as _save_static_file
@@ -47,12 +56,15 @@ from nodeisle.requests import (
     ExecuteNodeResult,
     ListRegisteredLibrariesRequest,
     ListRegisteredLibrariesResult,
+    NodeRunResult,
     RegisterLibraryRequest,
+    RegisterLibraryResult,
     ReloadLibraryRequest,
     RemoteError,
     Request,
     Result,
     RunFlowRequest,
+    RunFlowResult,
     SaveStaticFileRequest,
     SetLibraryModeRequest,
     SetParameterValueRequest,
@@ -77,8 +89,11 @@ class Orchestrator:
         config: EngineConfig | None = None,
         store: ConfigStore | None = None,
         secrets: SecretsStore | None = None,
+        events: EventBus | None = None,
     ) -> None:
         self.home = home
+        #: What observers (the editor) subscribe to: library, env, worker, node-status and log events.
+        self.events = events or EventBus()
         self.settings = settings
         self.envs = envs
         self.graph = Graph()
@@ -153,7 +168,9 @@ class Orchestrator:
         kind = type(request)
         try:
             if kind in self._async:  # a kind in both: the async handler, unless the caller is on the loop
-                return await self._async[kind](request)
+                result = await self._async[kind](request)
+                self._library_changed(request, result)
+                return result
             if kind in self._sync:
                 return self._sync[kind](request)
             return kind.result_type.failure(f"{kind.__name__} is not handled by the orchestrator")
@@ -166,6 +183,18 @@ class Orchestrator:
             return kind.result_type.failure(
                 f"internal error while handling {kind.__name__}: {type(exc).__name__}: {exc}"
             )
+
+    def _library_changed(self, request: Request, result: Result) -> None:
+        """After a library request, tell observers the library's new state (a failed load is a state too)."""
+        if isinstance(request, RegisterLibraryRequest) and isinstance(result, RegisterLibraryResult):
+            name = result.library_name
+        elif isinstance(request, (ReloadLibraryRequest, SetLibraryModeRequest)):
+            name = request.library_name
+        else:
+            return
+        state = self.libraries.get(name) if name is not None else None
+        if state is not None:
+            self.events.emit(LibraryChanged(library=describe_library(state)))
 
     def handle_sync(self, request: Request) -> Result:
         loop = self._loop
@@ -260,6 +289,7 @@ class Orchestrator:
         python = self.settings.library_pythons.get(state.name)
         if state.mode is not LibraryMode.ISOLATED:
             return LocalHost(state.manifest, self, config.probe_timeout, pythons=self.pythons, python_setting=python)
+        self.hub.state_listener = self._worker_state  # here, not in __init__: a test may swap the hub
         return WorkerHost(
             state.manifest,
             self.hub,
@@ -279,6 +309,10 @@ class Orchestrator:
                 crash_window=config.crash_window,
             ),
         )
+
+    def _worker_state(self, worker: WorkerProcess) -> None:
+        state = str(worker.state)
+        self.events.emit(WorkerStateChanged(library=worker.library, worker_id=worker.worker_id, state=state))
 
     async def _set_value(self, request: SetParameterValueRequest) -> Result:
         deadline = Deadline(self.config.execution_timeout, "the execution_timeout setting")
@@ -371,15 +405,39 @@ class Orchestrator:
         return ExecuteNodeResult(parameter_output_values=outcome.outputs, violations=violations)
 
     async def _run_flow(self, request: RunFlowRequest) -> Result:
+        return await self._run(self.graph.flow(request.flow_name))
+
+    async def run_upstream(self, node_name: str) -> RunFlowResult:
+        """Run ``node_name`` and every node it depends on, as a run of its flow (the editor's ``Run <node>``)."""
+        record = self.graph.node(node_name)
+        flow = self.graph.flow(record.flow)
+        plan = Schedule(flow.nodes, ((c.source_node_name, c.target_node_name) for c in flow.connections))
+        keep = {*plan.all_upstream(node_name), node_name}
+        part = Flow(flow.name, [n for n in flow.nodes if n in keep], [
+            c for c in flow.connections if c.source_node_name in keep and c.target_node_name in keep
+        ])
+        return await self._run(part)
+
+    async def _run(self, flow: Flow) -> RunFlowResult:
         from nodeisle.flow.runner import run_flow
 
-        flow = self.graph.flow(request.flow_name)
         cancel = asyncio.Event()
         self._active_runs.add(cancel)
         try:
-            return await run_flow(self.graph, flow, self.execute, cancel)
+            result = await run_flow(self.graph, flow, self.execute, cancel, self._reporter(flow.name))
         finally:
             self._active_runs.discard(cancel)
+        self.events.emit(RunFinished(flow=flow.name, status=result.status, message=result.message))
+        return result
+
+    def _reporter(self, flow: str) -> Callable[[str, NodeRunResult], None]:
+        def report(node: str, result: NodeRunResult) -> None:
+            self.events.emit(NodeStatusChanged(
+                flow=flow, node=node, status=result.status, outputs=dict(result.outputs), error=result.error,
+                violations=list(result.violations),
+            ))
+
+        return report
 
     def cancel_runs(self) -> None:
         """Cancel every flow run in progress (Ctrl-C): executions in flight are cancelled, nothing new starts."""
@@ -403,13 +461,19 @@ def build_orchestrator(
     home = home or engine_home()
     store = ConfigStore(home / CONFIG_FILE, flags=config_flags)
     config = store.snapshot()
+    events = EventBus()
+
+    def progress(p: Any) -> None:
+        PROGRESS.info("env %s: %s (%.1f s) %s", p.library, p.step, p.elapsed_s, headline(p.detail))
+        events.emit(EnvBuildProgress(library=p.library, step=str(p.step), elapsed_s=p.elapsed_s, detail=p.detail))
+
     envs = EnvManager(
         home / "envs",
         find_links=config.find_links,
         offline=config.offline,
         cache_dir=Path(config.uv_cache) if config.uv_cache else None,
         # A failed step shows its first line: the whole error (uv's output) is the library's error, shown once.
-        progress=lambda p: PROGRESS.info("env %s: %s (%.1f s) %s", p.library, p.step, p.elapsed_s, headline(p.detail)),
+        progress=progress,
     )
     return Orchestrator(
         home,
@@ -418,4 +482,5 @@ def build_orchestrator(
         config=config,
         store=store,
         secrets=SecretsStore(home / SECRETS_FILE),
+        events=events,
     )

@@ -189,6 +189,14 @@ class LibraryRegistry:
             await self.load(state)
         return Result.failure(state.error) if state.error else Result(message=f"{state.name!r} runs {mode}")
 
+    async def remove(self, name: str) -> LibraryState:
+        """Stop ``name``'s host (its worker) and forget the library; its nodes must be gone already."""
+        state = self.get(name)
+        if state.host is not None:
+            await state.host.close()
+        del self.states[name]
+        return state
+
     def list(self, _request: ListRegisteredLibrariesRequest) -> ListRegisteredLibrariesResult:
         return ListRegisteredLibrariesResult(libraries=[describe_library(s) for s in self.states.values()])
 
