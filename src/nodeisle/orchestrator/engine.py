@@ -319,7 +319,7 @@ class Orchestrator:
         for _attempt in range(3):
             record = self.graph.node(request.node_name)
             record.spec(request.parameter_name)
-            host = self._host(record)
+            host = await self._host(record)
             version = record.version
             try:
                 specs, _violations = await host.apply_value(record, request.parameter_name, request.value, deadline)
@@ -344,8 +344,9 @@ class Orchestrator:
         return _save_static_file(self.static_files, request, int(self.shared_state.setting("max_value_bytes")))
 
     # -- execution --------------------------------------------------------------------------------
-    def _host(self, record: NodeRecord) -> NodeHost:
+    async def _host(self, record: NodeRecord) -> NodeHost:
         state = self.registry.get(record.library)
+        await state.loaded.wait()  # a library being (re)loaded or switched: its nodes wait for the result
         failure = state.error or (state.host.failure() if state.host else "no host")
         if state.host is None or failure:
             raise RequestFailed(f"node {record.name!r}: library {state.name!r} is not usable: {failure}")
@@ -362,7 +363,7 @@ class Orchestrator:
         else:
             deadline = Deadline(self.config.execution_timeout, "the execution_timeout setting")
         sent = list(record.specs)
-        outcome = await self._host(record).execute(record, inputs, deadline)
+        outcome = await (await self._host(record)).execute(record, inputs, deadline)
         if outcome.specs is not None and self.graph.nodes.get(record.name) is record:
             self._adopt_hydration(record, sent, outcome.specs)
         if outcome.error is None:
