@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 from nodeisle.config.defaults import PROBE_TIMEOUT
 from nodeisle.manifest import LibraryManifest
 from nodeisle.node import audit as _audit
-from nodeisle.node.model import BaseNode, Parameter
+from nodeisle.node.model import BaseNode, Parameter, overridden_connection_hooks
 from nodeisle.node.scope import NodeScope, Phase, RequestHandler, node_scope, phase
 from nodeisle.node.spec import ParameterSpec
 from nodeisle.requests import RemoteError
@@ -59,6 +59,7 @@ class NodeTypeSchema:
     parameters: tuple[ParameterSpec, ...]
     metadata: Mapping[str, Any]
     behaviors: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    hooks: tuple[str, ...] = ()  # the connection hooks the class overrides (model.CONNECTION_HOOKS)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -66,6 +67,7 @@ class NodeTypeSchema:
             "parameters": [p.to_dict() for p in self.parameters],
             "metadata": dict(self.metadata),
             "behaviors": {k: list(v) for k, v in self.behaviors.items()},
+            "hooks": list(self.hooks),
         }
 
     @classmethod
@@ -75,6 +77,7 @@ class NodeTypeSchema:
             parameters=tuple(ParameterSpec.from_dict(p) for p in data["parameters"]),
             metadata=dict(data.get("metadata") or {}),
             behaviors={str(k): tuple(v) for k, v in (data.get("behaviors") or {}).items()},
+            hooks=tuple(str(h) for h in data.get("hooks") or ()),
         )
 
 
@@ -205,7 +208,8 @@ def probe_library(
             "display_name": entry.display_name,
         }
         report.schemas[entry.class_name] = NodeTypeSchema(
-            entry.class_name, tuple(p.spec() for p in node.parameters), metadata, behaviors
+            entry.class_name, tuple(p.spec() for p in node.parameters), metadata, behaviors,
+            overridden_connection_hooks(cls),
         )
     return report
 

@@ -26,7 +26,9 @@ from nodeisle.errors import BusError, LibraryError, ValueTransferError, WorkerCr
 from nodeisle.flow.graph import NodeRecord, RequestFailed
 from nodeisle.manifest import LibraryManifest
 from nodeisle.node import audit as _audit
+from nodeisle.node import connections as _connections
 from nodeisle.node import hosting as _hosting
+from nodeisle.node.connections import ConnectionChange
 from nodeisle.node.scope import RequestHandler
 from nodeisle.node.spec import ParameterSpec
 from nodeisle.orchestrator.launch import Launcher
@@ -35,7 +37,17 @@ from nodeisle.orchestrator.supervision import Supervision as Supervision  # engi
 from nodeisle.orchestrator.workers import WorkerHub, WorkerProcess, WorkerProvision, WorkerState, worker_environment
 from nodeisle.requests import RemoteError
 from nodeisle.strict.rules import Context, Violation
-from nodeisle.wire.messages import ApplyValue, AwaitStop, Execute, Executed, Ready, Stopped, ValueApplied
+from nodeisle.wire.messages import (
+    ApplyConnection,
+    ApplyValue,
+    AwaitStop,
+    ConnectionApplied,
+    Execute,
+    Executed,
+    Ready,
+    Stopped,
+    ValueApplied,
+)
 
 LOGGER = logging.getLogger("nodeisle.library")
 RUNTIME_REQUIREMENTS = ("websockets>=10",)
@@ -114,6 +126,12 @@ class NodeHost(Protocol):
         self, record: NodeRecord, parameter: str, value: Any, deadline: Deadline | None = None
     ) -> tuple[list[ParameterSpec], list[Violation]]: ...
 
+    async def apply_connection(
+        self, record: NodeRecord, change: ConnectionChange, deadline: Deadline | None = None
+    ) -> tuple[list[ParameterSpec], list[Violation]]:
+        """Run the target node's connection hook for ``change``; answer the parameter list it left."""
+        ...
+
     async def close(self) -> None: ...
 
     def describe(self) -> tuple[str | None, str | None]:
@@ -188,6 +206,23 @@ class LocalHost:
             raise RequestFailed(
                 f"{deadline.error(record.name, 'setting ' + repr(parameter) + ' did not finish').message}; its hook "
                 "is still running in a thread of the orchestrator process"
+            ) from None
+
+    async def apply_connection(
+        self, record: NodeRecord, change: ConnectionChange, deadline: Deadline | None = None
+    ) -> tuple[list[ParameterSpec], list[Violation]]:
+        try:
+            async with asyncio.timeout(deadline.seconds if deadline else None):
+                return await _connections.apply_connection(
+                    self._class(record.class_name), invocation(record), change, self._host
+                )
+        except _connections.ConnectionHookError as exc:
+            raise RequestFailed(str(exc)) from None
+        except TimeoutError:
+            assert deadline is not None
+            raise RequestFailed(
+                f"{deadline.error(record.name, f'its {change.hook} did not finish').message}; the hook is still "
+                "running in a thread of the orchestrator process"
             ) from None
 
     async def close(self) -> None:
@@ -383,25 +418,36 @@ class WorkerHost:
     async def apply_value(
         self, record: NodeRecord, parameter: str, value: Any, deadline: Deadline | None = None
     ) -> tuple[list[ParameterSpec], list[Violation]]:
+        return await self._hook(record, ApplyValue(invocation(record), parameter, value), f"setting {parameter!r}",
+                                parameter, deadline)
+
+    async def apply_connection(
+        self, record: NodeRecord, change: ConnectionChange, deadline: Deadline | None = None
+    ) -> tuple[list[ParameterSpec], list[Violation]]:
+        return await self._hook(record, ApplyConnection(invocation(record), change), f"its {change.hook}", None,
+                                deadline)
+
+    async def _hook(
+        self, record: NodeRecord, message: ApplyValue | ApplyConnection, what: str, parameter: str | None,
+        deadline: Deadline | None,
+    ) -> tuple[list[ParameterSpec], list[Violation]]:
+        """Run a hook in the worker (a value set, a connection change); answer what it left behind."""
         worker: WorkerProcess | None = None
         try:
-            message = ApplyValue(invocation(record), parameter, value)
             worker = await self._live_worker()
             try:
                 async with asyncio.timeout(deadline.seconds if deadline else None):
-                    answer: ValueApplied = await worker.request("ApplyValue", message)
+                    answer: ValueApplied | ConnectionApplied = await worker.request(type(message).__name__, message)
             except codec.UnencodableValue as exc:
                 raise self._transfer_error(record, exc, parameter) from None
         except TimeoutError:
             assert deadline is not None and worker is not None
             worker.stop_reason = (  # the first reason stands: a missed heartbeat, say
-                worker.stop_reason or f"terminated because setting {record.name}.{parameter} overran its deadline"
+                worker.stop_reason or f"terminated because {what} on {record.name} overran its deadline"
             )
             await worker.stop(urgent=True)  # the hook may be stuck: a fresh worker serves what comes next
             raise RequestFailed(
-                deadline.error(
-                    record.name, f"setting {parameter!r} did not finish, so Worker-{worker.worker_id} was terminated"
-                ).message
+                deadline.error(record.name, f"{what} did not finish, so Worker-{worker.worker_id} was terminated").message
             ) from None
         except RemoteFailure as exc:
             raise RequestFailed(exc.remote_message) from None
