@@ -92,7 +92,9 @@ async def apply_connection(
     return resulting, scope.violations
 
 
-def _apply(cls: type[BaseNode], invocation: NodeInvocation, change: ConnectionChange, scope: NodeScope) -> list[ParameterSpec]:
+def _apply(
+    cls: type[BaseNode], invocation: NodeInvocation, change: ConnectionChange, scope: NodeScope
+) -> list[ParameterSpec]:
     with node_scope(scope):
         try:
             node = materialize(cls, invocation, scope)

@@ -446,9 +446,8 @@ class WorkerHost:
                 worker.stop_reason or f"terminated because {what} on {record.name} overran its deadline"
             )
             await worker.stop(urgent=True)  # the hook may be stuck: a fresh worker serves what comes next
-            raise RequestFailed(
-                deadline.error(record.name, f"{what} did not finish, so Worker-{worker.worker_id} was terminated").message
-            ) from None
+            note = f"{what} did not finish, so Worker-{worker.worker_id} was terminated"
+            raise RequestFailed(deadline.error(record.name, note).message) from None
         except RemoteFailure as exc:
             raise RequestFailed(exc.remote_message) from None
         except (ValueTransferError, LibraryError, BusError) as exc:  # WorkerCrashed is a BusError
