@@ -51,13 +51,25 @@ class ConnectedNode:
     objects, and the source may run in another process.
     """
 
-    __slots__ = ("_parameters", "class_name", "library", "name")
+    __slots__ = ("_class_name", "_library", "_name", "_parameters")
 
     def __init__(self, name: str, class_name: str, library: str, parameters: Sequence[Parameter]) -> None:
-        self.name = name
-        self.class_name = class_name
-        self.library = library
+        self._name = name
+        self._class_name = class_name
+        self._library = library
         self._parameters = {p.name: p for p in parameters}
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def class_name(self) -> str:
+        return self._class_name
+
+    @property
+    def library(self) -> str:
+        return self._library
 
     @property
     def parameters(self) -> list[Parameter]:
