@@ -15,6 +15,7 @@ from nodeisle.requests import (
     CreateFlowRequest,
     CreateNodeRequest,
     DeleteConnectionRequest,
+    DeleteNodeRequest,
     ExecuteNodeRequest,
     GetParameterDetailsRequest,
     ListConnectionsForNodeRequest,
@@ -121,6 +122,9 @@ def test_the_hooks_change_the_parameter_list_when_a_connection_is_made_and_remov
             assert await names(o, "sink") == ["a", "seen"]
             outputs = ok(await o.handle_async(ExecuteNodeRequest(node_name="sink"))).parameter_output_values
             assert outputs["seen"] == [None, ["a", "seen"]]
+            ok(await o.handle_async(CreateConnectionRequest(**link("sink"))))
+            ok(await o.handle_async(DeleteNodeRequest(node_name="src")))  # its connections go, and their hooks run
+            assert await names(o, "sink") == ["a", "seen"]
         finally:
             await o.close()
 
@@ -145,6 +149,9 @@ def test_a_failing_hook_fails_the_request_naming_node_and_library_and_leaves_the
             assert "after_incoming_connection_removed raised RuntimeError: let go of nothing" in kept.message
             incoming = ok(await o.handle_async(ListConnectionsForNodeRequest(node_name="clinger"))).incoming
             assert [c.source_node_name for c in incoming] == ["src"]
+            deleted = ok(await o.handle_async(DeleteNodeRequest(node_name="src")))  # deleted even so, and said why
+            assert "after_incoming_connection_removed raised RuntimeError: let go of nothing" in deleted.message
+            assert ok(await o.handle_async(ListConnectionsForNodeRequest(node_name="clinger"))).incoming == []
         finally:
             await o.close()
 

@@ -71,7 +71,6 @@ class GraphRequests:
             CreateFlowRequest: self.create_flow,
             DeleteFlowRequest: self.delete_flow,
             ListFlowsRequest: self.list_flows,
-            DeleteNodeRequest: self.delete_node,
             ListNodesInFlowRequest: self.list_nodes,
             ListParametersOnNodeRequest: self.list_parameters,
             AddParameterToNodeRequest: self.add_parameter,
@@ -84,7 +83,11 @@ class GraphRequests:
         }
 
     def async_handlers(self) -> Mapping[type[Request], Callable[[Any], Awaitable[Result]]]:
-        return {CreateConnectionRequest: self.connect, DeleteConnectionRequest: self.disconnect}
+        return {
+            CreateConnectionRequest: self.connect,
+            DeleteConnectionRequest: self.disconnect,
+            DeleteNodeRequest: self.delete_node,
+        }
 
     # -- flows and nodes --------------------------------------------------------------------------
     def create_flow(self, request: CreateFlowRequest) -> CreateFlowResult:
@@ -108,9 +111,24 @@ class GraphRequests:
         )
         return CreateNodeResult(node_name=name)
 
-    def delete_node(self, request: DeleteNodeRequest) -> Result:
+    async def delete_node(self, request: DeleteNodeRequest) -> Result:
+        """Delete the node; each node it fed is told its connection was removed (as in Griptape). The
+        node is deleted even when such a hook fails: the result's message then says which failed."""
+        record = self.graph.node(request.node_name)
+        outgoing = [c for c in self.graph.flows[record.flow].connections
+                    if c.source_node_name == record.name and c.target_node_name != record.name]
+        changes = [(c.target_node_name, self._change(c, added=False)) for c in outgoing]
         self.graph.delete_node(request.node_name)
-        return Result()
+        failed: list[str] = []
+        for target_name, change in changes:
+            target = self.graph.nodes.get(target_name)
+            if change is None or target is None:
+                continue
+            try:
+                await self._run_hook(target, change)
+            except RequestFailed as exc:
+                failed.append(str(exc))
+        return Result(message="; ".join(failed))
 
     def list_nodes(self, request: ListNodesInFlowRequest) -> ListNodesInFlowResult:
         return ListNodesInFlowResult(node_names=list(self.graph.flow(request.flow_name).nodes))
@@ -188,29 +206,38 @@ class GraphRequests:
             raise
         return Result()
 
-    async def _tell_target(self, connection: ConnectionInfo, *, added: bool) -> None:
-        """Run the target's connection hook, if its class has one, and keep the parameter list it leaves."""
+    def _change(self, connection: ConnectionInfo, *, added: bool) -> ConnectionChange | None:
+        """What the target's hook is told, or None when its class has no such hook (or nothing runs hooks)."""
         target = self.graph.node(connection.target_node_name)
         state = self.registry.states.get(target.library)
         schema = state.schemas.get(target.class_name) if state is not None else None
         hook = "after_incoming_connection" if added else "after_incoming_connection_removed"
         if self.host_of is None or schema is None or hook not in schema.hooks:
-            return
+            return None
         source = self.graph.node(connection.source_node_name)
-        change = ConnectionChange(
+        return ConnectionChange(
             added, source.name, source.class_name, source.library, tuple(source.specs),
             connection.source_parameter_name, connection.target_parameter_name,
         )
+
+    async def _tell_target(self, connection: ConnectionInfo, *, added: bool) -> None:
+        change = self._change(connection, added=added)
+        if change is not None:
+            await self._run_hook(self.graph.node(connection.target_node_name), change)
+
+    async def _run_hook(self, target: NodeRecord, change: ConnectionChange) -> None:
+        """Run the target's connection hook and keep the parameter list it leaves."""
+        assert self.host_of is not None
         for _attempt in range(3):
             version = target.version
             specs, _violations = await self.host_of(target).apply_connection(target, change, self.hook_deadline())
             if self.graph.nodes.get(target.name) is not target:
-                raise RequestFailed(f"node {target.name!r} was deleted while its {hook} ran")
+                raise RequestFailed(f"node {target.name!r} was deleted while its {change.hook} ran")
             if target.version == version:  # nothing changed the node meanwhile: the hook's result stands
                 if specs != target.specs:
                     self.graph.replace_specs(target, specs)
                 return
-        raise RequestFailed(f"node {target.name!r} kept changing while its {hook} ran; try again")
+        raise RequestFailed(f"node {target.name!r} kept changing while its {change.hook} ran; try again")
 
     def connections_for_node(self, request: ListConnectionsForNodeRequest) -> ListConnectionsForNodeResult:
         incoming, outgoing = self.graph.connections_of(request.node_name)
