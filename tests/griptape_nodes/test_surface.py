@@ -255,6 +255,27 @@ def test_with_the_failure_output_connected_a_failure_is_reported_not_raised(libr
     run(body())
 
 
+def test_a_parameter_that_accepts_any_input_takes_a_connection_of_another_type(library: Path, mode: str) -> None:
+    async def body() -> None:
+        o = await start(library, mode)
+        try:
+            await create(o, "Gather", "gather")
+            await create(o, "Shorten", "short")
+            await create(o, "Join", "join")
+            link = {"source_node_name": "gather", "source_parameter_name": "count"}
+            ok(await o.handle_async(CreateConnectionRequest(**link, target_node_name="short", target_parameter_name="text")))
+            details = ok(await o.handle_async(GetParameterDetailsRequest(node_name="short", parameter_name="text")))
+            assert details.type == "str"  # ParameterString: type str, input_types ["any"]
+            result = ok(await o.handle_async(RunFlowRequest(flow_name="main")))
+            assert result.nodes["short"].outputs["short"] == "0"  # the int, made a string by the converter
+            refused = await o.handle_async(CreateConnectionRequest(**link, target_node_name="join", target_parameter_name="texts"))
+            assert not refused.succeeded and "type 'int' does not match 'list[str]'" in refused.message
+        finally:
+            await o.close()
+
+    run(body())
+
+
 def test_validate_before_node_run_fails_the_node_with_its_messages_before_process(library: Path, mode: str) -> None:
     async def body() -> None:
         o = await start(library, mode)

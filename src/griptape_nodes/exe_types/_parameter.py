@@ -174,14 +174,16 @@ class Parameter(nodeisle.Parameter):
     @classmethod
     def from_spec(cls, spec: ParameterSpec) -> Parameter:
         return Parameter(
-            name=spec.name, tooltip=spec.tooltip, type=spec.type, default_value=spec.default_value,
-            allowed_modes=spec.allowed_modes,
+            name=spec.name, tooltip=spec.tooltip, type=spec.type, input_types=list(spec.input_types) or None,
+            default_value=spec.default_value, allowed_modes=spec.allowed_modes,
         )
 
     def spec(self) -> ParameterSpec:
         """nodeisle's scalar fields; the modes in nodeisle's canonical order (Griptape's are a set)."""
         modes = tuple(m for m in ParameterMode if m in self._modes)
-        return ParameterSpec(self.name, self.type, self.default_value, self.tooltip, modes)
+        accepted = tuple(self.input_types)
+        input_types = () if accepted == (self.type,) else accepted  # what connections may carry, if not `type`
+        return ParameterSpec(self.name, self.type, self.default_value, self.tooltip, modes, input_types)
 
     def _resolved_type(self) -> str:
         return self._declared_type or next(iter(self._input_types), None) or self._output_type or "str"

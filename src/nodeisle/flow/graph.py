@@ -164,9 +164,11 @@ class Graph:
             raise RequestFailed(
                 f"cannot connect {connection}: {target.name}.{target_spec.name} is not an INPUT parameter"
             )
-        if not types_compatible(source_spec.type, target_spec.type):
+        accepted = target_spec.accepted_types()
+        if not any(types_compatible(source_spec.type, t) for t in accepted):
+            shown = repr(target_spec.type) if accepted == (target_spec.type,) else f"any of {list(accepted)!r}"
             raise RequestFailed(
-                f"cannot connect {connection}: type {source_spec.type!r} does not match {target_spec.type!r} "
+                f"cannot connect {connection}: type {source_spec.type!r} does not match {shown} "
                 "(a connection needs equal types or an 'any' end)"
             )
         flow = self.flows[source.flow]

@@ -90,10 +90,17 @@ class Parameter:
 
     @classmethod
     def from_spec(cls, spec: ParameterSpec) -> Parameter:
-        return cls(spec.name, spec.type, spec.default_value, spec.tooltip, spec.allowed_modes)
+        parameter = cls(spec.name, spec.type, spec.default_value, spec.tooltip, spec.allowed_modes)
+        parameter._input_types_of_spec = spec.input_types
+        return parameter
+
+    #: A rebuilt parameter keeps its spec's ``input_types`` (declared by a compatibility layer's parameter).
+    _input_types_of_spec: tuple[str, ...] = ()
 
     def spec(self) -> ParameterSpec:
-        return ParameterSpec(self.name, self.type, self.default_value, self.tooltip, self.allowed_modes)
+        return ParameterSpec(
+            self.name, self.type, self.default_value, self.tooltip, self.allowed_modes, self._input_types_of_spec
+        )
 
     def has_mode(self, mode: ParameterMode) -> bool:
         return mode in self.allowed_modes
