@@ -257,3 +257,16 @@ def test_validation_problems_stop_process_and_name_every_problem() -> None:
     with pytest.raises(NodeValidationError) as caught:
         asyncio.run(Picky(name="p").aprocess())
     assert str(caught.value) == "Node 'p' encountered problems: ValueError: no input; KeyError: 'model'"
+
+
+def test_parameter_dict_and_json_read_any_input_as_griptape_does() -> None:
+    from griptape_nodes.exe_types.param_types.parameter_dict import ParameterDict
+    from griptape_nodes.exe_types.param_types.parameter_json import ParameterJson
+
+    node = holder(ParameterDict(name="d"), ParameterJson(name="j"))
+    read = [node.set_parameter_value("d", v) for v in (None, '{"a": 1}', "{'b': 2}", "x: 1\ny=2", "[1]", "hi")]
+    assert read == [{}, {"a": 1}, {"b": 2}, {"x": "1", "y": "2"}, {"value": [1]}, {"value": "hi"}]
+    assert node.set_parameter_value("d", [("k", "v"), 5]) == {"k": "v", "item2": 5}
+    assert [node.set_parameter_value("j", v) for v in ('{"a": [1]}', [2], None, 3)] == [{"a": [1]}, [2], None, 3]
+    with pytest.raises(ValueError, match="ParameterJson 'j': the value is not JSON"):
+        node.set_parameter_value("j", "{oops")
