@@ -270,3 +270,10 @@ def test_parameter_dict_and_json_read_any_input_as_griptape_does() -> None:
     assert [node.set_parameter_value("j", v) for v in ('{"a": [1]}', [2], None, 3)] == [{"a": [1]}, [2], None, 3]
     with pytest.raises(ValueError, match="ParameterJson 'j': the value is not JSON"):
         node.set_parameter_value("j", "{oops")
+
+
+def test_the_types_own_conversion_is_not_reported_as_a_behaviour_the_schema_drops() -> None:
+    assert ParameterString(name="s").behaviors() == [] and ParameterInt(name="i").behaviors() == []
+    assert ParameterBool(name="b").behaviors() == [] and ParameterFloat(name="f").behaviors() == []
+    assert ParameterInt(name="c", min_val=0).behaviors() == ["trait Clamp(min_val=0, max_val=None)"]
+    assert Parameter(name="o", traits={Options(choices=["a"])}).behaviors() == ["trait Options(choices=['a'])"]

@@ -20,6 +20,12 @@ Converter = Callable[[Any], Any]
 Validator = Callable[[nodeisle.Parameter, Any], None]
 T = TypeVar("T")
 
+#: The ``accept_any`` conversions of the ``Parameter*`` types, by qualified name (not reported as behaviours).
+_TYPE_CONVERSIONS = frozenset({
+    "as_text", "as_bool", "to_dict", "ParameterInt._convert_to_number", "ParameterFloat._convert_to_number",
+    "ParameterJson._convert_to_json",
+})
+
 
 class ParameterTypeBuiltin(enum.StrEnum):
     """Griptape's builtin type names (case-insensitive where a parameter is declared)."""
@@ -184,6 +190,11 @@ class Parameter(nodeisle.Parameter):
         accepted = tuple(self.input_types)
         input_types = () if accepted == (self.type,) else accepted  # what connections may carry, if not `type`
         return ParameterSpec(self.name, self.type, self.default_value, self.tooltip, modes, input_types)
+
+    def behaviors(self) -> list[str]:
+        """nodeisle's list of what the schema cannot carry, without the parameter types' own input
+        conversion (``accept_any``: it is the type's meaning, and runs wherever the node runs)."""
+        return [b for b in super().behaviors() if not any(b == f"converter {name}" for name in _TYPE_CONVERSIONS)]
 
     def _resolved_type(self) -> str:
         return self._declared_type or next(iter(self._input_types), None) or self._output_type or "str"
