@@ -277,3 +277,33 @@ def test_the_types_own_conversion_is_not_reported_as_a_behaviour_the_schema_drop
     assert ParameterBool(name="b").behaviors() == [] and ParameterFloat(name="f").behaviors() == []
     assert ParameterInt(name="c", min_val=0).behaviors() == ["trait Clamp(min_val=0, max_val=None)"]
     assert Parameter(name="o", traits={Options(choices=["a"])}).behaviors() == ["trait Options(choices=['a'])"]
+
+
+def test_a_griptape_nodes_connection_hook_sees_griptape_parameters_on_the_stand_in() -> None:
+    from nodeisle.node.connections import ConnectionChange, apply_connection
+    from nodeisle.node.hosting import Host, NodeInvocation
+    from nodeisle.node.spec import ParameterSpec
+    from nodeisle.strict.rules import Context
+    from tests.conftest import run
+
+    seen: list[Any] = []
+
+    class Watcher(DataNode):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.add_parameter(ParameterString(name="prompt", tooltip="p"))
+
+        def after_incoming_connection(self, source_node: Any, source_parameter: Any, target_parameter: Any) -> None:
+            seen.append((source_parameter, target_parameter))
+            self.add_parameter(ParameterInt(name="tokens", tooltip="t", allow_input=False))
+
+    prompt = ParameterString(name="prompt", tooltip="p").spec()
+    invocation = NodeInvocation("Watcher", "w", None, (prompt,), {})
+    change = ConnectionChange(True, "up", "Up", "lib", (ParameterSpec("out", "int"),), "out", "prompt")
+    specs, _ = run(apply_connection(Watcher, invocation, change, Host(Context.WORKER, "lib", None)))
+    ((source_parameter, target_parameter),) = seen
+    assert isinstance(source_parameter, Parameter) and source_parameter.output_type == "int"
+    assert isinstance(target_parameter, ParameterString)
+    assert [(s.name, s.input_types, s.allowed_modes) for s in specs] == [
+        ("prompt", ("any",), tuple(ParameterMode)), ("tokens", ("any",), (ParameterMode.OUTPUT, ParameterMode.PROPERTY)),
+    ]
