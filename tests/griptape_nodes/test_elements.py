@@ -307,3 +307,13 @@ def test_a_griptape_nodes_connection_hook_sees_griptape_parameters_on_the_stand_
     assert [(s.name, s.input_types, s.allowed_modes) for s in specs] == [
         ("prompt", ("any",), tuple(ParameterMode)), ("tokens", ("any",), (ParameterMode.OUTPUT, ParameterMode.PROPERTY)),
     ]
+
+
+def test_a_parameter_naming_its_group_joins_it_when_added() -> None:
+    node = DataNode(name="n")
+    node.add_node_element(ParameterGroup(name="Advanced"))
+    node.add_parameter(Parameter(name="depth", type="int", tooltip="d", parent_element_name="Advanced"))
+    group = node.get_group_by_name_or_element_id("Advanced")
+    assert group is not None and [p.name for p in group.parameters()] == ["depth"]
+    node.remove_parameter_element_by_name("Advanced")
+    assert node.parameters == []
