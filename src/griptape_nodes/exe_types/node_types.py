@@ -113,9 +113,10 @@ class BaseNode(nodeisle.BaseNode, metaclass=_KeywordConstruction):
             self.parameter_values.pop(parameter.name, None)
         if isinstance(parameter, ParameterList):
             parameter.attach(self)
-        group = self._groups.get(parameter.parent_element_name or "") if isinstance(parameter, Parameter) else None
-        if group is not None and parameter not in group.children:  # Parameter(parent_element_name="Group")
-            group.children.append(parameter)
+        if isinstance(parameter, Parameter) and parameter.parent_element_name in self._groups:
+            group = self._groups[parameter.parent_element_name]  # Parameter(parent_element_name="Group")
+            if parameter not in group.children:
+                group.children.append(parameter)
 
     def add_node_element(self, element: Element) -> None:
         """Add a parameter, a message, or a group with its elements (``with ParameterGroup(...) as g: ...``)."""
