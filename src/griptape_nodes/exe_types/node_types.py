@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import nodeisle
 from griptape_nodes import _compat
+from griptape_nodes.exe_types._async_result import AsyncResult, drive
 from griptape_nodes.exe_types.core_types import (
     ControlParameterInput,
     ControlParameterOutput,
@@ -49,8 +50,6 @@ LOGGER = logging.getLogger("griptape_nodes")
 
 T = TypeVar("T")
 
-#: What a generator ``process`` is: it yields callables and is sent each one's result.
-AsyncResult = Generator[Callable[[], Any], Any, None]
 
 _NODE_KEYWORDS = ("name", "metadata")
 
@@ -298,28 +297,14 @@ class BaseNode(nodeisle.BaseNode, metaclass=_KeywordConstruction):
 
     def _update_option_choices(self, param: str, choices: list[Any], default: Any) -> None:
         """Give the parameter's ``Options`` trait new ``choices`` and make ``default`` its default and value."""
-        from griptape_nodes.traits.options import Options
+        from griptape_nodes.traits import options
 
-        parameter = self.get_parameter_by_name(param)
-        if not isinstance(parameter, Parameter):
-            raise ValueError(f"Parameter '{param}' not found for updating model choices.")
-        traits = parameter.find_elements_by_type(Options)
-        if not traits:
-            raise ValueError(f"No Options trait found for parameter '{param}'.")
-        if default not in choices:
-            raise ValueError(f"Default model '{default}' is not in the provided choices.")
-        traits[0].choices = list(choices)
-        parameter.default_value = default
-        self.set_parameter_value(param, default)
+        options.update_choices(self, param, choices, default)
 
     def _remove_options_trait(self, param: str) -> None:
-        from griptape_nodes.traits.options import Options
+        from griptape_nodes.traits import options
 
-        parameter = self.get_parameter_by_name(param)
-        traits = parameter.find_elements_by_type(Options) if isinstance(parameter, Parameter) else []
-        if not isinstance(parameter, Parameter) or not traits:
-            raise ValueError(f"No Options trait found for parameter '{param}'.")
-        parameter.remove_trait(traits[0])
+        options.remove_from(self, param)
 
     def _materialize_defaults(self) -> None:
         for parameter in self.parameters:
@@ -376,7 +361,7 @@ class BaseNode(nodeisle.BaseNode, metaclass=_KeywordConstruction):
             return
         result: Any = await asyncio.to_thread(self.process)
         if isinstance(result, Generator):
-            await _drive(result)
+            await drive(result)
         elif inspect.isawaitable(result):
             await result
 
@@ -492,32 +477,6 @@ def _materializing(aprocess: Callable[[BaseNode], Awaitable[None]]) -> Callable[
 
     run._materializes_defaults = True  # type: ignore[attr-defined]
     return run
-
-
-def _step(generator: AsyncResult, value: Any, error: BaseException | None) -> tuple[bool, Any]:
-    """Resume ``generator`` with a value or an exception; (True, None) once it has finished."""
-    try:
-        return False, generator.throw(error) if error is not None else generator.send(value)
-    except StopIteration:
-        return True, None
-
-
-def _call(fn: Callable[[], T]) -> tuple[T | None, BaseException | None]:
-    try:
-        return fn(), None
-    except Exception as exc:  # sent back into the generator, which may handle it
-        return None, exc
-
-
-async def _drive(generator: AsyncResult) -> None:
-    """Run a generator ``process``: the generator and each callable it yields, in threads."""
-    done, yielded = await asyncio.to_thread(_step, generator, None, None)
-    while not done:
-        if not callable(yielded):
-            generator.close()
-            raise TypeError(f"a generator process() must yield callables, it yielded {type(yielded).__name__}")
-        value, error = await asyncio.to_thread(_call, yielded)
-        done, yielded = await asyncio.to_thread(_step, generator, value, error)
 
 
 if not TYPE_CHECKING:

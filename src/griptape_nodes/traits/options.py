@@ -8,13 +8,13 @@ choice. ``choices`` may be changed at any time (``trait.choices = [...]``, or th
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import nodeisle
 from griptape_nodes import _compat
-from griptape_nodes.exe_types.core_types import Trait
+from griptape_nodes.exe_types.core_types import Parameter, Trait
 
-__all__ = ["Options"]
+__all__ = ["Options", "remove_from", "update_choices"]
 
 _PLACEHOLDER_CHOICES = ["choice 1", "choice 2", "choice 3"]  # Griptape's choices when none are given
 
@@ -56,6 +56,38 @@ class Options(Trait, nodeisle.Options):
 
     def __repr__(self) -> str:
         return f"Options(choices={self._choices!r})"
+
+
+class _Node(Protocol):
+    def get_parameter_by_name(self, name: str) -> nodeisle.Parameter | None: ...
+
+    def set_parameter_value(self, param_name: str, value: Any) -> Any: ...
+
+
+def _options_of(node: _Node, param: str, doing: str) -> tuple[Parameter, Options]:
+    parameter = node.get_parameter_by_name(param)
+    if not isinstance(parameter, Parameter):
+        raise ValueError(f"Parameter '{param}' not found for {doing}.")
+    found = parameter.find_elements_by_type(Options)
+    if not found:
+        raise ValueError(f"No Options trait found for parameter '{param}'.")
+    return parameter, found[0]
+
+
+def update_choices(node: _Node, param: str, choices: list[Any], default: Any) -> None:
+    """A node's ``_update_option_choices``: new choices for ``param``'s Options, ``default`` its default and value."""
+    parameter, options = _options_of(node, param, "updating model choices")
+    if default not in choices:
+        raise ValueError(f"Default model '{default}' is not in the provided choices.")
+    options.choices = list(choices)
+    parameter.default_value = default
+    node.set_parameter_value(param, default)
+
+
+def remove_from(node: _Node, param: str) -> None:
+    """A node's ``_remove_options_trait``: ``param`` loses its Options trait (and its dropdown)."""
+    parameter, options = _options_of(node, param, "removing the options trait")
+    parameter.remove_trait(options)
 
 
 if not TYPE_CHECKING:
