@@ -63,6 +63,8 @@ def test_the_hook_gets_a_read_only_stand_in_and_the_parameter_list_it_leaves_is_
         source.extra = 1  # type: ignore[attr-defined]
     with pytest.raises(AttributeError):
         source.name = "renamed"  # type: ignore[misc]
+    with pytest.raises(AttributeError, match=r"'get_parameter_value': .* read-only stand-in for node 'up' \(Upstream"):
+        source.get_parameter_value("x")  # type: ignore[attr-defined]
 
 
 def test_a_node_without_the_hook_leaves_the_list_as_it_was() -> None:

@@ -78,6 +78,16 @@ class ConnectedNode:
     def get_parameter_by_name(self, name: str) -> Parameter | None:
         return self._parameters.get(name)
 
+    def __getattr__(self, name: str) -> object:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise AttributeError(
+            f"{name!r}: the source_node a connection hook gets is a read-only stand-in for node {self._name!r} "
+            f"({self._class_name} of library {self._library!r}) with name, class_name, library, parameters and "
+            "get_parameter_by_name only; nodeisle keeps no live node objects (the source may run in another "
+            "process). Read the value it sends in process(), where it arrives through the connection"
+        )
+
     def __repr__(self) -> str:
         return f"<ConnectedNode {self.name!r} ({self.class_name} of library {self.library!r})>"
 
