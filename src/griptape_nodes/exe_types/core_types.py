@@ -9,7 +9,6 @@ and modes. The Griptape-only fields (``input_types``, ``output_type``, ``ui_opti
 
 from __future__ import annotations
 
-import uuid
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -139,12 +138,13 @@ class ParameterList(Parameter):
     feeding several connections into one list input).
 
     Its type is ``list[<item type>]``. ``add_child_parameter`` / ``append_child_parameter`` /
-    ``ensure_length`` add children to the node, named ``<list>_ParameterListUniqueParamID_<hex>``
-    as in Griptape; each child is an ordinary parameter of the item type, so each takes its own
-    connection. The list's value is the non-None values of its children, in order; with no children
-    it is the value set on the list itself (a list, or one item made a list). Children are found on
-    the node by that name, so they are found again after a worker rebuilds the node from its
-    parameter list.
+    ``ensure_length`` add children to the node, named ``<list>_ParameterListUniqueParamID_<n>``
+    (Griptape's prefix; ``n`` counts up where Griptape draws a random id, so a child has the same
+    name in every process that builds the node, and a workflow file can name it); each child is an
+    ordinary parameter of the item type, so each takes its own connection. The list's value is the
+    non-None values of its children, in order; with no children it is the value set on the list
+    itself (a list, or one item made a list). Children are found on the node by that name, so they
+    are found again after a worker rebuilds the node from its parameter list.
     """
 
     CHILD_MARK = "_ParameterListUniqueParamID_"
@@ -221,8 +221,10 @@ class ParameterList(Parameter):
     def add_child_parameter(self) -> Parameter:
         if self.max_items is not None and len(self) >= self.max_items:
             raise ValueError(f"Cannot add more items to {self.name}. Maximum {self.max_items} items allowed.")
+        prefix = self.name + self.CHILD_MARK
+        taken = [int(p.name[len(prefix):]) for p in self.get_child_parameters() if p.name[len(prefix):].isdigit()]
         child = Parameter(
-            name=f"{self.name}{self.CHILD_MARK}{uuid.uuid4().hex}", tooltip=self.tooltip, type=self._declared_type,
+            name=f"{prefix}{max(taken, default=-1) + 1}", tooltip=self.tooltip, type=self._declared_type,
             input_types=self._input_types or None, output_type=self._output_type, default_value=None,
             allowed_modes=self.allowed_modes, converters=self.converters, validators=self.validators,
             ui_options={k: v for k, v in self._ui_options.items() if k in ("hide_property", "placeholder_text")},
