@@ -357,3 +357,33 @@ def test_a_connection_hook_keeps_one_free_slot_in_a_parameter_list(library: Path
             await o.close()
 
     run(body())
+
+
+def test_a_workflow_file_connects_to_the_numbered_children_of_a_parameter_list(
+    library: Path, mode: str, tmp_path: Path
+) -> None:
+    import json
+
+    from nodeisle.flow.workflow import load_workflow, run_workflow
+
+    child = "join.texts_ParameterListUniqueParamID_{}".format
+    workflow = tmp_path / "join.json"
+    workflow.write_text(json.dumps({
+        "libraries": [str(library)],
+        "library_modes": {"Griptape Surface": mode.removesuffix("-subprocess")},
+        "nodes": [
+            {"name": "a", "type": "Text", "values": {"value": "left"}},
+            {"name": "b", "type": "Text", "values": {"value": "right"}},
+            {"name": "join", "type": "Join", "values": {"inputs": 2}},
+        ],
+        "connections": [{"from": "a.text", "to": child(0)}, {"from": "b.text", "to": child(1)}],
+    }))
+
+    async def body() -> None:
+        orchestrator = build_in_process_orchestrator() if mode == "isolated" else build_orchestrator()
+        async with orchestrator as o:
+            result = await run_workflow(o, load_workflow(workflow))
+            assert result.succeeded, result.message
+            assert result.nodes["join"].outputs == {"joined": "left + right"}
+
+    run(body())
