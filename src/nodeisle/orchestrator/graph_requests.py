@@ -187,8 +187,8 @@ class GraphRequests:
         flow = self.graph.flows[self.graph.node(connection.target_node_name).flow]
         try:
             await self._tell_target(connection, added=True)
-        except RequestFailed:
-            if connection in flow.connections:  # a failed request leaves the graph as it was
+        except BaseException:  # a failed (or cancelled) request leaves the graph as it was
+            if connection in flow.connections:
                 flow.connections.remove(connection)
             raise
         return Result()
@@ -200,7 +200,7 @@ class GraphRequests:
         self.graph.disconnect(connection)
         try:
             await self._tell_target(connection, added=False)
-        except RequestFailed:
+        except BaseException:
             if {connection.source_node_name, connection.target_node_name} <= set(flow.nodes):
                 flow.connections.insert(position, connection)
             raise
