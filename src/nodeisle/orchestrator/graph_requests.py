@@ -126,8 +126,8 @@ class GraphRequests:
                 continue
             try:
                 await self._run_hook(target, change)
-            except RequestFailed as exc:
-                failed.append(str(exc))
+            except Exception as exc:  # the node is gone either way; say which hook failed
+                failed.append(str(exc) if isinstance(exc, RequestFailed) else f"{type(exc).__name__}: {exc}")
         return Result(message="; ".join(failed))
 
     def list_nodes(self, request: ListNodesInFlowRequest) -> ListNodesInFlowResult:
