@@ -317,3 +317,14 @@ def test_a_parameter_naming_its_group_joins_it_when_added() -> None:
     assert group is not None and [p.name for p in group.parameters()] == ["depth"]
     node.remove_parameter_element_by_name("Advanced")
     assert node.parameters == []
+
+
+def test_a_parameter_button_is_a_property_with_its_button_trait() -> None:
+    from griptape_nodes.exe_types.param_types.parameter_button import ParameterButton
+
+    clicks: list[str] = []
+    button = ParameterButton(name="go", label="Go", on_click=lambda b, d: clicks.append(d.label) or None)
+    assert (button.type, button.allowed_modes, button.ui_options["button_label"]) == ("button", {ParameterMode.PROPERTY}, "Go")
+    assert button.button.click().success and clicks == ["Go"]
+    link = ParameterButton(name="docs", label="Docs", href="https://example.org").button.click()
+    assert link.response is not None and link.response.href == "https://example.org"  # type: ignore[attr-defined]
