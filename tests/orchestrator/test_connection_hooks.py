@@ -173,3 +173,38 @@ def test_only_classes_that_override_a_hook_have_it_in_their_schema(library: Path
             await o.close()
 
     run(body())
+
+
+UPSTREAM = '''
+from nodeisle import BaseNode, Parameter, ParameterMode
+
+class Emitter(BaseNode):
+    def __init__(self, name, metadata=None):
+        super().__init__(name, metadata)
+        self.add_parameter(Parameter("out", type="str", allowed_modes={ParameterMode.OUTPUT}))
+        self.add_parameter(Parameter("extra", type="int", allowed_modes={ParameterMode.OUTPUT}))
+    def process(self):
+        self.parameter_output_values["out"] = "from the orchestrator"
+'''
+
+
+def test_the_source_may_be_another_librarys_node_in_another_process(
+    library: Path, tmp_path: Path, offline_home: Path
+) -> None:
+    upstream = write_library(tmp_path / "up", "Upstream", UPSTREAM, ["Emitter"])
+
+    async def body() -> None:
+        async with build_orchestrator() as o:
+            ok(await o.handle_async(RegisterLibraryRequest(path=str(upstream), mode="shared")))
+            ok(await o.handle_async(RegisterLibraryRequest(path=str(library), mode="isolated")))
+            ok(await o.handle_async(CreateFlowRequest(flow_name="main")))
+            ok(await o.handle_async(CreateNodeRequest(node_type="Emitter", node_name="emit", flow_name="main")))
+            ok(await o.handle_async(CreateNodeRequest(node_type="Sink", node_name="sink", flow_name="main")))
+            ok(await o.handle_async(CreateConnectionRequest(
+                source_node_name="emit", source_parameter_name="out", target_node_name="sink", target_parameter_name="a")))
+            details = ok(await o.handle_async(GetParameterDetailsRequest(node_name="sink", parameter_name="via_a")))
+            assert details.default_value == "emit:Emitter.out(str) of Upstream with ['out', 'extra']"
+            result = ok(await o.handle_async(RunFlowRequest(flow_name="main")))
+            assert result.nodes["sink"].outputs["seen"] == ["from the orchestrator", ["a", "seen", "via_a"]]
+
+    run(body())
