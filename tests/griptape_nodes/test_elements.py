@@ -328,3 +328,15 @@ def test_a_parameter_button_is_a_property_with_its_button_trait() -> None:
     assert button.button.click().success and clicks == ["Go"]
     link = ParameterButton(name="docs", label="Docs", href="https://example.org").button.click()
     assert link.response is not None and link.response.href == "https://example.org"  # type: ignore[attr-defined]
+
+
+def test_a_control_node_may_name_its_control_parameters() -> None:
+    from griptape_nodes.exe_types.node_types import ControlNode
+
+    class Gate(ControlNode):
+        def __init__(self, name: str, metadata: dict[str, Any] | None = None) -> None:
+            super().__init__(name, metadata, input_control_name="Open", output_control_name="Passed")
+
+    gate = Gate(name="g")
+    assert (gate.control_parameter_in.display_name, gate.control_parameter_out.display_name) == ("Open", "Passed")
+    assert ControlNode(name="c").control_parameter_out.display_name == "Flow Out"

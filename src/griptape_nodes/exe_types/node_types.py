@@ -375,10 +375,16 @@ class DataNode(BaseNode):
 class ControlNode(BaseNode):
     """A node on the control flow: ``exec_in`` and ``exec_out`` parameters of type ``parametercontroltype``."""
 
-    def __init__(self, name: str, metadata: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        metadata: dict[str, Any] | None = None,
+        input_control_name: str | None = None,
+        output_control_name: str | None = None,
+    ) -> None:
         super().__init__(name, metadata)
-        self.control_parameter_in = ControlParameterInput()
-        self.control_parameter_out = ControlParameterOutput()
+        self.control_parameter_in = ControlParameterInput(display_name=input_control_name or "Flow In")
+        self.control_parameter_out = ControlParameterOutput(display_name=output_control_name or "Flow Out")
         self.add_parameter(self.control_parameter_in)
         self.add_parameter(self.control_parameter_out)
 
