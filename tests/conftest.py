@@ -26,8 +26,24 @@ def run(coro: Coroutine[Any, Any, T], timeout: float = 60) -> T:
 
 
 def wheelhouse_dir() -> Path:
-    """Wheels fetched by the install step (scripts/test.sh): websockets for the worker runtime."""
+    """Wheels fetched by the install step (scripts/test.sh): websockets for the worker runtime, for this
+    Python and for 3.12 and 3.13 (workers of libraries whose requires-python the orchestrator misses)."""
     return Path(os.environ.get("NODEISLE_TEST_WHEELHOUSE", REPO / ".wheelhouse"))
+
+
+def require_runtime_wheel(house: Path, version: tuple[int, ...]) -> None:
+    """Fail, saying how to fix it, unless ``house`` has a websockets wheel for CPython ``version`` (3, 12).
+
+    A worker on that Python installs websockets offline from the wheelhouse; without a matching wheel
+    the env build would fail with uv's resolution error instead of this one.
+    """
+    tag = f"cp{version[0]}{version[1]}"
+    if not any(w.name.startswith("websockets-") and f"-{tag}-" in w.name for w in house.glob("*.whl")):
+        pytest.fail(
+            f"no websockets wheel for {tag} in {wheelhouse_dir()}: a worker on Python {version[0]}.{version[1]} "
+            "installs it offline. Run scripts/test.sh, which downloads it (pip download --python-version "
+            f"{version[0]}.{version[1]} --only-binary=:all: --no-deps websockets), or set NODEISLE_TEST_WHEELHOUSE."
+        )
 
 
 @pytest.fixture(autouse=True)

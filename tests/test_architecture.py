@@ -46,6 +46,7 @@ PURE = (
     "nodeisle.flow.scheduling",
     "nodeisle.orchestrator.authority",
     "nodeisle.orchestrator.supervision",
+    "nodeisle.orchestrator.pythons",
     "nodeisle.bus.protocol",
     "nodeisle.bus.codec",
     "nodeisle.strict.rules",

@@ -439,3 +439,33 @@ def test_envs_list_prints_when_each_env_was_built_as_local_time_and_age(home: Pa
     local = datetime.datetime.fromtimestamp(created).strftime("%Y-%m-%d %H:%M")
     assert listed.stdout == f"Text Tools  {env}  pins=['tinyver==1.0']  created {local} (3 days ago)\n"
     assert not re.search(r"\d{9,}\.\d", listed.stdout), "no raw epoch seconds"
+
+
+def test_run_orders_nodes_by_control_connections_and_shows_a_branch_not_taken(tmp_path: Path, home: Path) -> None:
+    from tests.griptape_nodes.test_control_flows import CLASSES, LIBRARY, NODES
+
+    library = write_library(tmp_path / "libs", LIBRARY, NODES, CLASSES)
+    log = tmp_path / "order.log"
+    steps = [{"name": n, "type": "Step", "values": {"log": str(log)}} for n in ("second", "first", "other")]
+    wf = workflow(tmp_path, {
+        "libraries": [str(library)],
+        "nodes": [{"name": "if", "type": "Branch"}, *steps],
+        "connections": [{"from": "if.True", "to": "first.exec_in"}, {"from": "first.exec_out", "to": "second.exec_in"},
+                        {"from": "if.False", "to": "other.exec_in"}],
+    })
+    result = nodeisle("run", str(wf))
+    assert result.returncode == 0, (result.stdout, result.stderr)
+    assert [line.split()[:2] for line in log.read_text().splitlines()] == [
+        ["start", "first"], ["end", "first"], ["start", "second"], ["end", "second"]
+    ]
+    assert "skipped  other   NotReached: control output if.False did not fire" in result.stdout
+    assert "run succeeded: 3 of 4 nodes succeeded, 1 not reached" in result.stdout
+
+    bad = workflow(tmp_path, {
+        "libraries": [str(library)],
+        "nodes": [{"name": "if", "type": "Branch"}, *steps],
+        "connections": [{"from": "if.True", "to": "first.exec_in"}, {"from": "if.True", "to": "first.text"}],
+    }, name="bad.json")
+    result = nodeisle("run", str(bad))
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert f"{bad}: connections[1]: cannot connect if.True -> first.text: if.True is a control output" in result.stderr

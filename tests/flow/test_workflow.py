@@ -249,3 +249,86 @@ def test_the_run_counts_every_node_and_holds_a_failed_librarys_error_once(tmp_pa
             assert "\n" not in node_error.message and "doesnotexist" not in node_error.message
 
     run(body(), timeout=120)
+
+
+# -- control connections ------------------------------------------------------------------------------
+def control_workflow(tmp_path: Path, connections: list[dict[str, str]], extra: dict[str, Any] | None = None) -> Path:
+    from tests.griptape_nodes.test_control_flows import CLASSES, LIBRARY, NODES
+
+    library = write_library(tmp_path / "libs", LIBRARY, NODES, CLASSES)
+    path = tmp_path / "control.json"
+    nodes = [{"name": n, "type": "Step", "values": {"log": str(tmp_path / "log")}} for n in ("a", "b", "c")]
+    data = {"libraries": [str(library)], "nodes": [*nodes, {"name": "up", "type": "Upper"}], "connections": connections}
+    for key, value in (extra or {}).items():
+        data[key] = [*data[key], *value] if isinstance(value, list) else value
+    path.write_text(json.dumps(data))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (
+            {"from": "a.exec_out", "to": "up.text"},
+            "cannot connect a.exec_out -> up.text: a.exec_out is a control output (type 'parametercontroltype') but "
+            "up.text is a data input (type 'str'); connect a control output (exec_out) to a control input (exec_in)",
+        ),
+        (
+            {"from": "up.result", "to": "c.exec_in"},
+            "cannot connect up.result -> c.exec_in: up.result is a data output (type 'str') but c.exec_in is a "
+            "control input (type 'parametercontroltype')",
+        ),
+        (
+            {"from": "a.exec_out", "to": "c.exec_in"},
+            "cannot connect a.exec_out -> c.exec_in: the control output a.exec_out already leads to b.exec_in",
+        ),
+        ({"from": "b.exec_out", "to": "a.exec_in"}, "cannot connect b.exec_out -> a.exec_in: it would close the cycle"),
+        ({"from": "a.exec_in", "to": "b.exec_out"}, "a.exec_in is not an OUTPUT parameter"),
+    ],
+    ids=["control-to-data", "data-to-control", "second-target", "cycle", "backwards"],
+)
+def test_a_bad_control_connection_is_a_workflow_error_naming_the_file_the_field_and_both_ends(
+    tmp_path: Path, home: Path, bad: dict[str, str], message: str
+) -> None:
+    from nodeisle.errors import WorkflowError
+
+    path = control_workflow(tmp_path, [{"from": "a.exec_out", "to": "b.exec_in"}, bad])
+    workflow = load_workflow(path)  # the file is well formed: the graph knows which parameters are control
+
+    async def body() -> None:
+        async with build_orchestrator() as o:
+            with pytest.raises(WorkflowError) as info:
+                await run_workflow(o, workflow)
+            assert info.value.file == str(path) and info.value.json_path == "connections[1]"
+            assert message in str(info.value)
+
+    run(body(), timeout=60)
+
+
+def test_a_failed_library_and_a_branch_not_taken_are_counted_apart(tmp_path: Path, offline_home: Path) -> None:
+    source = (EXAMPLES / "libraries" / "text_tools" / "text_nodes.py").read_text()
+    bad = write_library(tmp_path, "Unbuildable", source, ["Echo"], pins=["doesnotexist==1.0"])
+    path = control_workflow(
+        tmp_path,
+        [{"from": "a.exec_out", "to": "b.exec_in"}, {"from": "broken.result", "to": "up.text"},
+         {"from": "if.False", "to": "c.exec_in"}, {"from": "if.True", "to": "a.exec_in"}],
+        {
+            "libraries": [str(bad)],
+            "library_modes": {"Unbuildable": "isolated"},
+            "nodes": [{"name": "broken", "library": "Unbuildable", "type": "Echo"},
+                      {"name": "if", "type": "Branch", "values": {"condition": True}}],
+        },
+    )
+
+    async def body() -> None:
+        async with build_orchestrator() as o:
+            result = await run_workflow(o, load_workflow(path))
+        assert {n: r.status for n, r in result.nodes.items()} == {
+            "a": "succeeded", "b": "succeeded", "c": "skipped", "up": "skipped", "broken": "failed", "if": "succeeded"
+        }
+        c = result.nodes["c"].error
+        assert c is not None and (c.type, c.message) == ("NotReached", "control output if.False did not fire")
+        assert result.status == "failed"
+        assert result.message == "3 of 6 nodes succeeded, 1 not reached; 1 library failed to load: 'Unbuildable'"
+
+    run(body(), timeout=120)

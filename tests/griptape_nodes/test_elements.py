@@ -242,7 +242,9 @@ def test_a_success_failure_node_has_its_outputs_and_status_group() -> None:
     assert status is not None and status.ui_options == {"collapsed": False}
     assert job.get_next_control_output() is None
     asyncio.run(job.aprocess())
-    assert job.parameter_output_values == {"was_successful": False, "result_details": "it broke"}
+    assert job.parameter_output_values == {
+        "was_successful": False, "result_details": "it broke", "exec_out": False, "failure": True,
+    }
     assert job.get_next_control_output() is job.failure_output and status.ui_options["display_name"] == "⚠️ Status"
 
 

@@ -220,6 +220,7 @@ def test_a_success_failure_node_reports_through_its_status_parameters(library: P
                 "text": "the quick brown fox jumps", "max_words": 9})))  # Clamp: 9 becomes 5
             assert result.parameter_output_values == {
                 "short": "the quick brown fox jumps", "was_successful": True, "result_details": "kept 5 words, seed 42",
+                "exec_out": True, "failure": False,  # which control output fires: "Succeeded"
             }
             ok(await set_value(o, "short", "style", "shouting"))  # Options: an unknown choice becomes the first
             outputs = ok(await o.handle_async(ExecuteNodeRequest(node_name="short", parameter_values={
@@ -248,7 +249,7 @@ def test_with_the_failure_output_connected_a_failure_is_reported_not_raised(libr
             result = ok(await o.handle_async(ExecuteNodeRequest(node_name="short", parameter_values={"text": " "})))
             outputs = result.parameter_output_values
             assert (outputs["was_successful"], outputs["result_details"]) == (False, "Failed: nothing to shorten")
-            assert "short" not in outputs
+            assert "short" not in outputs and (outputs["exec_out"], outputs["failure"]) == (False, True)
         finally:
             await o.close()
 
@@ -270,6 +271,31 @@ def test_a_parameter_that_accepts_any_input_takes_a_connection_of_another_type(l
             assert result.nodes["short"].outputs["short"] == "0"  # the int, made a string by the converter
             refused = await o.handle_async(CreateConnectionRequest(**link, target_node_name="join", target_parameter_name="texts"))
             assert not refused.succeeded and "type 'int' does not match 'list[str]'" in refused.message
+        finally:
+            await o.close()
+
+    run(body())
+
+
+def test_a_success_failure_node_takes_its_failure_path_in_a_control_flow(library: Path, mode: str) -> None:
+    async def body() -> None:
+        o = await start(library, mode)
+        try:
+            await create(o, "Shorten", "short")
+            for name in ("ok", "bad"):
+                await create(o, "Log", name)
+            for output, target in (("exec_out", "ok"), ("failure", "bad")):
+                ok(await o.handle_async(CreateConnectionRequest(
+                    source_node_name="short", source_parameter_name=output, target_node_name=target,
+                    target_parameter_name="exec_in")))
+            ok(await set_value(o, "short", "text", ""))
+            result = ok(await o.handle_async(RunFlowRequest(flow_name="main")))
+            statuses = {name: result.nodes[name].status for name in ("short", "bad", "ok")}
+            assert statuses == {"short": "succeeded", "bad": "succeeded", "ok": "skipped"}
+            assert result.nodes["ok"].error is not None and result.nodes["ok"].error.type == "NotReached"
+            ok(await set_value(o, "short", "text", "all good"))
+            result = ok(await o.handle_async(RunFlowRequest(flow_name="main")))
+            assert (result.nodes["ok"].status, result.nodes["bad"].status) == ("succeeded", "skipped")
         finally:
             await o.close()
 

@@ -15,6 +15,10 @@ Griptape semantics kept here:
   (:class:`NodeValidationError`, with their messages) and ``process`` does not run;
 - ``set_parameter_value`` runs converters, then validators, then ``before_value_set``, stores, then
   ``after_value_set`` (Griptape's order); with ``initial_setup=True`` the hooks are skipped.
+- after ``process``, ``get_next_control_output()`` says which control output fires (the first one by
+  default; None, or ``stop_flow = True``, fires none). A node with several control outputs, or one
+  that fires none, reports its choice to the flow runner among its outputs (True for the one that
+  fires, False for the others); nodes behind the outputs that did not fire are not reached.
 """
 
 from __future__ import annotations
@@ -40,9 +44,9 @@ from griptape_nodes.exe_types.core_types import (
     ParameterList,
     ParameterMessage,
     ParameterMode,
-    ParameterTypeBuiltin,
 )
 from griptape_nodes.exe_types.param_components.execution_status_component import ExecutionStatusComponent
+from nodeisle.node.spec import is_control_type
 
 __all__ = ["AsyncResult", "BaseNode", "ControlNode", "DataNode", "NodeValidationError", "SuccessFailureNode"]
 
@@ -92,6 +96,7 @@ class BaseNode(ValueMembers, metaclass=_KeywordConstruction):
         super().__init__(name, metadata)
         self._groups: dict[str, ParameterGroup] = {}
         self._messages: dict[str, ParameterMessage] = {}
+        self.stop_flow = False  # set by process() to fire no control output: the flow stops here
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -250,11 +255,6 @@ class BaseNode(ValueMembers, metaclass=_KeywordConstruction):
             response=None,
         )
 
-    def get_next_control_output(self) -> nodeisle.Parameter | None:
-        """The control output the flow leaves by: the first control-type output parameter."""
-        control = ParameterTypeBuiltin.CONTROL_TYPE.value
-        return next((p for p in self.parameters if p.type == control and p.has_mode(ParameterMode.OUTPUT)), None)
-
     def process(self) -> AsyncResult | None:
         raise NotImplementedError(f"{type(self).__name__} must implement process()")
 
@@ -263,14 +263,30 @@ class BaseNode(ValueMembers, metaclass=_KeywordConstruction):
         self._prepare()
         if inspect.iscoroutinefunction(self.process):
             await self.process()
-            return
-        result: Any = await asyncio.to_thread(self.process)
-        if isinstance(result, Generator):
-            await drive(result)
-        elif inspect.isawaitable(result):
-            await result
+        else:
+            result: Any = await asyncio.to_thread(self.process)
+            if isinstance(result, Generator):
+                await drive(result)
+            elif inspect.isawaitable(result):
+                await result
+        self._report_control_output()
 
     aprocess._materializes_defaults = True  # type: ignore[attr-defined]
+
+    # -- control flow ---------------------------------------------------------------------------------
+    def get_next_control_output(self) -> nodeisle.Parameter | None:
+        """The control output that fires after ``process``: by default the first one (``exec_out``).
+        Branching nodes override this; returning None ends the control flow at this node."""
+        return next(iter(_control_outputs(self)), None)
+
+    def _report_control_output(self) -> None:
+        """Tell the flow runner which control output fired, unless it is the only one."""
+        outputs = _control_outputs(self)
+        chosen = None if getattr(self, "stop_flow", False) else self.get_next_control_output()
+        if chosen is not None and outputs == [chosen]:
+            return  # the default: a node's one control output fires
+        for parameter in outputs:
+            self.parameter_output_values[parameter.name] = chosen is not None and parameter.name == chosen.name
 
 
 class DataNode(BaseNode):
@@ -385,9 +401,14 @@ def _materializing(aprocess: Callable[[BaseNode], Awaitable[None]]) -> Callable[
     async def run(self: BaseNode) -> None:
         self._prepare()
         await aprocess(self)
+        self._report_control_output()
 
     run._materializes_defaults = True  # type: ignore[attr-defined]
     return run
+
+
+def _control_outputs(node: BaseNode) -> list[nodeisle.Parameter]:
+    return [p for p in node.parameters if is_control_type(p.type) and p.has_mode(ParameterMode.OUTPUT)]
 
 
 if not TYPE_CHECKING:

@@ -21,7 +21,7 @@ def cmd_libraries(args: argparse.Namespace) -> int:
 
     home = engine_home()
     settings = Settings.load(home)
-    action = {"add": _add, "remove": _remove, "mode": _choose_mode}.get(args.action, _list)
+    action = {"add": _add, "remove": _remove, "mode": _choose_mode, "python": _choose_python}.get(args.action, _list)
     return action(args, home, settings)
 
 
@@ -55,6 +55,7 @@ def _remove(args: argparse.Namespace, _home: Path, settings: Settings) -> int:
         if args.name in (name, path):
             settings.libraries.remove(path)
             settings.library_modes.pop(args.name, None)
+            settings.library_pythons.pop(args.name, None)
             settings.save()
             print(f"removed {args.name!r}")
             return EXIT_OK
@@ -83,6 +84,42 @@ def _choose_mode(args: argparse.Namespace, _home: Path, settings: Settings) -> i
     settings.library_modes[args.name] = mode
     settings.save()
     print(f"{args.name!r} will run {mode}")
+    return EXIT_OK
+
+
+def _choose_python(args: argparse.Namespace, _home: Path, settings: Settings) -> int:
+    """Store (or with ``default`` forget) a library's ``python`` setting, and say what it picks now."""
+    from nodeisle.errors import LibraryError
+    from nodeisle.orchestrator.interpreters import PythonFinder
+    from nodeisle.orchestrator.pythons import parse_python_setting
+
+    manifest = _registered(settings, args.name)
+    if manifest is None:
+        print(
+            f"error: no registered library named {args.name!r}; add it first with `nodeisle libraries add PATH`",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    value = None if args.python.strip().lower() == "default" else args.python.strip()
+    if value is not None and value.startswith("~"):
+        value = str(Path(value).expanduser())
+    try:
+        parse_python_setting(value) if value is not None else None
+    except ValueError as exc:
+        print(f"error: library {args.name!r}: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if value is None:
+        settings.library_pythons.pop(args.name, None)
+    else:
+        settings.library_pythons[args.name] = value
+    settings.save()
+    try:
+        choice = PythonFinder().choose(manifest, value)
+    except LibraryError as exc:  # stored anyway: the interpreter may be installed later
+        print(f"warning: {exc}", file=sys.stderr)
+        print(f"{args.name!r} will run Isolated on python {value!r} once it is found")
+        return EXIT_OK
+    print(f"{args.name!r} will run Isolated on {choice.describe()}")
     return EXIT_OK
 
 
@@ -134,6 +171,10 @@ def _print_row(row: dict[str, Any]) -> None:
         f"    compatibility={row.get('compatibility')}  suggested={row.get('suggested_mode')}  "
         f"effective={row.get('effective_mode')}  worker={_worker_text(row)}"
     )
+    if row.get("python"):
+        print(f"    python: {row['python']}")
+    if row.get("python_setting"):
+        print(f"    python setting: {row['python_setting']} (`nodeisle libraries python`)")
     if row.get("readable_secrets") is not None:
         print(f"    can read secrets: {', '.join(row['readable_secrets']) or '(none)'} (required_secrets)")
     elif row.get("effective_mode") == "shared":
@@ -197,12 +238,14 @@ def cmd_envs(args: argparse.Namespace) -> int:
         manifest = load_manifest(path)
         if manifest.name == args.name:
             deps = manifest.dependencies
+            choice = orchestrator.pythons.choose(manifest, orchestrator.settings.library_pythons.get(manifest.name))
             info = envs.rebuild(
                 manifest.name,
-                list(deps.pip_dependencies),
+                list(deps.worker_env),
                 list(deps.pip_install_flags),
                 list(RUNTIME_REQUIREMENTS),
                 Path(package_file).parent,
+                python=None if choice.is_orchestrators else choice.interpreter.path,
             )
             print(f"rebuilt {manifest.name!r} at {info.path}")
             return EXIT_OK
@@ -234,8 +277,6 @@ def _current(info: Any, load_manifest: Any, orchestrator: Any) -> bool:
             manifest = load_manifest(path)
         except ManifestError:
             continue
-        if manifest.name == info.library and tuple(manifest.dependencies.pip_dependencies) == tuple(
-            info.pip_dependencies
-        ):
+        if manifest.name == info.library and manifest.dependencies.worker_env == tuple(info.pip_dependencies):
             return True
     return False

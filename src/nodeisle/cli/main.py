@@ -256,6 +256,13 @@ def build_parser() -> argparse.ArgumentParser:
     mode = lsub.add_parser("mode", help="choose Shared or Isolated for a library")
     mode.add_argument("name")
     mode.add_argument("mode", metavar="{shared,isolated}", help="any case; anything else is refused, naming both")
+    python = lsub.add_parser("python", help="choose the Python an Isolated library's environment is built on")
+    python.add_argument("name")
+    python.add_argument(
+        "python", metavar="VERSION|PATH|default",
+        help="a version (3.12: the newest 3.12 found), an interpreter's absolute path, "
+        "or default (requires-python decides)",
+    )
     libs.set_defaults(func=cmd_libraries)
 
     envs = sub.add_parser("envs", help="manage isolated libraries' virtualenvs")

@@ -1,4 +1,4 @@
-"""Engine home and engine settings (registered libraries, per-library modes).
+"""Engine home and engine settings (registered libraries, per-library modes and Pythons).
 
 The engine home is ``$NODEISLE_HOME``, else ``$XDG_CONFIG_HOME/nodeisle``, else ``~/.config/nodeisle``.
 It holds ``settings.json`` (this module), ``envs/`` (library virtualenvs), ``uv-cache/`` and ``logs/``.
@@ -36,7 +36,7 @@ def engine_home() -> Path:
 
 @dataclass
 class Settings:
-    """The registered libraries and their modes: ``settings.json``, and nothing else.
+    """The registered libraries, their modes and their ``python`` choices: ``settings.json``, and nothing else.
 
     The engine's tunables are config values (``config.json`` < ``NODEISLE_*`` < ``-c``): their
     defaults are the setting table's (:mod:`nodeisle.config.table`), and the engine is built with
@@ -47,6 +47,8 @@ class Settings:
     path: Path
     libraries: list[str] = field(default_factory=list)  # absolute manifest paths
     library_modes: dict[str, LibraryMode] = field(default_factory=dict)  # library name -> mode
+    # library name -> the Python its Isolated env is built on: a version ("3.12") or an interpreter's path
+    library_pythons: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def load(cls, home: Path) -> Settings:
@@ -62,7 +64,7 @@ class Settings:
             ) from None
         if not isinstance(data, dict):
             raise SettingsError(f"{path}: expected a JSON object at the top level")
-        for key in sorted(set(data) - {"libraries", "library_modes"}):
+        for key in sorted(set(data) - {"libraries", "library_modes", "library_pythons"}):
             LOGGER.warning(
                 "%s: %r is not read from settings.json; it is a config value: `nodeisle config set %s VALUE`",
                 path, key, key,
@@ -72,6 +74,7 @@ class Settings:
                 path,
                 libraries=[str(p) for p in data.get("libraries", [])],
                 library_modes={str(k): LibraryMode.parse(str(v)) for k, v in data.get("library_modes", {}).items()},
+                library_pythons=_pythons(data.get("library_pythons", {})),
             )
         except (TypeError, ValueError, AttributeError) as exc:
             raise SettingsError(f"{path}: {exc}") from None
@@ -80,7 +83,18 @@ class Settings:
         return {
             "libraries": self.libraries,
             "library_modes": {k: str(v) for k, v in sorted(self.library_modes.items())},
+            **({"library_pythons": dict(sorted(self.library_pythons.items()))} if self.library_pythons else {}),
         }
 
     def save(self) -> None:
         write_json_atomic(self.path, self.to_dict())
+
+
+def _pythons(data: Any) -> dict[str, str]:
+    """``library_pythons`` as read: library name -> a non-empty string (checked further when the library loads)."""
+    if not isinstance(data, dict) or not all(isinstance(v, str) and v for v in data.values()):
+        raise TypeError(
+            "library_pythons must map library names to a Python version or path; "
+            "set them with `nodeisle libraries python NAME VERSION|PATH|default`"
+        )
+    return {str(k): v for k, v in data.items()}

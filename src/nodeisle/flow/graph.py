@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from nodeisle.node.spec import ParameterMode, ParameterSpec
+from nodeisle.node.spec import ParameterMode, ParameterSpec, is_control_type
 from nodeisle.requests import ConnectionInfo
 
 
@@ -53,6 +53,15 @@ class Flow:
 
 def types_compatible(source: str, target: str) -> bool:
     return source == target or "any" in (source, target)
+
+
+def is_control(spec: ParameterSpec) -> bool:
+    """True for a control parameter (``exec_in``, ``exec_out``): one of a control type, whatever its name."""
+    return is_control_type(spec.type)
+
+
+def _kind(spec: ParameterSpec, end: str) -> str:
+    return f"a control {end} (type {spec.type!r})" if is_control(spec) else f"a data {end} (type {spec.type!r})"
 
 
 class Graph:
@@ -164,25 +173,51 @@ class Graph:
             raise RequestFailed(
                 f"cannot connect {connection}: {target.name}.{target_spec.name} is not an INPUT parameter"
             )
+        control = is_control(source_spec)
+        if control != is_control(target_spec):
+            raise RequestFailed(
+                f"cannot connect {connection}: {source.name}.{source_spec.name} is {_kind(source_spec, 'output')} "
+                f"but {target.name}.{target_spec.name} is {_kind(target_spec, 'input')}; connect a control output "
+                "(exec_out) to a control input (exec_in), and a data output to a data input"
+            )
         accepted = target_spec.accepted_types()
-        if not any(types_compatible(source_spec.type, t) for t in accepted):
+        if not control and not any(types_compatible(source_spec.type, t) for t in accepted):
             shown = repr(target_spec.type) if accepted == (target_spec.type,) else f"any of {list(accepted)!r}"
             raise RequestFailed(
                 f"cannot connect {connection}: type {source_spec.type!r} does not match {shown} "
                 "(a connection needs equal types or an 'any' end)"
             )
         flow = self.flows[source.flow]
-        for existing in flow.connections:
-            if (existing.target_node_name, existing.target_parameter_name) == (target.name, target_spec.name):
-                raise RequestFailed(
-                    f"cannot connect {connection}: {target.name}.{target_spec.name} is already fed by {existing}"
-                )
+        self._check_fan(flow, connection, control=control)
         cycle = self._path(flow, target.name, source.name)
         if cycle is not None:
             raise RequestFailed(
                 f"cannot connect {connection}: it would close the cycle {' -> '.join([source.name, *cycle])}"
             )
         flow.connections.append(connection)
+
+    @staticmethod
+    def _check_fan(flow: Flow, connection: ConnectionInfo, *, control: bool) -> None:
+        """Griptape's rule: a data input takes one connection, and so does a control output; a data
+        output and a control input (where branches meet again) take many."""
+        if control:
+            end = (connection.source_node_name, connection.source_parameter_name)
+            taken = [c for c in flow.connections if (c.source_node_name, c.source_parameter_name) == end]
+            if taken:
+                raise RequestFailed(
+                    f"cannot connect {connection}: the control output {end[0]}.{end[1]} already leads to "
+                    f"{taken[0].target_node_name}.{taken[0].target_parameter_name}; a control output connects to one "
+                    "control input (delete that connection first, or chain the nodes one after another)"
+                )
+            return
+        end = (connection.target_node_name, connection.target_parameter_name)
+        for existing in flow.connections:
+            if (existing.target_node_name, existing.target_parameter_name) == end:
+                raise RequestFailed(f"cannot connect {connection}: {end[0]}.{end[1]} is already fed by {existing}")
+
+    def is_control(self, connection: ConnectionInfo) -> bool:
+        """True for a control connection (its source is a control output): it orders, carries no value."""
+        return is_control(self.node(connection.source_node_name).spec(connection.source_parameter_name))
 
     def disconnect(self, connection: ConnectionInfo) -> None:
         flow = self.flows[self.node(connection.source_node_name).flow]

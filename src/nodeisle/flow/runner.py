@@ -1,7 +1,10 @@
 """Running a flow: each node starts once its upstream nodes have finished; branches run concurrently.
 
 A failed node marks everything downstream of it skipped and the run failed; other branches
-still complete. Cancelling the run (``cancel`` is set, e.g. on Ctrl-C) cancels the executions in
+still complete. Control connections (``exec_out -> exec_in``) carry no value and only order the
+nodes; a node that says which control outputs it fired (by writing them among its outputs, as
+the ``griptape_nodes`` layer does for ``get_next_control_output``) leaves the nodes behind the
+others not reached. Cancelling the run (``cancel`` is set, e.g. on Ctrl-C) cancels the executions in
 flight, in their workers too, starts nothing new, and reports those nodes as cancelled.
 
 What may start and what is skipped is decided by the pure :class:`~nodeisle.flow.scheduling.Schedule`;
@@ -16,8 +19,9 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from nodeisle.flow.graph import Flow, Graph, NodeRecord
-from nodeisle.flow.scheduling import NodeStatus, Schedule
+from nodeisle.flow.graph import Flow, Graph, NodeRecord, is_control
+from nodeisle.flow.scheduling import ControlEdge, Edge, NodeStatus, Schedule, Skip
+from nodeisle.node.spec import ParameterMode
 from nodeisle.requests import NodeRunResult, RemoteError, RunFlowResult
 
 if TYPE_CHECKING:
@@ -28,16 +32,42 @@ Execute = Callable[[NodeRecord, dict[str, Any]], Awaitable["ExecutionOutcome"]]
 
 _CANCELLED = "the run was cancelled"
 
+#: The error type of a node skipped because its branch was not taken (not a failure of the run).
+NOT_REACHED = "NotReached"
+
 
 def _stopped(status: NodeStatus, message: str) -> NodeRunResult:
     return NodeRunResult(status=status.value, error=RemoteError(type=status.value.capitalize(), message=message))
 
 
+def _skipped(skip: Skip) -> NodeRunResult:
+    error = RemoteError(type=NOT_REACHED if skip.not_reached else "Skipped", message=skip.reason)
+    return NodeRunResult(status=NodeStatus.SKIPPED.value, error=error)
+
+
+def _edges(graph: Graph, flow: Flow) -> list[Edge]:
+    """The flow's connections as the schedule takes them, in connection order."""
+    return [
+        ControlEdge(c.source_node_name, c.source_parameter_name, c.target_node_name)
+        if graph.is_control(c)
+        else (c.source_node_name, c.target_node_name)
+        for c in flow.connections
+    ]
+
+
+def fired_outputs(record: NodeRecord, outputs: dict[str, Any]) -> list[str] | None:
+    """The control outputs a node fired: those it wrote a true value to, if it wrote any of them;
+    None (all of them) if it wrote none, which is what a node with one ``exec_out`` does."""
+    control = [s.name for s in record.specs if is_control(s) and s.has_mode(ParameterMode.OUTPUT)]
+    written = [name for name in control if name in outputs]
+    return [name for name in written if outputs[name]] if written else None
+
+
 def _inputs(graph: Graph, flow: Flow, name: str) -> dict[str, Any]:
-    """The values the connections into ``name`` carry: its upstream nodes' latest outputs."""
+    """The values the data connections into ``name`` carry: its upstream nodes' latest outputs."""
     inputs: dict[str, Any] = {}
     for connection in flow.connections:
-        if connection.target_node_name != name:
+        if connection.target_node_name != name or graph.is_control(connection):
             continue
         outputs = graph.node(connection.source_node_name).outputs
         if connection.source_parameter_name in outputs:
@@ -62,7 +92,7 @@ async def _run_node(graph: Graph, flow: Flow, name: str, execute: Execute) -> No
 
 async def run_flow(graph: Graph, flow: Flow, execute: Execute, cancel: asyncio.Event | None = None) -> RunFlowResult:
     """Run every node of ``flow`` along its connections, each through ``execute``."""
-    plan = Schedule(flow.nodes, ((c.source_node_name, c.target_node_name) for c in flow.connections))
+    plan = Schedule(flow.nodes, _edges(graph, flow))
     position = {name: i for i, name in enumerate(plan.nodes)}
     results: dict[str, NodeRunResult] = {}
     running: dict[asyncio.Task[NodeRunResult], str] = {}
@@ -74,8 +104,10 @@ async def run_flow(graph: Graph, flow: Flow, execute: Execute, cancel: asyncio.E
             # A task cancelled before its first step never ran its node.
             result = _stopped(NodeStatus.CANCELLED, _CANCELLED) if task.cancelled() else task.result()
             results[name] = result
-            for skip in plan.finish(name, NodeStatus(result.status)):
-                results[skip.node] = _stopped(NodeStatus.SKIPPED, f"upstream node {skip.upstream!r} did not succeed")
+            record = graph.nodes.get(name)  # None if the node was deleted while it ran
+            fired = fired_outputs(record, result.outputs) if record is not None else None
+            for skip in plan.finish(name, NodeStatus(result.status), fired):
+                results[skip.node] = _skipped(skip)
 
     waiter = asyncio.ensure_future(cancel.wait()) if cancel is not None else None
     try:

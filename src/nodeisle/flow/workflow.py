@@ -4,6 +4,10 @@
      "nodes": [{"name": "greet", "library": "Text Tools", "type": "Echo", "values": {"text": "hi"}}],
      "connections": [{"from": "greet.result", "to": "shout.text"}]}
 
+A connection between control parameters (``{"from": "a.exec_out", "to": "b.exec_in"}``, each end a
+parameter of a control type such as Griptape's ``parametercontroltype``) orders ``a`` before ``b``
+and carries no value; see ``flow/scheduling.py`` for the rules.
+
 Library paths are relative to the workflow file. Names (of libraries, nodes, node types and
 parameters) may not contain NUL or Unicode bidirectional controls, which make a name display as
 something it is not.
@@ -19,6 +23,7 @@ from typing import Any
 
 from nodeisle.config.settings import LibraryMode
 from nodeisle.errors import ManifestError, WorkflowError, headline
+from nodeisle.flow.runner import NOT_REACHED
 from nodeisle.flow.scheduling import NodeStatus, Schedule, summarize
 from nodeisle.manifest import LibraryManifest, load_manifest
 from nodeisle.orchestrator.engine import Orchestrator
@@ -310,7 +315,8 @@ async def run_workflow(
             )
         ordered = {n.name: nodes[n.name] for n in workflow.nodes if n.name in nodes}
         # Counted over every node of the workflow; Ctrl-C still means 130.
-        summary = summarize(r.status for r in ordered.values())
+        not_reached = sum(1 for r in ordered.values() if r.error is not None and r.error.type == NOT_REACHED)
+        summary = summarize((r.status for r in ordered.values()), not_reached=not_reached)
         message = summary.message
         if failed_libraries:
             names = ", ".join(repr(name) for name in failed_libraries)

@@ -18,10 +18,12 @@ from typing import TypeVar
 from nodeisle.errors import ManifestError
 from nodeisle.manifest.model import (
     MANIFEST_FILE_NAMES,
+    SECRETS_TO_REGISTER,
     Compatibility,
     Declarations,
     Dependencies,
     LibraryManifest,
+    LibrarySettings,
     ManifestWarning,
     NodeEntry,
     WorkerMode,
@@ -167,12 +169,71 @@ class _Builder:
         for i, item in enumerate(workflows if isinstance(workflows, list) else []):
             if not isinstance(item, str) or not item.strip():
                 self.warn(f"workflows[{i}]", f"is {_found(item)}, expected a workflow file path; ignored")
+        advanced = self.advanced_library(data.get("advanced_library_path"))
+        settings = self.settings(data.get("settings"))
         return LibraryManifest(
             path=self.file, name=name, schema_version=schema_version, author=author, description=description,
             library_version=library_version, engine_version=engine_version, tags=tags,
             declarations=declarations, dependencies=dependencies, categories=tuple(categories), nodes=nodes,
-            raw=MappingProxyType(data), warnings=tuple(self.warnings),
+            raw=MappingProxyType(data), warnings=tuple(self.warnings), advanced_library=advanced,
+            settings=settings,
         )
+
+    def settings(self, value: object) -> tuple[LibrarySettings, ...]:
+        """``settings``: config defaults by category, and ``secrets_to_register``. A bad entry is warned and ignored."""
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            self.warn("settings", f"is {_found(value)}, expected a list of objects with category and contents; ignored")
+            return ()
+        found: list[LibrarySettings] = []
+        seen: dict[str, str] = {}
+        for i, entry in enumerate(value):
+            path = f"settings[{i}]"
+            if not isinstance(entry, dict):
+                self.warn(path, f"is {_found(entry)}, expected an object with category and contents; ignored")
+                continue
+            category, contents = entry.get("category"), entry.get("contents", {})
+            if not isinstance(category, str) or not category.strip() or category != category.strip():
+                self.warn(f"{path}.category", f"is {_found(category)}, expected a config category name such as "
+                          '"my_library"; the entry is ignored')
+                continue
+            if not isinstance(contents, dict):
+                self.warn(f"{path}.contents", f"is {_found(contents)}, expected an object of setting names and "
+                          "default values; the entry is ignored")
+                continue
+            contents = dict(contents)
+            secrets = contents.get(SECRETS_TO_REGISTER)
+            if secrets is not None:
+                names = list(secrets) if isinstance(secrets, (list, dict)) else None
+                if names is None or not all(isinstance(n, str) and n.strip() for n in names):
+                    self.warn(f"{path}.contents.{SECRETS_TO_REGISTER}", f"is {_found(secrets)}, expected a list of "
+                              "secret names (or an object whose keys are the names); ignored")
+                    contents.pop(SECRETS_TO_REGISTER)
+                else:
+                    contents[SECRETS_TO_REGISTER] = tuple(names)
+            for key in contents:
+                full = f"{category}.{key}"
+                if key != SECRETS_TO_REGISTER and full in seen:
+                    self.warn(f"{path}.contents.{key}", f"{full} is also set by {seen[full]}; the first one is used")
+                seen.setdefault(full, path)
+            description = entry.get("description")
+            found.append(LibrarySettings(category, description if isinstance(description, str) else None,
+                                         MappingProxyType(contents)))
+        return tuple(found)
+
+    def advanced_library(self, value: object) -> Path | None:
+        """``advanced_library_path``: a .py file relative to the manifest (checked to exist at load)."""
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value.strip():
+            raise self.error("advanced_library_path", value, "the path of a .py file, relative to the manifest, that"
+                             " defines an AdvancedNodeLibrary subclass", "Or leave the key out")
+        resolved = Path(os.path.normpath(self.file.parent / value))
+        real = Path(os.path.realpath(resolved))
+        if not resolved.is_relative_to(self.file.parent) or not real.is_relative_to(self.file.parent):
+            self.outside("advanced_library_path", "the advanced library", value, resolved, real)
+        return resolved
 
     def dependencies(self, meta: Mapping[str, object]) -> Dependencies:
         path = "metadata.dependencies"
@@ -286,9 +347,9 @@ class _Builder:
         if self.require_inside:
             raise ManifestError(
                 str(self.file), json_path,
-                f"{file_path!r} for node {class_name!r}, which resolves to {target}, outside the library folder"
+                f"{file_path!r} for {class_name}, which resolves to {target}, outside the library folder"
                 f" {self.file.parent}",
-                "a file_path inside the library folder",
+                f"a {json_path.rpartition('.')[2]} inside the library folder",
                 "nodeisle runs no node file from outside its library: move or copy the file into the library"
                 " folder (a symlink must point inside it too) and point file_path at it")
         self.warn(json_path, f"{file_path!r} leaves the library directory ({target}); the library is not"
@@ -323,7 +384,7 @@ class _Builder:
             resolved = Path(os.path.normpath(directory / file_path))
             real = Path(os.path.realpath(resolved))  # the directory is already real (find_manifest resolves it)
             if not resolved.is_relative_to(directory) or not real.is_relative_to(directory):
-                self.outside(f"{path}.file_path", class_name, file_path, resolved, real)
+                self.outside(f"{path}.file_path", f"node {class_name!r}", file_path, resolved, real)
             category = self.opt_str(meta, f"{path}.metadata.", "category")
             if category is not None and category not in declared:
                 undeclared.setdefault(category, []).append(i)

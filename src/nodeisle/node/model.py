@@ -71,9 +71,9 @@ class Parameter:
         default_value: Any = None,
         tooltip: str = "",
         allowed_modes: Iterable[ParameterMode | str] | None = None,
-        converters: Sequence[Converter] = (),
-        validators: Sequence[Validator] = (),
-        traits: Sequence[Trait] = (),
+        converters: Sequence[Converter] | None = (),
+        validators: Sequence[Validator] | None = (),
+        traits: Sequence[Trait] | None = (),
     ) -> None:
         if not isinstance(name, str) or not name.isidentifier():
             raise ValueError(f"parameter name {name!r} must be a Python identifier")
@@ -84,9 +84,9 @@ class Parameter:
         self.default_value = default_value
         self.tooltip = tooltip
         self.allowed_modes: tuple[ParameterMode, ...] = _normalize_modes(allowed_modes)
-        self.converters: tuple[Converter, ...] = tuple(converters)
-        self.validators: tuple[Validator, ...] = tuple(validators)
-        self.traits: tuple[Trait, ...] = tuple(traits)
+        self.converters: tuple[Converter, ...] = tuple(converters or ())  # None: none, as Griptape allows
+        self.validators: tuple[Validator, ...] = tuple(validators or ())
+        self.traits: tuple[Trait, ...] = tuple(traits or ())
 
     @classmethod
     def from_spec(cls, spec: ParameterSpec) -> Parameter:

@@ -11,7 +11,15 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ALL_MODES", "BUILTIN_TYPES", "ParameterMode", "ParameterSpec", "check_type"]
+__all__ = [
+    "ALL_MODES",
+    "BUILTIN_TYPES",
+    "CONTROL_TYPES",
+    "ParameterMode",
+    "ParameterSpec",
+    "check_type",
+    "is_control_type",
+]
 
 
 class ParameterMode(enum.StrEnum):
@@ -122,3 +130,12 @@ def _normalize_modes(modes: Iterable[ParameterMode | str] | None) -> tuple[Param
     return tuple(m for m in ParameterMode if m in result)
 
 
+#: The types of control parameters (compared case-insensitively): Griptape's ``parametercontroltype``
+#: (``exec_in`` / ``exec_out``), and ``control`` for nodeisle's own nodes. A connection between two
+#: control parameters carries no value; it only orders the nodes (``flow/scheduling.py``).
+CONTROL_TYPES = frozenset({"parametercontroltype", "control"})
+
+
+def is_control_type(type_name: str) -> bool:
+    """True for a control parameter's type, whatever the parameter is called."""
+    return type_name.lower() in CONTROL_TYPES

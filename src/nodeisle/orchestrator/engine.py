@@ -35,9 +35,12 @@ from nodeisle.node.spec import ParameterSpec
 from nodeisle.orchestrator import authority
 from nodeisle.orchestrator.graph_requests import GraphRequests, check_timeout
 from nodeisle.orchestrator.hosts import Deadline, LocalHost, NodeHost, Supervision, WorkerHost
+from nodeisle.orchestrator.interpreters import PythonFinder
 from nodeisle.orchestrator.launch import Launcher
 from nodeisle.orchestrator.libraries import LibraryRegistry, LibraryState
 from nodeisle.orchestrator.propagation import ConfigAndSecrets
+from nodeisle.orchestrator.static_files import STATIC_FILES_DIR, StaticFiles
+from nodeisle.orchestrator.static_files import answer as _save_static_file
 from nodeisle.orchestrator.workers import WorkerHub, WorkerProcess
 from nodeisle.requests import (
     ExecuteNodeRequest,
@@ -50,6 +53,7 @@ from nodeisle.requests import (
     Request,
     Result,
     RunFlowRequest,
+    SaveStaticFileRequest,
     SetLibraryModeRequest,
     SetParameterValueRequest,
 )
@@ -82,6 +86,7 @@ class Orchestrator:
         self.libraries: dict[str, LibraryState] = self.registry.states
         self.hub = WorkerHub(self._handle_from_worker)
         self.launcher: Launcher | None = None  # None: workers are subprocesses (nodeisle.orchestrator.launch)
+        self.pythons = PythonFinder()  # the interpreters on this machine, found once, for Isolated envs
         # Config and secrets: the six requests, the worker broadcasts, least privilege (propagation.py).
         self.shared_state = ConfigAndSecrets(
             store or ConfigStore(home / CONFIG_FILE),
@@ -91,10 +96,12 @@ class Orchestrator:
         #: The tunables, frozen when the engine is built (broadcast_timeout and worker_start_timeout are
         #: read from the store at each use: a change applies at the next broadcast or worker start).
         self.config = config if config is not None else self.shared_state.config.snapshot()
+        self.static_files = StaticFiles(home / STATIC_FILES_DIR)  # written here only, for Shared and Isolated alike
         self._facts = authority.GraphFacts(
             self._node_library, self._type_library, self._flow_libraries, self._declared_secrets,
             fed_libraries=self._fed_libraries, declared_by=self._declared_by,
             operator_set=self.shared_state.secrets.is_operator_set, known_secret=self._known_secret,
+            config_categories=self._config_categories,
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._active_runs: set[asyncio.Event] = set()  # one cancel event per flow run in progress
@@ -106,6 +113,8 @@ class Orchestrator:
             **graph_requests.sync_handlers(),
             ListRegisteredLibrariesRequest: self.registry.list,
             **self.shared_state.sync_handlers(),
+            # Shared node code in an async process saves from the loop itself: written there, blocking it briefly
+            SaveStaticFileRequest: self._save_static_file_now,
         }
         self._async: dict[type[Request], AsyncHandler] = {
             **graph_requests.async_handlers(),
@@ -116,6 +125,7 @@ class Orchestrator:
             SetParameterValueRequest: self._set_value,
             ExecuteNodeRequest: self._execute_node,
             RunFlowRequest: self._run_flow,
+            SaveStaticFileRequest: self._save_static_file,
         }
 
     def __repr__(self) -> str:
@@ -147,10 +157,10 @@ class Orchestrator:
             self._loop = asyncio.get_running_loop()
         kind = type(request)
         try:
+            if kind in self._async:  # a kind in both: the async handler, unless the caller is on the loop
+                return await self._async[kind](request)
             if kind in self._sync:
                 return self._sync[kind](request)
-            if kind in self._async:
-                return await self._async[kind](request)
             return kind.result_type.failure(f"{kind.__name__} is not handled by the orchestrator")
         except RequestFailed as exc:
             return kind.result_type.failure(str(exc))
@@ -230,6 +240,10 @@ class Orchestrator:
     def _declared_by(self, key: str) -> list[str]:
         return [s.name for s in self.libraries.values() if key in (s.manifest.declarations.required_secrets or ())]
 
+    def _config_categories(self, library: str) -> tuple[str, ...]:
+        state = self.libraries.get(library)
+        return state.manifest.config_categories if state is not None else ()
+
     def _known_secret(self, key: str) -> bool:
         return key in self.shared_state.secret_names()
 
@@ -246,13 +260,18 @@ class Orchestrator:
     def _new_host(self, state: LibraryState) -> NodeHost:
         """Where ``state``'s nodes run: in this process (Shared), or in a worker on the library's env (Isolated)."""
         config = self.config
+        # The defaults its manifest's settings declare are config before its code runs, in either mode.
+        self.shared_state.config.set_library_defaults(state.name, state.manifest.config_defaults)
+        python = self.settings.library_pythons.get(state.name)
         if state.mode is not LibraryMode.ISOLATED:
-            return LocalHost(state.manifest, self, config.probe_timeout)
+            return LocalHost(state.manifest, self, config.probe_timeout, pythons=self.pythons, python_setting=python)
         return WorkerHost(
             state.manifest,
             self.hub,
             self.envs,
             launcher=self.launcher,
+            pythons=self.pythons,
+            python_setting=python,
             probe_timeout=config.probe_timeout,
             start_timeout=float(self.shared_state.setting("worker_start_timeout")),
             max_value_bytes=int(self.shared_state.setting("max_value_bytes")),
@@ -288,6 +307,12 @@ class Orchestrator:
         raise RequestFailed(
             f"node {request.node_name!r} kept changing while {request.parameter_name!r} was being set; try again"
         )
+
+    async def _save_static_file(self, request: SaveStaticFileRequest) -> Result:
+        return await asyncio.to_thread(self._save_static_file_now, request)
+
+    def _save_static_file_now(self, request: SaveStaticFileRequest) -> Result:
+        return _save_static_file(self.static_files, request, int(self.shared_state.setting("max_value_bytes")))
 
     # -- execution --------------------------------------------------------------------------------
     def _host(self, record: NodeRecord) -> NodeHost:

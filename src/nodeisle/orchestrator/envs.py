@@ -22,8 +22,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
-import sysconfig
 import tempfile
 import time
 from collections import deque
@@ -33,6 +31,7 @@ from pathlib import Path
 from typing import Any, Literal, TextIO
 
 from nodeisle.errors import EnvironmentBuildError, LibraryError
+from nodeisle.orchestrator.interpreters import IDENTITY_PROBE, local_identity
 from nodeisle.orchestrator.runtime_copy import RUNTIME_PARTS, install_runtime, read_stamp, runtime_digest, runtime_files
 
 __all__ = ["MARKER_NAME", "RUNTIME_PARTS", "EnvInfo", "EnvManager", "EnvProgress", "EnvStep", "slug"]
@@ -45,15 +44,6 @@ _PROXIES = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY")
 _BASICS = ("PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "SSL_CERT_FILE", "SSL_CERT_DIR")
 _PASSTHROUGH = (*_BASICS, *_PROXIES, *(name.lower() for name in _PROXIES))
 _CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
-# The interpreter's identity, the same fields as _local_identity. Everything but "executable" is
-# keyed: the path it was started by may be any symlink to it (python, python3, /usr/bin/python3 or a
-# link to it), so the key takes the real base prefix and the full version string instead.
-_PROBE = (
-    "import json, os, sys, sysconfig; print(json.dumps({'implementation': sys.implementation.name, "
-    "'version': sys.version, 'cache_tag': sys.implementation.cache_tag or '', "
-    "'abiflags': getattr(sys, 'abiflags', ''), 'platform': sysconfig.get_platform(), "
-    "'base_prefix': os.path.realpath(sys.base_prefix), 'executable': sys.executable}))"
-)
 _log = logging.getLogger("nodeisle.envs")
 
 EnvStep = Literal["reuse", "create", "install", "runtime", "done", "failed"]
@@ -91,18 +81,6 @@ class EnvInfo:
 
 def _redact(text: str) -> str:
     return _CREDENTIALS.sub("***@", text)
-
-
-def _local_identity() -> dict[str, str]:
-    return {
-        "implementation": sys.implementation.name,
-        "version": sys.version,
-        "cache_tag": sys.implementation.cache_tag or "",
-        "abiflags": getattr(sys, "abiflags", ""),
-        "platform": sysconfig.get_platform(),
-        "base_prefix": os.path.realpath(sys.base_prefix),
-        "executable": sys.executable,
-    }
 
 
 def _read_marker(env: Path, key: str | None = None) -> dict[str, Any] | None:
@@ -221,7 +199,7 @@ class EnvManager:
         self._python = python
         self._uv_bin = uv_bin
         self._progress = progress
-        self._identity: dict[str, str] | None = None
+        self._identities: dict[str, dict[str, str]] = {}  # by the interpreter asked for
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -232,10 +210,13 @@ class EnvManager:
         pip_install_flags: Sequence[str],
         runtime_requirements: Sequence[str],
         runtime_source: Path,
+        *,
+        python: str | None = None,
     ) -> EnvInfo:
-        """Return a valid env for these inputs, building it only if none exists yet."""
+        """A valid env for these inputs on ``python`` (a path or a uv request; None: the manager's), built once."""
         return self._ensure(
-            library, pip_dependencies, pip_install_flags, runtime_requirements, runtime_source, force=False
+            library, pip_dependencies, pip_install_flags, runtime_requirements, runtime_source, force=False,
+            python=python,
         )
 
     def rebuild(
@@ -245,10 +226,13 @@ class EnvManager:
         pip_install_flags: Sequence[str],
         runtime_requirements: Sequence[str],
         runtime_source: Path,
+        *,
+        python: str | None = None,
     ) -> EnvInfo:
         """Delete the env these inputs map to (if any) and build it again."""
         return self._ensure(
-            library, pip_dependencies, pip_install_flags, runtime_requirements, runtime_source, force=True
+            library, pip_dependencies, pip_install_flags, runtime_requirements, runtime_source, force=True,
+            python=python,
         )
 
     def list(self) -> builtins.list[EnvInfo]:
@@ -303,6 +287,7 @@ class EnvManager:
         runtime_source: Path,
         *,
         force: bool,
+        python: str | None,
     ) -> EnvInfo:
         job = _Job(library, self.logs_dir / f"{slug(library)}.log", self._progress)
         for spec in (*pins, *requirements):
@@ -317,7 +302,7 @@ class EnvManager:
                 library,
                 f"worker runtime source {source} is not a directory; pass the path of the nodeisle package",
             )
-        identity = self._python_identity(job)
+        identity = self._python_identity(job, python or self._python)
         inputs = {
             "format": _FORMAT,
             "python": {k: v for k, v in identity.items() if k != "executable"},  # not which symlink started it
@@ -415,17 +400,17 @@ class EnvManager:
             pip_install_flags=tuple(inputs.get("pip_install_flags", ())),
         )
 
-    def _python_identity(self, job: _Job) -> dict[str, str]:
-        """Implementation, version, ABI, platform, real base prefix and path of the target interpreter (cached)."""
-        if self._identity is None:
-            if self._python is None:
-                self._identity = _local_identity()
-            else:
-                exe = self._python
-                if not Path(exe).is_file():  # a request such as "3.12": let uv pick the interpreter
-                    exe = self._capture(job, [self._uv(job), "python", "find", "--cache-dir", str(self.cache_dir), exe])
-                self._identity = json.loads(self._capture(job, [exe, "-c", _PROBE]))
-        return self._identity
+    def _python_identity(self, job: _Job, python: str | None) -> dict[str, str]:
+        """Implementation, version, ABI, platform, real base prefix and path of an interpreter (cached)."""
+        if python is None:
+            return local_identity()
+        if python not in self._identities:
+            exe = python
+            if not Path(exe).is_file():  # a request such as "3.12": let uv pick the interpreter
+                find = [self._uv(job), "python", "find", "--cache-dir", str(self.cache_dir), exe]
+                exe = self._capture(job, find, python)
+            self._identities[python] = json.loads(self._capture(job, [exe, "-c", IDENTITY_PROBE], python))
+        return self._identities[python]
 
     def _uv(self, job: _Job) -> str:
         if self._uv_bin is None:
@@ -442,7 +427,7 @@ class EnvManager:
                     ) from None
         return self._uv_bin
 
-    def _capture(self, job: _Job, cmd: builtins.list[str]) -> str:
+    def _capture(self, job: _Job, cmd: builtins.list[str], python: str) -> str:
         proc = subprocess.run(
             cmd, capture_output=True, text=True, env=_child_env(), stdin=subprocess.DEVNULL, check=False
         )
@@ -451,7 +436,7 @@ class EnvManager:
             self.logs_dir.mkdir(parents=True, exist_ok=True)
             with job.log_path.open("a", encoding="utf-8") as log:
                 log.write(f"$ {_redact(' '.join(cmd))}\n{output}\n[exit {proc.returncode}]\n")
-            raise job.error(f"cannot use python {self._python!r}: `{' '.join(cmd)}` failed:\n{output}", output)
+            raise job.error(f"cannot use python {python!r}: `{' '.join(cmd)}` failed:\n{output}", output)
         return proc.stdout.strip()
 
     def _run_uv(self, job: _Job, log: TextIO, args: builtins.list[str]) -> None:

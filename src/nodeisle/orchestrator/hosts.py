@@ -31,6 +31,7 @@ from nodeisle.node import hosting as _hosting
 from nodeisle.node.connections import ConnectionChange
 from nodeisle.node.scope import RequestHandler
 from nodeisle.node.spec import ParameterSpec
+from nodeisle.orchestrator.interpreters import PythonFinder, orchestrator_interpreter
 from nodeisle.orchestrator.launch import Launcher
 from nodeisle.orchestrator.supervision import CrashLoop, LibraryFailed
 from nodeisle.orchestrator.supervision import Supervision as Supervision  # engine.py imports it from here
@@ -59,6 +60,7 @@ class LoadReport:
     dropped: list[_hosting.DroppedClass]
     violations: list[Violation]
     io_events: list[_audit.IOEvent] = field(default_factory=list)  # I/O in __init__, when the probe audited it
+    python: str | None = None  # the interpreter the library's code runs on, and why that one
 
 
 CANCEL_GRACE = 2.0  # seconds a cancelled execution's code gets to stop before its worker is terminated
@@ -113,6 +115,7 @@ def invocation(record: NodeRecord, inputs: Mapping[str, Any] | None = None) -> _
 
 class NodeHost(Protocol):
     context: Context
+    python_setting: str | None  # the library's `nodeisle libraries python` choice (applies Isolated)
 
     async def load(self) -> LoadReport: ...
 
@@ -148,10 +151,15 @@ class LocalHost:
 
     context = Context.ORCHESTRATOR
 
-    def __init__(self, manifest: LibraryManifest, handler: RequestHandler, probe_timeout: float) -> None:
+    def __init__(
+        self, manifest: LibraryManifest, handler: RequestHandler, probe_timeout: float, *,
+        pythons: PythonFinder | None = None, python_setting: str | None = None,
+    ) -> None:
         self.manifest = manifest
         self.handler = handler
         self.probe_timeout = probe_timeout
+        self.pythons = pythons or PythonFinder()
+        self.python_setting = python_setting  # ignored Shared, with a warning
         self.code: _hosting.LibraryCode | None = None
         self.last_load: LoadReport | None = None  # what the latest load found (nodeisle check reads it)
 
@@ -160,8 +168,11 @@ class LocalHost:
             self.code = _hosting.import_library(self.manifest)
             return _hosting.probe_library(self.code, Context.ORCHESTRATOR, self.probe_timeout)
 
+        for warning in self.pythons.shared_warnings(self.manifest, self.python_setting):
+            LOGGER.warning("%s", warning)
         report = await asyncio.to_thread(load_sync)
-        self.last_load = LoadReport(report.schemas, report.dropped, report.violations, report.io_events)
+        python = f"{orchestrator_interpreter().describe()}: runs Shared, in the orchestrator's process"
+        self.last_load = LoadReport(report.schemas, report.dropped, report.violations, report.io_events, python)
         return self.last_load
 
     def _class(self, class_name: str) -> Any:
@@ -226,6 +237,8 @@ class LocalHost:
             ) from None
 
     async def close(self) -> None:
+        if self.code is not None:
+            await asyncio.to_thread(_hosting.unload_library, self.code)  # its hooks may block
         self.code = None
 
     def describe(self) -> tuple[str | None, str | None]:
@@ -253,8 +266,12 @@ class WorkerHost:
         provision: Callable[[], WorkerProvision] | None = None,
         max_value_bytes: int = DEFAULT_MAX_ATTACHMENTS,
         launcher: Launcher | None = None,
+        pythons: PythonFinder | None = None,
+        python_setting: str | None = None,
     ) -> None:
         self.manifest = manifest
+        self.pythons = pythons or PythonFinder()  # chooses the interpreter the env is built on
+        self.python_setting = python_setting  # the library's `nodeisle libraries python` choice, if any
         self.max_value_bytes = max_value_bytes
         self.launcher = launcher  # None: a subprocess on the env's interpreter (nodeisle.orchestrator.launch)
         # Called at every (re)start: the worker reads the config and secrets current at that moment.
@@ -278,19 +295,22 @@ class WorkerHost:
     async def load(self) -> LoadReport:
         deps = self.manifest.dependencies
         started = time.monotonic()
+        choice = await asyncio.to_thread(self.pythons.choose, self.manifest, self.python_setting)
         info = await asyncio.to_thread(
             self.envs.ensure,
             self.manifest.name,
-            list(deps.pip_dependencies),
+            list(deps.worker_env),
             list(deps.pip_install_flags),
             list(RUNTIME_REQUIREMENTS),
             self.runtime_source,
+            python=None if choice.is_orchestrators else choice.interpreter.path,
         )
         self.python = info.python
         LOGGER.info(
-            "library %r: environment %s (%s, %.0f ms)",
+            "library %r: environment %s on %s (%s, %.0f ms)",
             self.manifest.name,
             info.path,
+            choice.describe(),
             "reused" if info.reused else "built",
             (time.monotonic() - started) * 1000,
         )
@@ -300,6 +320,7 @@ class WorkerHost:
             list(ready.dropped),
             list(ready.violations),
             list(ready.io_events),
+            choice.describe(),
         )
         return self.last_load
 
@@ -324,6 +345,10 @@ class WorkerHost:
         except BaseException:
             self.hub.unregister(worker)
             raise
+        if ready.failure:  # the library failed to load as a whole: its worker serves nothing
+            await worker.stop()
+            self.hub.unregister(worker)
+            raise LibraryError(self.manifest.name, ready.failure)
         if self.supervision.heartbeats:
             worker.start_heartbeat(self.supervision.heartbeat_interval, self.supervision.heartbeat_timeout)
         return ready

@@ -39,6 +39,7 @@ class LibraryState:
     dropped: list[_hosting.DroppedClass] = field(default_factory=list)
     violations: list[Violation] = field(default_factory=list)
     error: str | None = None
+    python: str | None = None  # the interpreter its code runs on, and why (LoadReport.python)
 
     @property
     def name(self) -> str:
@@ -109,6 +110,8 @@ def describe_library(state: LibraryState) -> LibraryInfo:
             else None
         ),
         dropped=[d.to_dict() for d in state.dropped],
+        python=state.python,
+        python_setting=state.host.python_setting if state.host else None,
     )
 
 
@@ -193,7 +196,7 @@ class LibraryRegistry:
     async def load(self, state: LibraryState) -> None:
         """Start ``state``'s host and probe its node classes; a failure is kept in ``state.error``."""
         host = self._make_host(state)
-        state.host, state.error = host, None
+        state.host, state.error, state.python = host, None, None
         try:
             report = await host.load()
         except (LibraryError, ManifestError) as exc:
@@ -204,6 +207,7 @@ class LibraryRegistry:
             LOGGER.debug("%s", exc)
             return
         state.schemas, state.dropped, state.violations = report.schemas, report.dropped, report.violations
+        state.python = report.python
         for dropped in report.dropped:
             LOGGER.warning(
                 "library %r: node class %r dropped: %s%s",

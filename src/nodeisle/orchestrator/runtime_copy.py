@@ -7,6 +7,8 @@ import compileall
 import hashlib
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -69,8 +71,16 @@ def install_runtime(env: Path, files: dict[str, bytes], digest: str) -> None:
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_bytes(data)
     (staging / ".stamp").write_text(digest + "\n")
-    # Compile once here so no worker start pays for it (workers run with PYTHONDONTWRITEBYTECODE=1).
-    compileall.compile_dir(str(staging), quiet=1)
+    # Compile once here so no worker start pays for it (workers run with PYTHONDONTWRITEBYTECODE=1), with
+    # the env's own interpreter when it is another Python than this one (its bytecode is its own).
+    own = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    if all(lib.name == own for lib in env.glob("lib/python*")):
+        compileall.compile_dir(str(staging), quiet=1)
+    else:
+        subprocess.run(
+            [str(env / "bin" / "python"), "-I", "-m", "compileall", "-q", str(staging)],
+            capture_output=True, stdin=subprocess.DEVNULL, check=False,  # no bytecode only costs start time
+        )
     target = env / f"runtime-{digest[:16]}"
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)

@@ -83,7 +83,8 @@ PARAMETER_MUTATION_DURING_APROCESS = Rule(
     remediation=(
         "Guideline: no add_parameter / remove_parameter_element inside process(). Emit "
         "AddParameterToNodeRequest / RemoveParameterFromNodeRequest via nodeisle.handle_request(...) "
-        "instead, or adjust parameters in before_value_set / after_value_set."
+        "(GriptapeNodes.handle_request(...) in Griptape-API code) instead, or adjust parameters in "
+        "before_value_set / after_value_set."
     ),
 )
 

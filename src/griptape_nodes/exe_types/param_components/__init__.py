@@ -1,4 +1,4 @@
-"""Griptape's ``griptape_nodes.exe_types.param_components``: see its modules."""
+"""Griptape's ``griptape_nodes.exe_types.param_components``: parameter components node code adds."""
 
 from __future__ import annotations
 
