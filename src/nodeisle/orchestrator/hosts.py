@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-import math
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -31,6 +29,8 @@ from nodeisle.node import hosting as _hosting
 from nodeisle.node.connections import ConnectionChange
 from nodeisle.node.scope import RequestHandler
 from nodeisle.node.spec import ParameterSpec
+from nodeisle.orchestrator.deadline import Deadline as Deadline  # the engine and the graph requests import it here
+from nodeisle.orchestrator.deadline import timeout_problem as timeout_problem
 from nodeisle.orchestrator.interpreters import PythonFinder, orchestrator_interpreter
 from nodeisle.orchestrator.launch import Launcher
 from nodeisle.orchestrator.supervision import CrashLoop, LibraryFailed
@@ -65,45 +65,6 @@ class LoadReport:
 
 CANCEL_GRACE = 2.0  # seconds a cancelled execution's code gets to stop before its worker is terminated
 ANSWER_MARGIN = 0.5  # beyond the grace, for the worker's answer to cross the bus
-
-
-@dataclass(frozen=True)
-class Deadline:
-    """The time one execution may take, and where that limit was set."""
-
-    seconds: float
-    source: str  # e.g. "the node's timeout" or "the default execution_timeout setting"
-
-    def error(self, node: str, note: str) -> RemoteError:
-        return RemoteError(
-            type="DeadlineExceeded",
-            message=f"node {node!r} ran past its deadline of {self.seconds:g} s (set by {self.source}); {note}",
-        )
-
-
-def timeout_problem(value: object) -> str | None:
-    """Why ``value`` cannot be a node's ``timeout`` (a positive, finite number of seconds), or None if it can.
-
-    NaN would disable the deadline without a word (every comparison with it is false), and infinity
-    or a number too large for a float would too, so they are refused like zero and negatives.
-    """
-    if not isinstance(value, bool) and isinstance(value, (int, float)):
-        try:
-            seconds = float(value)
-        except OverflowError:
-            seconds = math.inf
-        if math.isfinite(seconds) and seconds > 0:
-            return None
-    try:
-        shown = json.dumps(value)
-    except (TypeError, ValueError):
-        shown = repr(value)
-    if len(shown) > 40:
-        shown = shown[:37] + "..."
-    return (
-        f"'timeout' must be a positive, finite number of seconds, found {shown}; "
-        "set one, or leave it out to use the execution_timeout setting"
-    )
 
 
 def invocation(record: NodeRecord, inputs: Mapping[str, Any] | None = None) -> _hosting.NodeInvocation:
