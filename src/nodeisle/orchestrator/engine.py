@@ -120,14 +120,19 @@ class Orchestrator:
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._active_runs: set[asyncio.Event] = set()  # one cancel event per flow run in progress
+        graph_requests = GraphRequests(
+            self.graph, self.registry, self._host,
+            lambda: Deadline(self.config.execution_timeout, "the execution_timeout setting"),
+        )
         self._sync: dict[type[Request], SyncHandler] = {
-            **GraphRequests(self.graph, self.registry).sync_handlers(),
+            **graph_requests.sync_handlers(),
             ListRegisteredLibrariesRequest: self.registry.list,
             **self.shared_state.sync_handlers(),
             # Shared node code in an async process saves from the loop itself: written there, blocking it briefly
             SaveStaticFileRequest: self._save_static_file_now,
         }
         self._async: dict[type[Request], AsyncHandler] = {
+            **graph_requests.async_handlers(),
             **self.shared_state.async_handlers(),
             RegisterLibraryRequest: self.registry.register,
             ReloadLibraryRequest: self.registry.reload,
