@@ -58,7 +58,7 @@ class GraphRequests:
         self,
         graph: Graph,
         registry: LibraryRegistry,
-        host_of: Callable[[NodeRecord], NodeHost] | None = None,
+        host_of: Callable[[NodeRecord], Awaitable[NodeHost]] | None = None,
         hook_deadline: Callable[[], Deadline | None] = lambda: None,
     ) -> None:
         self.graph = graph
@@ -230,7 +230,8 @@ class GraphRequests:
         assert self.host_of is not None
         for _attempt in range(3):
             version = target.version
-            specs, _violations = await self.host_of(target).apply_connection(target, change, self.hook_deadline())
+            host = await self.host_of(target)  # waits while the library is loading
+            specs, _violations = await host.apply_connection(target, change, self.hook_deadline())
             if self.graph.nodes.get(target.name) is not target:
                 raise RequestFailed(f"node {target.name!r} was deleted while its {change.hook} ran")
             if target.version == version:  # nothing changed the node meanwhile: the hook's result stands
