@@ -267,6 +267,7 @@ class Orchestrator:
             launcher=self.launcher,
             pythons=self.pythons,
             python_setting=python,
+            limits=self.settings.library_limits.get(state.name),
             probe_timeout=config.probe_timeout,
             start_timeout=float(self.shared_state.setting("worker_start_timeout")),
             max_value_bytes=int(self.shared_state.setting("max_value_bytes")),
@@ -368,7 +369,9 @@ class Orchestrator:
                 error=outcome.error,
                 violations=violations,
             )
-        return ExecuteNodeResult(parameter_output_values=outcome.outputs, violations=violations)
+        return ExecuteNodeResult(
+            parameter_output_values=outcome.outputs, violations=violations, peak_memory=outcome.peak_memory
+        )
 
     async def _run_flow(self, request: RunFlowRequest) -> Result:
         from nodeisle.flow.runner import run_flow

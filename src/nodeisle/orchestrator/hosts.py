@@ -29,6 +29,9 @@ from nodeisle.node import audit as _audit
 from nodeisle.node import hosting as _hosting
 from nodeisle.node.scope import RequestHandler
 from nodeisle.node.spec import ParameterSpec
+from nodeisle.orchestrator import containment
+from nodeisle.orchestrator.cgroups import Containment, machine_facts
+from nodeisle.orchestrator.containment import ContainmentPlan, Limits
 from nodeisle.orchestrator.interpreters import PythonFinder, orchestrator_interpreter
 from nodeisle.orchestrator.launch import Launcher
 from nodeisle.orchestrator.supervision import CrashLoop, LibraryFailed
@@ -233,8 +236,10 @@ class WorkerHost:
         launcher: Launcher | None = None,
         pythons: PythonFinder | None = None,
         python_setting: str | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self.manifest = manifest
+        self.limits = limits or Limits()  # `nodeisle libraries limits`: applied to each worker it starts
         self.pythons = pythons or PythonFinder()  # chooses the interpreter the env is built on
         self.python_setting = python_setting  # the library's `nodeisle libraries python` choice, if any
         self.max_value_bytes = max_value_bytes
@@ -298,10 +303,11 @@ class WorkerHost:
             self.python,
             self.manifest.path,
             probe_timeout=self.probe_timeout,
-            env=worker_environment(self.python, provision.env),
+            env=worker_environment(self.python, {**provision.env, **containment.gpu_environment(self.limits.gpus)}),
             launch_extra=provision.launch,
             max_value_bytes=self.max_value_bytes,
             launcher=self.launcher,
+            containment=self._containment(),
         )
         credential = self.hub.register(worker)
         self.worker = worker
@@ -317,6 +323,15 @@ class WorkerHost:
         if self.supervision.heartbeats:
             worker.start_heartbeat(self.supervision.heartbeat_interval, self.supervision.heartbeat_timeout)
         return ready
+
+    def _containment(self) -> Containment | None:
+        """A fresh worker's containment, planned from the library's limits and this machine's cgroups."""
+        if not self.limits.limits_resources:
+            return None
+        return Containment(self.manifest.name, self.limits, self.containment_plan())
+
+    def containment_plan(self) -> ContainmentPlan:
+        return containment.plan(self.limits, machine_facts())
 
     async def _live_worker(self) -> WorkerProcess:
         """The running worker; a crashed one is replaced by a fresh one first."""
@@ -373,6 +388,7 @@ class WorkerHost:
         message = Execute(invocation(record, inputs), uuid.uuid4().hex)
         try:
             worker = await self._live_worker()
+            before = worker.containment.begin_execution() if worker.containment else 0
             try:
                 async with asyncio.timeout(deadline.seconds if deadline else None):
                     answer: Executed = await worker.request("Execute", message)
@@ -397,12 +413,14 @@ class WorkerHost:
             )
         except BusError as exc:
             return _hosting.ExecutionOutcome({}, [], RemoteError(type=type(exc).__name__, message=str(exc)))
+        limited = worker.containment
         return _hosting.ExecutionOutcome(
             dict(answer.outputs),
             list(answer.violations),
-            answer.error,
+            limited.annotate(answer.error, before) if limited else answer.error,
             list(answer.specs) if answer.specs is not None else None,
             list(answer.strays),
+            peak_memory=limited.readings().peak_memory if limited else None,
         )
 
     async def apply_value(

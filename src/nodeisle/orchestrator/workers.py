@@ -34,6 +34,7 @@ from nodeisle.bus.peer import FrameTransport, Peer, RemoteFailure, memory_pair
 from nodeisle.bus.protocol import DEFAULT_MAX_ATTACHMENTS, BusProtocol
 from nodeisle.config.defaults import PROBE_TIMEOUT
 from nodeisle.errors import BusError, HandshakeRefused, LibraryError, ProtocolError, WorkerCrashed
+from nodeisle.orchestrator.cgroups import Containment
 from nodeisle.orchestrator.launch import Launcher, SubprocessLauncher, WorkerHandle
 from nodeisle.orchestrator.supervision import Heartbeat
 from nodeisle.wire.messages import BUS_TYPES, Ping, Ready
@@ -148,8 +149,10 @@ class WorkerProcess:
         launch_extra: Mapping[str, Any] | None = None,
         max_value_bytes: int = DEFAULT_MAX_ATTACHMENTS,
         launcher: Launcher | None = None,
+        containment: Containment | None = None,
     ) -> None:
         self.library = library
+        self.containment = containment  # its cgroup and limits (nodeisle.orchestrator.cgroups), if contained
         self.launcher: Launcher = launcher or SubprocessLauncher()
         self.python = python
         self.manifest = manifest
@@ -192,8 +195,12 @@ class WorkerProcess:
             "log_level": logging.getLevelName(LOGGER.getEffectiveLevel()),
         }
         try:
+            if self.containment is not None:
+                launch["containment"] = self.containment.prepare(self.worker_id)
             self.process = await self.launcher.launch(self.python, self.env, launch)
         except OSError as exc:  # e.g. the env's interpreter is gone, or no file descriptors left
+            if self.containment is not None:
+                self.containment.close()
             self.stop_reason = f"could not be started ({exc.strerror or exc}: {self.python})"
             self._set_state(WorkerState.CRASHED)
             raise LibraryError(self.library, f"{self.prefix} {self.stop_reason}") from None
@@ -235,6 +242,8 @@ class WorkerProcess:
         code = await self.process.wait()
         # What is left of its tree (it died without its guard's cleanup) would hold its pipes open.
         self.process.kill_tree()
+        if self.containment is not None:  # what its cgroup counted is kept for the crash report
+            await asyncio.to_thread(self.containment.close)
         self._releasing = asyncio.create_task(self._release_when_read())
         if self.state is not WorkerState.STOPPED:
             self._set_state(WorkerState.CRASHED)
@@ -271,8 +280,11 @@ class WorkerProcess:
     async def crash_error(self) -> WorkerCrashed:
         await self._drain_pumps()
         code = self.process.returncode if self.process else None
+        attributed = self.containment.crash_reason() if self.containment is not None else None
         if self.process is None:
             reason = self.stop_reason or "did not start"
+        elif attributed:
+            reason = f"{attributed} ({describe_exit(code)})"
         elif self.stop_reason:
             reason = f"{self.stop_reason} ({describe_exit(code)})"
         else:
@@ -369,6 +381,8 @@ class WorkerProcess:
         if self.peer is not None and urgent:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.peer.close(), grace)
+        if self.containment is not None:  # its cgroup is gone when stop() returns
+            await asyncio.to_thread(self.containment.close)
         await self._drain_pumps()
         process.release()
 
