@@ -52,6 +52,8 @@ class Settings:
     library_pythons: dict[str, str] = field(default_factory=dict)
     # library name -> its containment limits (`nodeisle libraries limits`), nodeisle's own, never the manifest's
     library_limits: dict[str, Limits] = field(default_factory=dict)
+    # library name -> {"enabled": bool, "network": bool} (`nodeisle libraries sandbox`); absent: the sandbox setting
+    library_sandbox: dict[str, dict[str, bool]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, home: Path) -> Settings:
@@ -106,7 +108,7 @@ def _pythons(data: Any) -> dict[str, str]:
 
 
 # -- containment (nodeisle.orchestrator.containment) ------------------------------------------------
-CONTAINMENT_KEYS = ("library_limits",)
+CONTAINMENT_KEYS = ("library_limits", "library_sandbox")
 
 
 def _containment(data: dict[str, Any], path: Path) -> dict[str, Any]:
@@ -114,12 +116,19 @@ def _containment(data: dict[str, Any], path: Path) -> dict[str, Any]:
     limits = data.get("library_limits", {})
     if not isinstance(limits, dict) or not all(isinstance(v, dict) for v in limits.values()):
         raise TypeError("library_limits must map library names to objects; set them with `nodeisle libraries limits`")
+    sandbox = data.get("library_sandbox", {})
+    if not isinstance(sandbox, dict) or not all(
+        isinstance(v, dict) and all(isinstance(b, bool) for b in v.values()) for v in sandbox.values()
+    ):
+        raise TypeError('library_sandbox must map library names to {"enabled": true|false, "network": true|false}; '
+                        "set them with `nodeisle libraries sandbox NAME on|off`")
     return {"library_limits": {
         str(name): Limits.from_dict(value, f"library_limits.{name} (fix with `nodeisle libraries limits {name}`)")
         for name, value in limits.items()
-    }}
+    }, "library_sandbox": {str(name): dict(value) for name, value in sandbox.items()}}
 
 
 def _containment_dict(settings: Settings) -> dict[str, Any]:
     limits = {name: value.to_dict() for name, value in sorted(settings.library_limits.items()) if value.to_dict()}
-    return {"library_limits": limits} if limits else {}
+    sandbox = dict(sorted(settings.library_sandbox.items()))
+    return {**({"library_limits": limits} if limits else {}), **({"library_sandbox": sandbox} if sandbox else {})}

@@ -240,12 +240,13 @@ class Containment:
             return self.final
         return self.cgroup.readings() if self.cgroup is not None else Readings()
 
-    def close(self) -> None:
-        """The worker has exited: keep what its cgroup counted, then remove it (idempotent)."""
+    def close(self) -> Readings | None:
+        """The worker has exited: keep what its cgroup counted, then remove it (idempotent); what it counted."""
         cgroup, self.cgroup = self.cgroup, None  # taken first: the watcher and stop() may both close it
         if cgroup is not None:
             self.final = cgroup.readings()
             cgroup.remove()
+        return self.final
 
     def begin_execution(self) -> int:
         """Start the execution's memory peak; the count of forks refused so far (by max_processes)."""

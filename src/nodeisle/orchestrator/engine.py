@@ -32,13 +32,14 @@ from nodeisle.manifest import LibraryManifest
 from nodeisle.node import hosting as _hosting
 from nodeisle.node.scope import engine as engine_scope
 from nodeisle.node.spec import ParameterSpec
-from nodeisle.orchestrator import authority
+from nodeisle.orchestrator import authority, sandbox
 from nodeisle.orchestrator.graph_requests import GraphRequests, check_timeout
 from nodeisle.orchestrator.hosts import Deadline, LocalHost, NodeHost, Supervision, WorkerHost
 from nodeisle.orchestrator.interpreters import PythonFinder
 from nodeisle.orchestrator.launch import Launcher
 from nodeisle.orchestrator.libraries import LibraryRegistry, LibraryState
 from nodeisle.orchestrator.propagation import ConfigAndSecrets
+from nodeisle.orchestrator.sandbox import SandboxChoice
 from nodeisle.orchestrator.static_files import STATIC_FILES_DIR, StaticFiles
 from nodeisle.orchestrator.static_files import answer as _save_static_file
 from nodeisle.orchestrator.workers import WorkerHub, WorkerProcess
@@ -268,6 +269,7 @@ class Orchestrator:
             pythons=self.pythons,
             python_setting=python,
             limits=self.settings.library_limits.get(state.name),
+            sandbox=self._sandbox(state),
             probe_timeout=config.probe_timeout,
             start_timeout=float(self.shared_state.setting("worker_start_timeout")),
             max_value_bytes=int(self.shared_state.setting("max_value_bytes")),
@@ -280,6 +282,13 @@ class Orchestrator:
                 crash_window=config.crash_window,
             ),
         )
+
+    def _sandbox(self, state: LibraryState) -> SandboxChoice | None:
+        """The library's sandbox, if it runs in one: it must not see the engine home or other libraries."""
+        others = [Path(p).parent for p in self.settings.libraries if Path(p).parent != state.manifest.path.parent]
+        others += [s.manifest.path.parent for s in self.libraries.values() if s.name != state.name]
+        hidden = tuple(dict.fromkeys([self.home, *others]))
+        return sandbox.choose(self.settings.library_sandbox.get(state.name), self.config.sandbox, hidden)
 
     async def _set_value(self, request: SetParameterValueRequest) -> Result:
         deadline = Deadline(self.config.execution_timeout, "the execution_timeout setting")

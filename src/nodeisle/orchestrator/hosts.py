@@ -34,6 +34,8 @@ from nodeisle.orchestrator.cgroups import Containment, machine_facts
 from nodeisle.orchestrator.containment import ContainmentPlan, Limits
 from nodeisle.orchestrator.interpreters import PythonFinder, orchestrator_interpreter
 from nodeisle.orchestrator.launch import Launcher
+from nodeisle.orchestrator.sandbox import SandboxChoice
+from nodeisle.orchestrator.sandboxing import sandboxed
 from nodeisle.orchestrator.supervision import CrashLoop, LibraryFailed
 from nodeisle.orchestrator.supervision import Supervision as Supervision  # engine.py imports it from here
 from nodeisle.orchestrator.workers import WorkerHub, WorkerProcess, WorkerProvision, WorkerState, worker_environment
@@ -237,8 +239,10 @@ class WorkerHost:
         pythons: PythonFinder | None = None,
         python_setting: str | None = None,
         limits: Limits | None = None,
+        sandbox: SandboxChoice | None = None,
     ) -> None:
         self.manifest = manifest
+        self.sandbox = sandbox  # `nodeisle libraries sandbox`: each worker runs under bubblewrap
         self.limits = limits or Limits()  # `nodeisle libraries limits`: applied to each worker it starts
         self.pythons = pythons or PythonFinder()  # chooses the interpreter the env is built on
         self.python_setting = python_setting  # the library's `nodeisle libraries python` choice, if any
@@ -297,6 +301,10 @@ class WorkerHost:
     async def _start_worker(self) -> Ready:
         assert self.python is not None
         await self.hub.ensure_started()
+        launcher, url = self.launcher, self.hub.url
+        if self.sandbox is not None:
+            launcher, url = await sandboxed(self.sandbox, self.manifest.name, self.manifest.path, self.python,
+                                            self.hub, self.launcher)
         provision = self.provision()
         worker = WorkerProcess(
             self.manifest.name,
@@ -306,13 +314,13 @@ class WorkerHost:
             env=worker_environment(self.python, {**provision.env, **containment.gpu_environment(self.limits.gpus)}),
             launch_extra=provision.launch,
             max_value_bytes=self.max_value_bytes,
-            launcher=self.launcher,
+            launcher=launcher,
             containment=self._containment(),
         )
         credential = self.hub.register(worker)
         self.worker = worker
         try:
-            ready = await worker.start(self.hub.url, credential, self.start_timeout)
+            ready = await worker.start(url, credential, self.start_timeout)
         except BaseException:
             self.hub.unregister(worker)
             raise

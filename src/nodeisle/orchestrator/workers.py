@@ -53,8 +53,7 @@ class WorkerState(enum.StrEnum):
 _TRANSITIONS: dict[WorkerState, frozenset[WorkerState]] = {
     WorkerState.STARTING: frozenset({WorkerState.READY, WorkerState.CRASHED, WorkerState.STOPPED}),
     WorkerState.READY: frozenset({WorkerState.CRASHED, WorkerState.STOPPED}),
-    WorkerState.CRASHED: frozenset(),
-    WorkerState.STOPPED: frozenset(),
+    **dict.fromkeys((WorkerState.CRASHED, WorkerState.STOPPED), frozenset()),
 }
 
 
@@ -63,8 +62,7 @@ def next_state(current: WorkerState, wanted: WorkerState) -> WorkerState:
     return wanted if wanted in _TRANSITIONS[current] else current
 
 
-_LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARNING": logging.WARNING, "ERROR": logging.ERROR,
-           "CRITICAL": logging.CRITICAL}
+_LEVELS: dict[str, int] = {n: logging.getLevelName(n) for n in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")}
 _RECORD_LINE = re.compile(r"(DEBUG|INFO|WARNING|ERROR|CRITICAL) \S+: ")
 _CONTINUATION = re.compile(r"(DEBUG|INFO|WARNING|ERROR|CRITICAL)\| ")
 
@@ -199,8 +197,7 @@ class WorkerProcess:
                 launch["containment"] = self.containment.prepare(self.worker_id)
             self.process = await self.launcher.launch(self.python, self.env, launch)
         except OSError as exc:  # e.g. the env's interpreter is gone, or no file descriptors left
-            if self.containment is not None:
-                self.containment.close()
+            self.containment and self.containment.close()  # its cgroup is not left behind
             self.stop_reason = f"could not be started ({exc.strerror or exc}: {self.python})"
             self._set_state(WorkerState.CRASHED)
             raise LibraryError(self.library, f"{self.prefix} {self.stop_reason}") from None
@@ -411,6 +408,7 @@ class WorkerHub:
         self._workers: dict[str, WorkerProcess] = {}
         self._credentials: dict[str, str] = {}  # worker id -> its unclaimed credential
         self._server: Any = None
+        self.unix: Any = None  # the bus on a Unix socket, for sandboxed workers without network
         self._connections: set[asyncio.Task[None]] = set()
         self._retired: set[WorkerProcess] = set()  # replaced workers whose pipes may still be draining
         self.url = ""
@@ -426,6 +424,13 @@ class WorkerHub:
 
             self._server = await ws.serve(self._authorize, self._on_connect)
             self.url = self._server.url
+
+    async def serve_unix(self, path: str) -> str:
+        """Also listen on the Unix socket ``path`` (once): the bus URL of sandboxed workers without network."""
+        from nodeisle.bus import ws
+        if self.unix is None:
+            self.unix = await ws.serve(self._authorize, self._on_connect, unix_path=path)
+        return str(self.unix.url)
 
     async def connect_in_memory(self, url: str, credential: str, worker_id: str) -> FrameTransport:
         """A worker's connection without a socket, admitted exactly like one over the WebSocket.
@@ -489,6 +494,7 @@ class WorkerHub:
         for retired in list(self._retired):
             await retired.released()
         self._retired.clear()
-        if self._server is not None:
-            await self._server.close()
-            self._server = None
+        for server in (self._server, self.unix):
+            if server is not None:
+                await server.close()
+        self._server = self.unix = None

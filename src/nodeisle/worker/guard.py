@@ -154,6 +154,8 @@ def guarded(run_worker: Worker) -> int:
     try:
         data = json.loads(line)
         parent, containment = data.get("parent_pid"), data.get("containment") or {}
+        if data.get("sandboxed"):  # its own PID namespace: the orchestrator's pid means nothing here
+            parent = None
     except (ValueError, AttributeError):
         parent, containment = None, {}
     refusal = contain(containment)
