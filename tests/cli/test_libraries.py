@@ -115,3 +115,25 @@ def test_libraries_limits_are_stored_listed_with_their_enforcement_and_cleared(t
     assert bad.returncode != 0 and "memory 'lots' is not a size" in bad.stderr
     assert nodeisle("libraries", "limits", "Limited", "--clear").returncode == 0
     assert "library_limits" not in json.loads((offline_home / "settings.json").read_text())
+
+
+def test_libraries_sandbox_is_stored_listed_and_back_to_default(tmp_path: Path, offline_home: Path) -> None:
+    import shutil
+
+    from tests.conftest import write_library
+
+    if shutil.which("bwrap") is None:
+        pytest.skip("needs bubblewrap: apt-get install bubblewrap (scripts/containment-deps.sh)")
+    folder = write_library(tmp_path, "Boxed", "from nodeisle import BaseNode\nclass N(BaseNode):\n    pass\n", ["N"])
+    assert nodeisle("libraries", "add", str(folder)).returncode == 0
+    assert nodeisle("libraries", "mode", "Boxed", "isolated").returncode == 0
+    done = nodeisle("libraries", "sandbox", "Boxed", "on")
+    assert done.returncode == 0 and "will run Isolated in a sandbox (no network)" in done.stdout
+    assert json.loads((offline_home / "settings.json").read_text())["library_sandbox"] == {
+        "Boxed": {"enabled": True, "network": False}}
+    listed = nodeisle("libraries", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert "sandbox: bubblewrap, no network, the bus over a Unix socket" in listed.stdout
+    assert "Worker-" in listed.stdout and "(ready)" in listed.stdout  # it started in the sandbox
+    assert nodeisle("libraries", "sandbox", "Boxed", "default").returncode == 0
+    assert "library_sandbox" not in json.loads((offline_home / "settings.json").read_text())

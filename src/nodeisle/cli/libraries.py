@@ -58,6 +58,7 @@ def _remove(args: argparse.Namespace, _home: Path, settings: Settings) -> int:
             settings.library_modes.pop(args.name, None)
             settings.library_pythons.pop(args.name, None)
             settings.library_limits.pop(args.name, None)
+            settings.library_sandbox.pop(args.name, None)
             settings.save()
             print(f"removed {args.name!r}")
             return EXIT_OK
@@ -294,6 +295,10 @@ def add_containment_commands(lsub: Any) -> None:
     limits.add_argument("--max-processes", metavar="N", type=int, help="processes and threads its worker may have")
     limits.add_argument("--gpus", metavar="INDICES|none", help="device indices (0 or 0,1) or none; unset: all")
     limits.add_argument("--clear", action="store_true", help="forget every limit first (alone: no limits)")
+    box = lsub.add_parser("sandbox", help="run an Isolated library's worker in a bubblewrap sandbox, or not")
+    box.add_argument("name")
+    box.add_argument("state", choices=["on", "off", "default"], help="default: the engine's sandbox setting decides")
+    box.add_argument("--network", action="store_true", help="let it reach the network (default: none)")
 
 
 def _set_limits(args: argparse.Namespace, _home: Path, settings: Settings) -> int:
@@ -335,15 +340,43 @@ def _print_containment(row: dict[str, Any]) -> None:
     info = row.get("containment")
     if not info:
         return
-    limits = dict(info["limits"])
+    limits = dict(info.get("limits", {}))
     gpus = limits.pop("gpus", None)
-    if limits:
+    if limits and "mechanism" in info:
         shown = ", ".join(f"{key}={value}" for key, value in limits.items())
         print(f"    limits: {shown}; enforced by {info['mechanism']} ({info['reason']})")
     for note in info.get("unenforced", []):
         print(f"    not enforced: {note}")
     if gpus is not None:
         print(f"    gpus: {gpus} (CUDA_VISIBLE_DEVICES, HIP/ROCR_VISIBLE_DEVICES, ZE_AFFINITY_MASK)")
+    box = info.get("sandbox")
+    if box:
+        network = "with network" if box["network"] else "no network, the bus over a Unix socket"
+        print(f"    sandbox: bubblewrap, {network} (set by {box['source']})")
 
 
-CONTAINMENT_ACTIONS = {"limits": _set_limits}
+def _set_sandbox(args: argparse.Namespace, _home: Path, settings: Settings) -> int:
+    """Store a library's sandbox choice; warn when this machine has no bubblewrap to run it."""
+    import shutil
+
+    from nodeisle.orchestrator.sandbox import missing_bwrap_message
+
+    if _registered(settings, args.name) is None:
+        print(f"error: no registered library named {args.name!r}; add it first with `nodeisle libraries add PATH`",
+              file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.state == "default":
+        settings.library_sandbox.pop(args.name, None)
+    else:
+        settings.library_sandbox[args.name] = {"enabled": args.state == "on", "network": bool(args.network)}
+    settings.save()
+    if args.state == "on":
+        print(f"{args.name!r} will run Isolated in a sandbox ({'with' if args.network else 'no'} network)")
+        if shutil.which("bwrap") is None:
+            print(f"warning: {missing_bwrap_message(args.name)}", file=sys.stderr)
+    else:
+        print(f"{args.name!r} sandbox: {args.state}")
+    return EXIT_OK
+
+
+CONTAINMENT_ACTIONS = {"limits": _set_limits, "sandbox": _set_sandbox}

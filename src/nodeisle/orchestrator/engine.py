@@ -378,9 +378,7 @@ class Orchestrator:
                 error=outcome.error,
                 violations=violations,
             )
-        return ExecuteNodeResult(
-            parameter_output_values=outcome.outputs, violations=violations, peak_memory=outcome.peak_memory
-        )
+        return ExecuteNodeResult(parameter_output_values=outcome.outputs, violations=violations)
 
     async def _run_flow(self, request: RunFlowRequest) -> Result:
         from nodeisle.flow.runner import run_flow

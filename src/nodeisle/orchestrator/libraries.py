@@ -120,9 +120,11 @@ def describe_library(state: LibraryState) -> LibraryInfo:
 def containment_info(state: LibraryState) -> dict[str, Any] | None:
     """The library's limits and what enforces them on this machine (None when it has none)."""
     limits = getattr(state.host, "limits", None)
+    box = getattr(state.host, "sandbox", None)
+    info: dict[str, Any] = {"sandbox": box.to_dict()} if box is not None else {}
     if limits is None or not limits.to_dict():
-        return None
-    info: dict[str, Any] = {"limits": limits.to_dict()}
+        return info or None
+    info["limits"] = limits.to_dict()
     planner = getattr(state.host, "containment_plan", None)
     if planner is None:
         info.update(mechanism="none", reason="it runs Shared, in the orchestrator's process: limits apply Isolated")
