@@ -52,3 +52,17 @@ def test_the_librarys_choice_overrides_the_engine_default() -> None:
     assert choose(None, True, (HOME,)) == SandboxChoice(False, (HOME,), "the sandbox setting")
     assert choose({"enabled": False}, True, ()) is None
     assert choose({"enabled": True, "network": True}, False, ()) == SandboxChoice(True, ())
+
+
+def test_what_a_sandbox_refuses_is_judged_from_the_audited_operation() -> None:
+    from nodeisle.orchestrator.sandbox import refusal
+
+    closed = SandboxChoice(False, (HOME, OTHER))
+    shown = (ENV, LIB)
+    assert refusal("open", str(HOME / ".env"), closed, shown) == f"{HOME} is hidden in its sandbox"
+    assert refusal("os.listdir", str(OTHER), closed, shown) == f"{OTHER} is hidden in its sandbox"
+    assert refusal("open", str(ENV / "lib" / "x.py"), closed, shown) is None  # its env, shown again
+    assert refusal("open", "/etc/hostname", closed, shown) is None  # read-only, but visible
+    assert "no network" in (refusal("socket.connect", "('127.0.0.1', 80)", closed, shown) or "")
+    assert refusal("socket.connect", "'/tmp/nodeisle-bus-1/bus.sock'", closed, shown) is None
+    assert refusal("socket.connect", "('127.0.0.1', 80)", SandboxChoice(True, ()), shown) is None

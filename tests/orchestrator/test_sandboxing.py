@@ -190,3 +190,44 @@ def test_a_machine_without_bubblewrap_gets_an_error_naming_the_package(
             assert "nodeisle libraries sandbox Boxed off" in text
 
     run(body(), timeout=120)
+
+
+@needs_bwrap
+def test_check_reports_what_a_sandboxed_init_tried_that_was_refused_with_its_call_site(
+    tmp_path: Path, offline_home: Path
+) -> None:
+    from nodeisle.check.observe import check_library
+
+    source = f'''
+import socket
+from nodeisle import BaseNode
+
+class Nosy(BaseNode):
+    def __init__(self, name, metadata=None):
+        super().__init__(name, metadata)
+        try:
+            open({str(offline_home / ".env")!r}).read()
+        except OSError:
+            pass
+        try:
+            socket.create_connection(("127.0.0.1", 9), timeout=1).close()
+        except OSError:
+            pass
+    def process(self):
+        pass
+'''
+    lib = write_library(tmp_path / "libs", "Nosy", source, ["Nosy"])
+    settings = Settings.load(offline_home)
+    settings.library_sandbox["Nosy"] = {"enabled": True, "network": False}
+
+    async def body() -> None:
+        report = await check_library(lib, home=offline_home, settings=settings)
+        refused = {(e.event, why.split(" ")[-1] if "hidden" in why else "network") for e, why in report.observed.refused}
+        assert ("open", "sandbox") in refused  # the engine home
+        assert refused & {("socket.getaddrinfo", "network"), ("socket.connect", "network")}  # the connection
+        text = "\n".join(report.lines())
+        assert f"sandbox refused: Nosy.__init__ open {offline_home / '.env'} at " in text
+        assert "nodes.py:9: " in text and "nodes.py:13: its sandbox has no network" in text  # the call sites
+        assert "sandbox_refused" in report.to_json()
+
+    run(body(), timeout=120)

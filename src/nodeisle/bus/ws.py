@@ -17,11 +17,13 @@ loopback only, and websockets >= 15 would otherwise honour ``HTTP_PROXY``/``ALL_
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import http
 import inspect
 import ipaddress
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -101,6 +103,7 @@ class BusServer:
         self._server = server
         self.port = port
         self.url = f"ws://{host if ':' not in host else f'[{host}]'}:{port}/bus"
+        self.unix_path = unix_path
         if unix_path is not None:  # a worker without network (a sandbox) reaches the bus through this socket
             self.url = f"{UNIX_SCHEME}{unix_path}"
 
@@ -112,6 +115,9 @@ class BusServer:
     async def close(self) -> None:
         self._server.close()
         await self._server.wait_closed()
+        if self.unix_path is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self.unix_path)
 
 
 async def serve(

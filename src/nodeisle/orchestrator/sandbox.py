@@ -106,3 +106,26 @@ def choose(entry: dict[str, bool] | None, default: bool, hidden: tuple[Path, ...
     if enabled is None and default:
         return SandboxChoice(bool(entry and entry.get("network")), hidden, "the sandbox setting")
     return SandboxChoice(bool(entry and entry.get("network")), hidden) if enabled else None
+
+
+_PATH_EVENTS = ("open", "os.listdir", "os.scandir", "os.remove", "os.rename", "os.mkdir", "shutil.copyfile",
+                "shutil.rmtree", "sqlite3.connect")
+_NET_EVENTS = ("socket.connect", "socket.getaddrinfo", "socket.sendto", "http.client.connect", "ftplib.connect",
+               "smtplib.connect", "poplib.connect", "imaplib.open")
+
+
+def refusal(event: str, target: str, choice: SandboxChoice, shown: Sequence[Path]) -> str | None:
+    """Why the sandbox ``choice`` refuses an audited operation (``nodeisle check``); None if it allows it.
+
+    A path inside a hidden folder (and not in a folder shown again) is not there; an address
+    connection has no network without ``--network``. Unix-socket paths are not addresses.
+    """
+    if event in _PATH_EVENTS and target.startswith("/"):
+        path = Path(target)
+        if not any(_inside(path, s) for s in shown):
+            for hidden in choice.hidden:
+                if _inside(path, hidden):
+                    return f"{hidden} is hidden in its sandbox"
+    if event in _NET_EVENTS and not choice.network and not target.startswith(("'/", '"/', "/")):
+        return "its sandbox has no network (`nodeisle libraries sandbox NAME on --network` allows it)"
+    return None

@@ -6,6 +6,7 @@ at the machine (where ``bwrap`` is, where the env's interpreter really lives) an
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -30,6 +31,7 @@ async def _unix_bus(hub: WorkerHub) -> tuple[str, Path]:
     folder = _BUS_DIRS.get(id(hub))
     if folder is None or hub.unix is None:
         folder = _BUS_DIRS[id(hub)] = Path(tempfile.mkdtemp(prefix=f"nodeisle-bus-{os.getpid()}-"))
+        atexit.register(shutil.rmtree, folder, True)  # its socket is removed when the hub closes; this, at exit
     return await hub.serve_unix(str(folder / "bus.sock")), folder
 
 
