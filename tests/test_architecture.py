@@ -49,6 +49,8 @@ PURE = (
     "nodeisle.orchestrator.authority",
     "nodeisle.orchestrator.supervision",
     "nodeisle.orchestrator.pythons",
+    "nodeisle.orchestrator.containment",
+    "nodeisle.orchestrator.sandbox",
     "nodeisle.bus.protocol",
     "nodeisle.bus.codec",
     "nodeisle.strict.rules",
