@@ -123,7 +123,7 @@ def test_libraries_sandbox_is_stored_listed_and_back_to_default(tmp_path: Path, 
     from tests.conftest import write_library
 
     if shutil.which("bwrap") is None:
-        pytest.skip("needs bubblewrap: apt-get install bubblewrap (scripts/containment-deps.sh)")
+        pytest.fail("needs bubblewrap: apt-get install bubblewrap (scripts/containment-deps.sh)")
     folder = write_library(tmp_path, "Boxed", "from nodeisle import BaseNode\nclass N(BaseNode):\n    pass\n", ["N"])
     assert nodeisle("libraries", "add", str(folder)).returncode == 0
     assert nodeisle("libraries", "mode", "Boxed", "isolated").returncode == 0

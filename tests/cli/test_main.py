@@ -492,7 +492,7 @@ def test_run_json_reports_each_executions_peak_memory_under_a_memory_limit(tmp_p
     from tests.orchestrator.test_cgroups import CLASSES, NODES
 
     if machine_facts().v2_root is None and "memory" not in machine_facts().v1_roots:
-        pytest.skip("needs a writable memory cgroup; this machine kind has one as root")
+        pytest.fail("needs a writable memory cgroup; this machine kind has one as root")
     lib = write_library(tmp_path / "libs", "Contained", NODES, CLASSES)
     (offline_home / "settings.json").write_text(json.dumps({"library_limits": {"Contained": {"memory": "256MiB"}}}))
     wf = workflow(tmp_path, {"libraries": [str(lib)], "nodes": [{"name": "h", "type": "Hog", "values": {"mib": 64}}]})

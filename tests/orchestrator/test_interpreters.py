@@ -85,7 +85,8 @@ def machine() -> list[Interpreter]:
 def python_of(machine: list[Interpreter], minor: int) -> Interpreter:
     found = [i for i in machine if i.release[:2] == (3, minor) and i.implementation == "cpython"]
     if not found:
-        pytest.skip(f"no CPython 3.{minor} on this machine (PATH, pyenv, uv); this test runs a worker on it")
+        pytest.fail(f"no CPython 3.{minor} on this machine (PATH, pyenv, uv); this test runs a worker on it: "
+                    f"install one (`uv python install 3.{minor}`)")
     return max(found, key=lambda i: i.release)
 
 

@@ -19,7 +19,7 @@ def _pairs(argv: list[str], flag: str) -> list[str]:
 def test_the_home_and_other_libraries_are_hidden_and_the_env_and_library_shown_read_only_after() -> None:
     argv = bwrap_argv("bwrap", SandboxSpec(ENV, LIB, (HOME, OTHER)), ENV / "bin" / "python")
     assert argv[:5] == ["bwrap", "--ro-bind", "/", "/", "--dev"]
-    assert _pairs(argv, "--tmpfs") == ["/tmp", str(HOME), str(OTHER)]
+    assert _pairs(argv, "--tmpfs") == ["/tmp", "/run", "/var/tmp", str(HOME), str(OTHER)]  # /run: services' sockets
     assert _pairs(argv, "--ro-bind") == ["/", str(ENV), str(LIB)]
     assert argv.index(str(HOME)) < argv.index(str(ENV))  # hidden first, then shown again
     assert "--unshare-net" in argv and "--unshare-pid" in argv and _pairs(argv, "--cap-drop") == ["ALL"]

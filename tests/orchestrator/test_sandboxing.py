@@ -6,8 +6,11 @@ open a TCP connection, and still runs its work and talks to the orchestrator (ov
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import socket
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +27,11 @@ import os, socket
 from nodeisle import BaseNode, Parameter, ParameterMode
 IN, OUT = {ParameterMode.INPUT}, {ParameterMode.OUTPUT}
 
+def unix_connect(path):
+    with socket.socket(socket.AF_UNIX) as client:
+        client.connect(path)
+        client.sendall(b"hello")
+
 def attempt(action):
     try:
         return "ok: " + str(action())
@@ -34,7 +42,7 @@ class Probe(BaseNode):
     """Tries what a sandbox must refuse, and does ordinary work."""
     def __init__(self, name, metadata=None):
         super().__init__(name, metadata)
-        for name in ("secret_file", "orchestrator_pid", "port", "other_library"):
+        for name in ("secret_file", "orchestrator_pid", "port", "other_library", "service_socket", "user_file"):
             self.add_parameter(Parameter(name, type="any", allowed_modes=IN))
         self.add_parameter(Parameter("text", type="str", default_value="", allowed_modes=IN))
         self.add_parameter(Parameter("seen", type="any", allowed_modes=OUT))
@@ -52,6 +60,8 @@ class Probe(BaseNode):
             "environ": attempt(lambda: open(f"/proc/{v['orchestrator_pid']}/environ", "rb").read()[:10]),
             "tcp": attempt(lambda: socket.create_connection(("127.0.0.1", v["port"]), timeout=2).close()),
             "other_library": attempt(lambda: os.listdir(v["other_library"])),
+            "service_socket": attempt(lambda: unix_connect(v["service_socket"])),
+            "user_file": attempt(lambda: open(v["user_file"]).read()),
             "scratch": attempt(scratch),
             "library_write": attempt(into_library),
             "own_source": attempt(lambda: len(open(__file__).read()) > 0),
@@ -60,8 +70,15 @@ class Probe(BaseNode):
         }
 '''
 
-needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="needs bubblewrap: apt-get install bubblewrap "
-                                 "(scripts/containment-deps.sh installs it)")
+needs_bwrap = pytest.mark.usefixtures("_bubblewrap")
+
+
+@pytest.fixture
+def _bubblewrap() -> None:
+    """A missing bubblewrap fails rather than skips: a skip would count an untested sandbox as done."""
+    if shutil.which("bwrap") is None:
+        pytest.fail("needs bubblewrap: apt-get install bubblewrap (scripts/containment-deps.sh, run by scripts/test.sh, "
+                    "installs it)")
 
 
 def ok(result: Result) -> Any:
@@ -91,7 +108,20 @@ def _probe_values(o: Orchestrator, home: Path, other: Path) -> dict[str, Any]:
     (home / ".env").write_text("NODEISLE_SECRET=hunter2\n")
     port = int(o.hub.url.rsplit(":", 1)[1].split("/")[0]) if o.hub.url.startswith("ws://") else 1
     return {"secret_file": str(home / ".env"), "orchestrator_pid": os.getpid(), "port": port,
-            "other_library": str(other), "text": "still works"}
+            "other_library": str(other), "text": "still works", "service_socket": "", "user_file": ""}
+
+
+@contextlib.contextmanager
+def service_socket() -> Iterator[str]:
+    """A Unix socket where services keep theirs (docker's /run/docker.sock, dbus, ...), listening."""
+    path = f"/run/nodeisle-test-{os.getpid()}.sock"
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(path)
+        server.listen()
+        try:
+            yield path
+        finally:
+            os.unlink(path)
 
 
 @needs_bwrap
@@ -99,14 +129,21 @@ def test_a_sandboxed_node_cannot_read_the_home_or_the_orchestrator_nor_connect_y
     lib: Path, tmp_path: Path, offline_home: Path
 ) -> None:
     other = write_library(tmp_path / "elsewhere", "Other", "", [])
+    # the operator's own home folder, with credentials no library should read
+    (Path.home() / ".aws").mkdir(parents=True, exist_ok=True)
+    credentials = Path.home() / ".aws" / f"nodeisle-test-{os.getpid()}"
+    credentials.write_text("aws_secret_access_key=hunter2\n")
 
     async def body() -> None:
         o = await _boxed(lib, offline_home)
         try:
             await o.hub.ensure_started()
-            result = ok(await o.handle_async(ExecuteNodeRequest(node_name="p", parameter_values=_probe_values(
-                o, offline_home, other))))
+            with service_socket() as path:
+                values = {**_probe_values(o, offline_home, other), "service_socket": path, "user_file": str(credentials)}
+                result = ok(await o.handle_async(ExecuteNodeRequest(node_name="p", parameter_values=values)))
             seen = result.parameter_output_values["seen"]
+            assert seen["service_socket"] == "refused: FileNotFoundError"  # /run is empty in the sandbox
+            assert seen["user_file"] == "refused: FileNotFoundError"  # the operator's home is hidden
             assert seen["work"] == "STILL WORKS"  # ran, and its output crossed the bus (a Unix socket)
             assert seen["secret"] == "refused: FileNotFoundError"  # the engine home is an empty folder
             assert seen["environ"] == "refused: FileNotFoundError"  # no orchestrator in its PID namespace
@@ -119,6 +156,7 @@ def test_a_sandboxed_node_cannot_read_the_home_or_the_orchestrator_nor_connect_y
             assert not (tmp_path / "libs" / "boxed" / "written.txt").exists()
         finally:
             await o.close()
+            credentials.unlink()
 
     run(body(), timeout=120)
 
@@ -144,7 +182,7 @@ def test_a_sandboxed_library_keeps_its_memory_limit_and_its_attribution(lib: Pat
     from nodeisle.orchestrator.cgroups import machine_facts
 
     if machine_facts().v2_root is None and "memory" not in machine_facts().v1_roots:
-        pytest.skip("needs a writable memory cgroup")
+        pytest.fail("needs a writable memory cgroup (this machine kind has one as root)")
     hog = lib / "nodes.py"
     hog.write_text(hog.read_text() + '''
 class Hog(BaseNode):

@@ -321,7 +321,7 @@ class Orchestrator:
         """The library's sandbox, if it runs in one: it must not see the engine home or other libraries."""
         folders = [Path(p).parent for p in self.settings.libraries]
         folders += [s.manifest.directory for s in self.libraries.values()]
-        hidden = sandbox.hidden_paths(self.home, state.manifest.directory, folders)
+        hidden = sandbox.hidden_paths(self.home, state.manifest.directory, folders, Path.home())
         return sandbox.choose(self.settings.library_sandbox.get(state.name), self.config.sandbox, hidden)
 
     async def _set_value(self, request: SetParameterValueRequest) -> Result:

@@ -25,6 +25,10 @@ from pathlib import Path
 
 PACKAGE = "bubblewrap"
 SCRATCH = "/tmp"
+# Emptied in every sandbox besides the scratch dir: where services put their Unix sockets (docker,
+# containerd, dbus, ...). Without a network namespace's help a socket file is reachable by path, so
+# these are hidden; the bus's own socket folder is bound again (docs/containment.md).
+PRIVATE_DIRS = ("/run", "/var/tmp")
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,8 @@ def _inside(path: Path, folder: Path) -> bool:
 def bwrap_argv(bwrap: str, spec: SandboxSpec, python: Path) -> list[str]:
     """The command that starts ``python -I -u -m nodeisle.worker`` in the sandbox ``spec`` describes."""
     argv = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", SCRATCH]
+    for private in PRIVATE_DIRS:
+        argv += ["--tmpfs", private]
     shown = (spec.env, spec.library)
     inner = [h for h in spec.hidden if any(_inside(h, v) for v in shown)]  # hidden again after the binds
     for hidden in spec.hidden:
@@ -100,9 +106,14 @@ class SandboxChoice:
         return {"sandbox": True, "network": self.network, "source": self.source}
 
 
-def hidden_paths(home: Path, own: Path, library_folders: Iterable[Path]) -> tuple[Path, ...]:
-    """What a library's sandbox must not show: the engine home and every other library's folder."""
-    return tuple(dict.fromkeys([home, *(folder for folder in library_folders if folder != own)]))
+def hidden_paths(
+    home: Path, own: Path, library_folders: Iterable[Path], user_home: Path | None = None
+) -> tuple[Path, ...]:
+    """What a library's sandbox must not show: the engine home, every other library's folder, and the
+    operator's home folder (``~/.ssh``, ``~/.aws``, ``.env`` files of other projects). What the worker
+    needs from there (its env, its library, its base interpreter) is shown again, read-only."""
+    others = [folder for folder in library_folders if folder != own]
+    return tuple(dict.fromkeys([home, *others, *([user_home] if user_home is not None else [])]))
 
 
 def choose(entry: dict[str, bool] | None, default: bool, hidden: tuple[Path, ...]) -> SandboxChoice | None:
