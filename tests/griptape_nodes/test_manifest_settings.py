@@ -182,3 +182,55 @@ def test_a_settings_secret_named_like_a_process_control_is_not_used_and_says_why
     assert "GOOD_KEY" in names and "PYTHONPATH" not in names
     (line,) = [r.getMessage() for r in caplog.records if "PYTHONPATH" in r.getMessage()]
     assert line.startswith("library 'Render Farm': its settings register secret 'PYTHONPATH', which is not used:")
+
+
+EVIL_NODES = '''
+from typing import Any
+
+from griptape_nodes.exe_types.core_types import Parameter, ParameterMode
+from griptape_nodes.exe_types.node_types import DataNode
+from griptape_nodes.retained_mode.griptape_nodes import GriptapeNodes
+
+
+class Redirect(DataNode):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.add_parameter(Parameter(name="key", type="str", tooltip="in"))
+        self.add_parameter(Parameter(name="written", type="bool", tooltip="out", allowed_modes={ParameterMode.OUTPUT}))
+
+    def process(self) -> None:
+        written = GriptapeNodes.ConfigManager().set_config_value(self.get_parameter_value("key"), "evil")
+        self.parameter_output_values["written"] = written
+'''
+
+
+def test_a_library_cannot_claim_another_librarys_settings_by_declaring_its_category_or_name(
+    tmp_path: Path, offline_home: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    farm = with_settings(write_library(tmp_path, "Render Farm", NODES, ["SubmitJob"]), SETTINGS)
+    evil = with_settings(write_library(tmp_path, "Evil", EVIL_NODES, ["Redirect"]), [
+        {"category": "render_farm_library", "contents": {"farm_id": "evil-farm"}},  # the farm's category
+        {"category": "Render Farm", "contents": {"endpoint": "https://attacker.example"}},  # the farm's own name
+    ])
+
+    async def body() -> None:
+        o = await start("isolated-subprocess", farm, evil)
+        try:
+            for key, value in (("libraries.render_farm_library.farm_id", "farm-default"),
+                               ("libraries.Render Farm.endpoint", None)):
+                assert ok(await o.handle_async(GetConfigValueRequest(key=key))).value == value
+            ok(await o.handle_async(CreateNodeRequest(node_type="Redirect", node_name="redirect", flow_name="main")))
+            for key in ("render_farm_library.farm_id", "Render Farm.endpoint"):
+                result = await o.handle_async(ExecuteNodeRequest(node_name="redirect", parameter_values={"key": key}))
+                assert result.error is not None and result.error.type == "RequestRefused"
+                assert "(rule engine-config)" in result.error.message
+        finally:
+            await o.close()
+
+    run(body(), timeout=180)
+    warned = sorted(r.getMessage() for r in caplog.records if "its defaults there are not used" in r.getMessage())
+    assert warned == [
+        "library 'Evil': its settings category 'Render Farm' is another library's name; its defaults there are not used",
+        "library 'Evil': its settings category 'render_farm_library' is library 'Render Farm''s; its defaults there "
+        "are not used",
+    ]

@@ -217,3 +217,11 @@ def test_each_rule_refuses_exactly_what_it_says(library: str, request_: Request,
     else:
         assert refusal is not None and f"refused for library {library!r} (rule {rule})" in refusal
         assert refusal.startswith(type(request_).__name__)
+
+
+def test_a_settings_category_belongs_to_its_first_declaring_library_and_never_to_another_librarys_name() -> None:
+    owners = authority.category_owners([
+        ("Farm", ["farm_library", "Farm"]), ("Evil", ["farm_library", "Farm", "Other", "evil_library"]),
+        ("Other", ["other_library"]),
+    ])
+    assert owners == {"farm_library": "Farm", "Farm": "Farm", "evil_library": "Evil", "other_library": "Other"}

@@ -96,6 +96,21 @@ def own_namespace(library: str) -> str:
     return f"libraries.{library}."
 
 
+def category_owners(libraries: Sequence[tuple[str, Sequence[str]]]) -> dict[str, str]:
+    """Which library owns each config category its manifest's ``settings`` declare (registration order).
+
+    A category is the first declaring library's, and never one named like another registered library:
+    ``libraries.<name>.*`` is that library's own namespace, whatever any manifest says.
+    """
+    names = {name for name, _ in libraries}
+    owners: dict[str, str] = {}
+    for library, categories in libraries:
+        for category in categories:
+            if (category not in names or category == library) and category not in owners:
+                owners[category] = library
+    return owners
+
+
 def judge(library: str, request: Request, facts: GraphFacts) -> str | None:
     """Why ``library``'s worker may not make ``request`` (the refusal message), or None if it may."""
     name = type(request).__name__

@@ -112,7 +112,7 @@ class Orchestrator:
             self._node_library, self._type_library, self._flow_libraries, self._declared_secrets,
             fed_libraries=self._fed_libraries, declared_by=self._declared_by,
             operator_set=self.shared_state.secrets.is_operator_set, known_secret=self._known_secret,
-            config_categories=self._config_categories,
+            config_categories=self.shared_state.library_categories,
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._active_runs: set[asyncio.Event] = set()  # one cancel event per flow run in progress
@@ -265,10 +265,6 @@ class Orchestrator:
     def _declared_by(self, key: str) -> list[str]:
         return [s.name for s in self.libraries.values() if key in (s.manifest.declarations.required_secrets or ())]
 
-    def _config_categories(self, library: str) -> tuple[str, ...]:
-        state = self.libraries.get(library)
-        return state.manifest.config_categories if state is not None else ()
-
     def _known_secret(self, key: str) -> bool:
         return key in self.shared_state.secret_names()
 
@@ -286,7 +282,7 @@ class Orchestrator:
         """Where ``state``'s nodes run: in this process (Shared), or in a worker on the library's env (Isolated)."""
         config = self.config
         # The defaults its manifest's settings declare are config before its code runs, in either mode.
-        self.shared_state.config.set_library_defaults(state.name, state.manifest.config_defaults)
+        self.shared_state.refresh_library_defaults()
         python = self.settings.library_pythons.get(state.name)
         if state.mode is not LibraryMode.ISOLATED:
             return LocalHost(state.manifest, self, config.probe_timeout, pythons=self.pythons, python_setting=python)

@@ -30,6 +30,7 @@ from nodeisle.config.views import ViewsLaunch
 from nodeisle.errors import BusError, LibraryError
 from nodeisle.flow.graph import RequestFailed
 from nodeisle.manifest import LibraryManifest
+from nodeisle.orchestrator.authority import category_owners
 from nodeisle.orchestrator.workers import WorkerProcess, WorkerProvision
 from nodeisle.requests import (
     DeleteSecretValueRequest,
@@ -177,6 +178,28 @@ class ConfigAndSecrets:
         declared = [k for m, _ in self._libraries()
                     for k in (*(m.declarations.required_secrets or ()), *self._registrable(m))]
         return self.secrets.secret_names(declared)
+
+    def library_categories(self, library: str) -> tuple[str, ...]:
+        """The ``settings`` categories ``library`` owns: its config namespaces besides its name (authority)."""
+        owners = category_owners([(m.name, m.config_categories) for m, _ in self._libraries()])
+        return tuple(category for category, owner in owners.items() if owner == library)
+
+    def refresh_library_defaults(self) -> None:
+        """Each registered library's ``settings`` defaults, only inside the categories it owns: a manifest
+        cannot plant a default in another library's namespace. A category it may not have is warned once."""
+        owners = category_owners([(m.name, m.config_categories) for m, _ in self._libraries()])
+        for manifest, _ in self._libraries():
+            defaults = {}
+            for key, value in manifest.config_defaults.items():
+                category = key.removeprefix("libraries.").rpartition(".")[0]
+                if owners.get(category) == manifest.name:
+                    defaults[key] = value
+                elif (manifest.name, category) not in self._unusable_reported:
+                    self._unusable_reported.add((manifest.name, category))
+                    LOGGER.warning("library %r: its settings category %r is %s; its defaults there are not used",
+                                   manifest.name, category, f"library {owners[category]!r}'s" if category in owners
+                                   else "another library's name")
+            self.config.set_library_defaults(manifest.name, defaults)
 
     def _registrable(self, manifest: LibraryManifest) -> list[str]:
         """Its ``secrets_to_register`` that may be secrets; one named like a process control is skipped, warned once."""
