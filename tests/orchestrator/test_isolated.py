@@ -159,6 +159,49 @@ def test_an_execution_sent_while_its_library_switches_mode_waits_for_the_new_wor
     run(body(), timeout=120)
 
 
+def test_quick_mode_flips_and_a_removal_run_one_at_a_time_and_leave_no_worker_behind(
+    tmp_path: Path, offline_home: Path
+) -> None:
+    """The editor sends each flip in its own task: they overlap. The last one wins, and no worker is leaked."""
+    one = write_library(tmp_path, "Pins One", VERSION_NODES, ["Version"], pins=["tinyver==1.0"])
+
+    def workers_of(_o: Orchestrator) -> list[int]:
+        """This process's live child processes running a worker (whatever the engine still knows of them)."""
+        found = []
+        for entry in Path("/proc").iterdir():
+            try:
+                status = (entry / "status").read_text()
+                command = (entry / "cmdline").read_bytes()
+            except (OSError, ValueError):
+                continue
+            fields = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
+            if fields.get("PPid") == str(os.getpid()) and b"nodeisle.worker" in command and "zombie" not in fields.get(
+                    "State", ""):
+                found.append(int(entry.name))
+        return found
+
+    async def body() -> None:
+        async with build_orchestrator() as o:
+            await register(o, one, mode="shared")
+            flips = [o.handle_async(SetLibraryModeRequest(library_name="Pins One", mode=mode))
+                     for mode in ("isolated", "shared", "isolated")]
+            for result in await asyncio.gather(*flips):
+                ok(result)
+            [info] = ok(await o.handle_async(ListRegisteredLibrariesRequest())).libraries
+            assert info.effective_mode == "isolated" and info.worker_state == "ready"
+            assert len(workers_of(o)) == 1
+            ok(await o.handle_async(CreateNodeRequest(node_type="Version", library_name="Pins One", node_name="v1")))
+            assert ok(await execute(o, "v1")).parameter_output_values["version"] == "1.0"
+            flip = asyncio.ensure_future(o.handle_async(SetLibraryModeRequest(library_name="Pins One", mode="shared")))
+            await asyncio.sleep(0)
+            o.graph.delete_node("v1")
+            await o.registry.remove("Pins One")  # waits for the flip, then removes
+            await flip
+            assert workers_of(o) == [] and "Pins One" not in o.libraries
+
+    run(body(), timeout=120)
+
+
 def test_pip_dependencies_exec_are_installed_into_the_worker_env_too(tmp_path: Path, offline_home: Path) -> None:
     folder = write_library(tmp_path, "Exec Set", VERSION_NODES, ["Version"])
     data = json.loads((folder / "griptape-nodes-library.json").read_text())

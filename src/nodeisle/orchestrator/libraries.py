@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 import shlex
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,20 +45,28 @@ class LibraryState:
     # Set when no load is in progress: an execution that arrives during a (re)load or a mode switch
     # waits for it, rather than meeting a worker that is not connected yet.
     loaded: asyncio.Event = field(default_factory=asyncio.Event)
+    # One load, reload, mode switch or removal at a time (the editor answers each message in its own
+    # task, so two quick flips overlap): a second one waits, and finds the first one's result.
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    removed: bool = False
 
     @property
     def name(self) -> str:
         return self.manifest.name
 
 
-@contextlib.contextmanager
-def _loading(state: LibraryState) -> Iterator[None]:
-    """While this block runs, executions of ``state``'s nodes wait (``state.loaded``). Not to be nested."""
-    state.loaded.clear()
-    try:
-        yield
-    finally:
-        state.loaded.set()
+@contextlib.asynccontextmanager
+async def _loading(state: LibraryState) -> AsyncIterator[None]:
+    """The block has ``state`` to itself (``state.lock``), and executions of its nodes wait for it
+    (``state.loaded``). A library removed meanwhile is refused. Not to be nested."""
+    async with state.lock:
+        if state.removed:
+            raise RequestFailed(f"library {state.name!r} was removed")
+        state.loaded.clear()
+        try:
+            yield
+        finally:
+            state.loaded.set()
 
 
 def resolve_mode(manifest: LibraryManifest, requested: LibraryMode | None) -> LibraryMode:
@@ -201,7 +209,7 @@ class LibraryRegistry:
 
     async def reload(self, request: ReloadLibraryRequest) -> Result:
         state = self.get(request.library_name)
-        with _loading(state):
+        async with _loading(state):
             if state.host is not None:
                 await state.host.close()
             try:
@@ -215,8 +223,8 @@ class LibraryRegistry:
     async def set_mode(self, request: SetLibraryModeRequest) -> Result:
         state = self.get(request.library_name)
         mode = resolve_mode(state.manifest, parse_mode(state.name, request.mode))
-        if mode is not state.mode:
-            with _loading(state):
+        async with _loading(state):  # compared inside: a switch still running may change it
+            if mode is not state.mode:
                 if state.host is not None:
                     await state.host.close()
                 state.mode = mode
@@ -226,10 +234,10 @@ class LibraryRegistry:
     async def remove(self, name: str) -> LibraryState:
         """Stop ``name``'s host (its worker) and forget the library; its nodes must be gone already."""
         state = self.get(name)
-        with _loading(state):  # an execution waiting for it then finds it gone
+        async with _loading(state):  # an execution waiting for it then finds it gone
             if state.host is not None:
                 await state.host.close()
-            state.host, state.error = None, f"library {name!r} was removed"
+            state.host, state.error, state.removed = None, f"library {name!r} was removed", True
             del self.states[name]
         return state
 
@@ -239,7 +247,7 @@ class LibraryRegistry:
     # -- loading ----------------------------------------------------------------------------------
     async def load(self, state: LibraryState) -> None:
         """Start ``state``'s host and probe its node classes; a failure is kept in ``state.error``."""
-        with _loading(state):
+        async with _loading(state):
             await self._load(state)
 
     async def _load(self, state: LibraryState) -> None:
