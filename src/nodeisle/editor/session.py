@@ -39,6 +39,7 @@ from nodeisle.requests import (
     SetParameterValueRequest,
 )
 
+from .media import MediaStore
 from .wire import to_json
 
 #: The flow the editor edits when no workflow file is open.
@@ -57,6 +58,7 @@ class EditorSession:
         self.flow = DEFAULT_FLOW
         self.workflow_path: Path | None = None
         self.positions: dict[str, Any] = {}
+        self.media = MediaStore(orchestrator.static_files.root)  # the images outputs held, for /media/<key>
 
     def __repr__(self) -> str:
         return f"EditorSession(flow={self.flow!r}, workflow={self.workflow_path})"
@@ -86,7 +88,7 @@ class EditorSession:
                 "type": record.class_name,
                 "parameters": [spec.to_dict() for spec in record.specs],
                 "values": to_json(record.values),
-                "outputs": to_json(record.outputs),
+                "outputs": to_json(record.outputs, self.media),
             })
         connections = [to_json(c) for c in flow.connections] if flow is not None else []
         return {

@@ -41,6 +41,7 @@ from nodeisle.orchestrator.events import (
     NodeStatusChanged,
     RunFinished,
     WorkerStateChanged,
+    emit_violations,
 )
 from nodeisle.orchestrator.graph_requests import GraphRequests, check_timeout
 from nodeisle.orchestrator.hosts import Deadline, LocalHost, NodeHost, Supervision, WorkerHost
@@ -195,6 +196,7 @@ class Orchestrator:
         state = self.libraries.get(name) if name is not None else None
         if state is not None:
             self.events.emit(LibraryChanged(library=describe_library(state)))
+            emit_violations(self.events, state.violations)  # found at load: on the library, per node type
 
     def handle_sync(self, request: Request) -> Result:
         loop = self._loop
@@ -322,7 +324,8 @@ class Orchestrator:
             host = await self._host(record)
             version = record.version
             try:
-                specs, _violations = await host.apply_value(record, request.parameter_name, request.value, deadline)
+                specs, violations = await host.apply_value(record, request.parameter_name, request.value, deadline)
+                emit_violations(self.events, violations, record.name)
             except _hosting.HydrationError as exc:
                 raise RequestFailed(f"node {record.name!r}: {exc}") from None
             except KeyError as exc:
@@ -364,6 +367,7 @@ class Orchestrator:
             deadline = Deadline(self.config.execution_timeout, "the execution_timeout setting")
         sent = list(record.specs)
         outcome = await (await self._host(record)).execute(record, inputs, deadline)
+        emit_violations(self.events, outcome.violations, record.name)
         if outcome.specs is not None and self.graph.nodes.get(record.name) is record:
             self._adopt_hydration(record, sent, outcome.specs)
         if outcome.error is None:
