@@ -363,7 +363,13 @@ function Editor({ token }: { token: string }) {
           <button type="button" onClick={() => void act(() => socket().editor("cancel"), "cancelling…")} disabled={!running}>
             Cancel
           </button>
-          <input aria-label="Workflow path" placeholder="path/to/workflow.json" value={workflowPath} onChange={(e) => setWorkflowPath(e.target.value)} />
+          <input
+            aria-label="Workflow path"
+            placeholder="path/to/workflow.json"
+            title={(snapshot.examples?.workflows ?? []).length ? `examples: ${(snapshot.examples?.workflows ?? []).join(", ")}` : undefined}
+            value={workflowPath}
+            onChange={(e) => setWorkflowPath(e.target.value)}
+          />
           <button type="button" onClick={open}>
             Open workflow
           </button>
@@ -377,6 +383,7 @@ function Editor({ token }: { token: string }) {
         <aside className="side">
           <Libraries
             libraries={snapshot.libraries}
+            examples={snapshot.examples?.libraries ?? []}
             progress={progress}
             onMode={(library, mode) => void act(() => socket().editor("set_mode", { library, mode }))}
             onAdd={(path) => void act(() => socket().editor("add_library", { path }), `added ${path}`)}

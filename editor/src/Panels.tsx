@@ -6,6 +6,7 @@ import { typeColour } from "./values";
 
 export interface LibrariesProps {
   libraries: LibraryView[];
+  examples: string[];
   progress: Record<string, string>;
   onMode: (library: string, mode: string) => void;
   onAdd: (path: string) => void;
@@ -24,7 +25,13 @@ function idOf(text: string): string {
   return text.replace(/[^A-Za-z0-9_-]/g, "_");
 }
 
-export function Libraries({ libraries, progress, onMode, onAdd, onRemove }: LibrariesProps) {
+function folderName(path: string): string {
+  return path.split(/[\\/]/).filter(Boolean).pop() ?? path;
+}
+
+export function Libraries({ libraries, examples, progress, onMode, onAdd, onRemove }: LibrariesProps) {
+  const registered = new Set(libraries.map((l) => l.info.path.replace(/[\\/]griptape-nodes-library\.json$/, "")));
+  const offered = examples.filter((path) => !registered.has(path));
   const [path, setPath] = useState("");
   return (
     <section aria-label="Libraries" className="panel libraries">
@@ -85,9 +92,24 @@ export function Libraries({ libraries, progress, onMode, onAdd, onRemove }: Libr
           if (path.trim()) onAdd(path.trim());
         }}
       >
-        <input aria-label="Library path" placeholder="path/to/library" value={path} onChange={(e) => setPath(e.target.value)} />
+        <input
+          aria-label="Library path"
+          placeholder="path/to/library (folder or its griptape-nodes-library.json)"
+          value={path}
+          onChange={(e) => setPath(e.target.value)}
+        />
         <button type="submit">Add library</button>
       </form>
+      {offered.length > 0 && (
+        <div className="examples" aria-label="Example libraries" role="group">
+          examples:{" "}
+          {offered.map((example) => (
+            <button key={example} type="button" aria-label={`Add example ${folderName(example)}`} title={example} onClick={() => onAdd(example)}>
+              {folderName(example)}
+            </button>
+          ))}
+        </div>
+      )}
     </section>
   );
 }

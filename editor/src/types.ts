@@ -82,6 +82,7 @@ export interface Snapshot {
   nodes: NodeView[];
   connections: Connection[];
   positions: Record<string, Position>;
+  examples?: { libraries: string[]; workflows: string[] }; // the checkout's examples, as suggestions
 }
 
 export interface NodeStatus {

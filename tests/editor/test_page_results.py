@@ -226,3 +226,35 @@ def test_violations_are_pushed_as_found_on_their_node_and_at_load_on_their_libra
     expect(violations).to_contain_text("[WARNING] parameter-mutation-during-aprocess")
     expect(violations).to_contain_text("fix: Guideline")
     expect(violations.get_by_role("listitem")).to_have_count(1)  # the pushed one and the result's, once
+
+
+def test_a_first_user_adds_an_example_library_flips_it_isolated_builds_runs_and_reads_the_logs(
+    page: Any, editor: EditorProcess
+) -> None:
+    """Nothing typed but a value: the example libraries are offered on the page."""
+    libraries = page.get_by_role("region", name="Libraries")
+    expect(page.get_by_role("region", name="Logs")).to_be_visible()
+    libraries.get_by_role("group", name="Example libraries").get_by_role("button", name="Add example text_tools").click()
+    select = page.get_by_role("combobox", name="Mode for Text Tools")
+    expect(select).to_have_value("shared")
+    entry = libraries.get_by_role("listitem", name="Text Tools")
+    expect(entry).to_contain_text("worker: in process")
+    expect(libraries.get_by_role("button", name="Add example text_tools")).to_have_count(0)  # added: not offered
+    select.select_option("isolated")
+    expect(entry).to_contain_text(re.compile(r"worker: Worker-[0-9a-f]+ ready"), timeout=90_000)
+    expect(select).to_have_accessible_description(re.compile("your choice"))
+    palette = page.get_by_role("region", name="Nodes")
+    palette.get_by_role("button", name="Echo").click()
+    palette.get_by_role("button", name="Upper").click()
+    expect(_node(page, "Upper")).to_be_visible()
+    text = page.get_by_role("textbox", name="Echo.text")
+    expect(text).to_have_attribute("title", "Text to pass on")
+    text.fill("hello editor")
+    text.press("Enter")
+    _handle(page, "Echo", "right", "result").drag_to(_handle(page, "Upper", "left", "text"))
+    expect(page.locator(".react-flow__edge")).to_have_count(1)
+    page.get_by_role("button", name="Run", exact=True).click()
+    expect(_node(page, "Upper").get_by_label("Status of Upper")).to_have_text("succeeded", timeout=60_000)
+    expect(_node(page, "Upper").get_by_role("list", name="Outputs of Upper")).to_contain_text("result: HELLO EDITOR")
+    expect(page.get_by_role("status")).to_contain_text("run succeeded")
+    expect(page.get_by_role("region", name="Logs")).to_contain_text(re.compile(r"Worker-[0-9a-f]+"))

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from nodeisle.config.settings import Settings
-from nodeisle.editor.session import EditorError, EditorSession, options_of
+from nodeisle.editor.session import EditorError, EditorSession, examples, options_of
 from nodeisle.flow.workflow import load_workflow, run_workflow
 from nodeisle.orchestrator.engine import build_orchestrator
 from nodeisle.orchestrator.events import LibraryChanged
@@ -125,3 +125,10 @@ def test_options_choices_are_read_back_from_the_schema() -> None:
     behaviors = {"style": ("converter str", "trait Options(choices=['a', 'b'])"), "n": ("trait Options(choices=[1, 2])",),
                  "odd": ("trait Options(choices=[<object>])",), "plain": ("validator check",)}
     assert options_of(behaviors) == {"style": ["a", "b"], "n": [1, 2]}
+
+
+def test_the_checkouts_examples_are_offered_to_a_first_user() -> None:
+    found = examples()
+    assert str(TEXT_TOOLS) in found["libraries"]
+    assert str(EXAMPLES / "workflows" / "pydantic_versions.json") in found["workflows"]
+    assert all(Path(p, "griptape-nodes-library.json").is_file() for p in found["libraries"])

@@ -98,6 +98,7 @@ class EditorSession:
             "nodes": nodes,
             "connections": connections,
             "positions": self.positions,
+            "examples": examples(),
         }
 
     def _library(self, state: LibraryState) -> dict[str, Any]:
@@ -290,6 +291,16 @@ def options_of(behaviors: Mapping[str, tuple[str, ...]]) -> dict[str, list[Any]]
             if isinstance(choices, list) and choices:
                 found[parameter] = choices
     return found
+
+
+#: The checkout's examples (absent from an installed wheel): offered as suggestions in the path fields.
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+
+
+def examples() -> dict[str, list[str]]:
+    """The example libraries and workflows of this checkout, so a first user need not know their paths."""
+    libraries = sorted(str(p.parent) for p in EXAMPLES.glob("libraries/*/griptape-nodes-library.json"))
+    return {"libraries": libraries, "workflows": sorted(str(p) for p in EXAMPLES.glob("workflows/*.json"))}
 
 
 def _positions(path: Path) -> dict[str, Any]:
