@@ -21,6 +21,8 @@ import { connectionProblem } from "./values";
 
 const NODE_TYPES = { editorNode: EditorNode };
 const MAX_LOG_LINES = 2000;
+const BURST_WINDOW_MS = 100; // more than BURST_FLUSHES renders of events in this window is a burst
+const BURST_FLUSHES = 4;
 const NO_VIOLATIONS: never[] = [];
 const NO_OPTIONS: Record<string, unknown[]> = {};
 const EMPTY: Snapshot = { flow: "", workflow: null, libraries: [], nodes: [], connections: [], positions: {} };
@@ -47,6 +49,7 @@ function Editor({ token }: { token: string }) {
   const nodesByName = useRef(new Map<string, NodeView>());
   const flow = useReactFlow();
   const pendingEvents = useRef<ServerEvent[]>([]);
+  const recentFlushes = useRef<number[]>([]);
   const refreshTimer = useRef<number | null>(null);
 
   const refresh = useCallback(async () => {
@@ -66,8 +69,9 @@ function Editor({ token }: { token: string }) {
     }, 50);
   }, [refresh]);
 
-  // Events are applied once per animation frame: a run of 200 nodes is a burst of events, one render.
+  // A run of 200 nodes is a burst of events: applied once per animation frame, one render each.
   const flushEvents = useCallback(() => {
+    recentFlushes.current.push(performance.now());
     const events = pendingEvents.current;
     pendingEvents.current = [];
     const statusUpdates: Record<string, NodeStatus> = {};
@@ -101,7 +105,13 @@ function Editor({ token }: { token: string }) {
     const socket = new EditorSocket(
       token,
       (event) => {
-        if (pendingEvents.current.length === 0) requestAnimationFrame(flushEvents);
+        // Applied at once, unless events come in a burst (a big run): then once per animation frame.
+        if (pendingEvents.current.length === 0) {
+          const now = performance.now();
+          recentFlushes.current = recentFlushes.current.filter((t) => now - t < BURST_WINDOW_MS);
+          if (recentFlushes.current.length < BURST_FLUSHES) queueMicrotask(flushEvents);
+          else requestAnimationFrame(flushEvents);
+        }
         pendingEvents.current.push(event);
       },
       (why) => setMessage(why),
