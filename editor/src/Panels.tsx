@@ -68,9 +68,13 @@ export function Libraries({ libraries, examples, progress, onMode, onAdd, onRemo
               <div className="worker">worker: {workerText(library)}</div>
               {progress[info.name] && <div className="env-progress">env: {progress[info.name]}</div>}
               {library.violations.length > 0 && (
-                <div className="library-violations" aria-label={`Violations of ${info.name}`} role="group">
+                <details className="library-violations" aria-label={`Violations of ${info.name}`} role="group">
+                  <summary>
+                    {library.violations.length} strict-mode {library.violations.length === 1 ? "finding" : "findings"} at load:{" "}
+                    {[...new Set(library.violations.map((v) => v.rule_id))].join(", ")}
+                  </summary>
                   <ViolationList violations={library.violations.map((v) => ({ ...v, message: `${v.subject}: ${v.message}` }))} />
-                </div>
+                </details>
               )}
               {info.problems.length > 0 && (
                 <ul className="problems" aria-label={`Problems of ${info.name}`}>

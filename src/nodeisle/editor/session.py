@@ -23,6 +23,7 @@ from nodeisle.errors import ManifestError, WorkflowError
 from nodeisle.flow.graph import RequestFailed
 from nodeisle.flow.workflow import load_workflow
 from nodeisle.manifest import load_manifest
+from nodeisle.manifest.model import WorkerMode
 from nodeisle.orchestrator.engine import Orchestrator
 from nodeisle.orchestrator.events import LibraryChanged
 from nodeisle.orchestrator.libraries import LibraryState, describe_library, resolve_mode, same_name_as
@@ -141,6 +142,10 @@ class EditorSession:
             return "locked to Shared: the manifest declares worker_mode_compatibility INCOMPATIBLE"
         if chosen is not None and chosen is state.mode:
             return f"your choice ({self.orchestrator.settings.path})"
+        by_author = LibraryMode.ISOLATED if suggested is WorkerMode.WORKER else LibraryMode.SHARED
+        if state.mode is not by_author:  # neither the user's nor the author's: the open workflow's library_modes
+            where = f" of {self.workflow_path.name}" if self.workflow_path else ""
+            return f"the open workflow's library_modes{where} (change it here to keep it as your choice)"
         if suggested is not None:
             return f"the author's suggestion (suggested_worker_mode {suggested})"
         return "the default: no suggested_worker_mode, so Shared"
