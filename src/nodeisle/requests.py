@@ -82,6 +82,7 @@ class LibraryInfo:
     dropped: list[dict[str, str]] = field(default_factory=list)  # class_name, reason, traceback
     python: str | None = None  # the interpreter its code runs on and why; None until it loaded
     python_setting: str | None = None  # its `nodeisle libraries python` value, if any
+    containment: dict[str, Any] | None = None  # its limits, gpus and sandbox, and what enforces them here
 
 
 @dataclass(kw_only=True)
@@ -90,6 +91,7 @@ class NodeRunResult:
     outputs: dict[str, Any] = field(default_factory=dict)
     error: RemoteError | None = None
     violations: list[dict[str, str]] = field(default_factory=list)
+    peak_memory: int | None = None  # bytes: its worker's peak during the run, when a memory limit measures it
 
 
 # -- libraries ----------------------------------------------------------------------------------------

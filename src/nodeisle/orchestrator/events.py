@@ -101,6 +101,12 @@ def emit_violations(bus: EventBus, violations: Iterable[Violation], node: str = 
                                 remediation=v.remediation))
 
 
+def library_changed(bus: EventBus, library: LibraryInfo, violations: Iterable[Violation]) -> None:
+    """A library's new state, then the strict-mode findings of its load (per node type)."""
+    bus.emit(LibraryChanged(library=library))
+    emit_violations(bus, violations)
+
+
 @dataclass(frozen=True, kw_only=True)
 class RunFinished(Event):
     flow: str

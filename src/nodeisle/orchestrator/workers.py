@@ -20,9 +20,7 @@ import enum
 import hmac
 import logging
 import os
-import re
 import secrets
-import signal
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -34,7 +32,11 @@ from nodeisle.bus.peer import FrameTransport, Peer, RemoteFailure, memory_pair
 from nodeisle.bus.protocol import DEFAULT_MAX_ATTACHMENTS, BusProtocol
 from nodeisle.config.defaults import PROBE_TIMEOUT
 from nodeisle.errors import BusError, HandshakeRefused, LibraryError, ProtocolError, WorkerCrashed
+from nodeisle.orchestrator.cgroups import Containment
 from nodeisle.orchestrator.launch import Launcher, SubprocessLauncher, WorkerHandle
+from nodeisle.orchestrator.relay import describe_exit as describe_exit
+from nodeisle.orchestrator.relay import printable
+from nodeisle.orchestrator.relay import relayed_level as relayed_level
 from nodeisle.orchestrator.supervision import Heartbeat
 from nodeisle.wire.messages import BUS_TYPES, Ping, Ready
 
@@ -52,55 +54,13 @@ class WorkerState(enum.StrEnum):
 _TRANSITIONS: dict[WorkerState, frozenset[WorkerState]] = {
     WorkerState.STARTING: frozenset({WorkerState.READY, WorkerState.CRASHED, WorkerState.STOPPED}),
     WorkerState.READY: frozenset({WorkerState.CRASHED, WorkerState.STOPPED}),
-    WorkerState.CRASHED: frozenset(),
-    WorkerState.STOPPED: frozenset(),
+    **dict.fromkeys((WorkerState.CRASHED, WorkerState.STOPPED), frozenset()),
 }
 
 
 def next_state(current: WorkerState, wanted: WorkerState) -> WorkerState:
     """The state after asking for ``wanted``; a finished worker stays finished."""
     return wanted if wanted in _TRANSITIONS[current] else current
-
-
-_LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARNING": logging.WARNING, "ERROR": logging.ERROR,
-           "CRITICAL": logging.CRITICAL}
-_RECORD_LINE = re.compile(r"(DEBUG|INFO|WARNING|ERROR|CRITICAL) \S+: ")
-_CONTINUATION = re.compile(r"(DEBUG|INFO|WARNING|ERROR|CRITICAL)\| ")
-
-
-# Control characters (CR, ESC, ...) shown as escapes: a worker's line cannot rewrite the terminal line
-# it is printed on, so nothing can hide the Worker-<id> [library] prefix the orchestrator puts first.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x9b]")
-
-
-def _escape(match: re.Match[str]) -> str:
-    return f"\\x{ord(match[0]):02x}"
-
-
-def relayed_level(line: str) -> tuple[int, str]:
-    """The level of a worker's stderr line and the text to show: a log record keeps its level.
-
-    The worker writes records as ``LEVEL logger: message``, and each further line of a multi-line
-    record (a traceback) as ``LEVEL| line``, shown without the marker. Other lines are INFO.
-    """
-    match = _CONTINUATION.match(line)
-    if match:
-        return _LEVELS[match[1]], line[match.end() :]
-    match = _RECORD_LINE.match(line)
-    return (_LEVELS[match[1]], line) if match else (logging.INFO, line)
-
-
-def describe_exit(returncode: int | None) -> str:
-    if returncode is None:
-        return "still running"
-    if returncode < 0:
-        try:
-            name = signal.Signals(-returncode).name
-        except ValueError:
-            name = f"signal {-returncode}"
-        hint = " (killed: out of memory, or by another process)" if -returncode == signal.SIGKILL else ""
-        return f"killed by {name}{hint}"
-    return f"exited with code {returncode}"
 
 
 # Variables a worker inherits from the orchestrator; everything else is left out (docs/workers.md).
@@ -148,8 +108,10 @@ class WorkerProcess:
         launch_extra: Mapping[str, Any] | None = None,
         max_value_bytes: int = DEFAULT_MAX_ATTACHMENTS,
         launcher: Launcher | None = None,
+        containment: Containment | None = None,
     ) -> None:
         self.library = library
+        self.containment = containment  # its cgroup and limits (nodeisle.orchestrator.cgroups), if contained
         self.launcher: Launcher = launcher or SubprocessLauncher()
         self.python = python
         self.manifest = manifest
@@ -196,8 +158,11 @@ class WorkerProcess:
             "log_level": logging.getLevelName(LOGGER.getEffectiveLevel()),
         }
         try:
+            if self.containment is not None:
+                launch["containment"] = self.containment.prepare(self.worker_id)
             self.process = await self.launcher.launch(self.python, self.env, launch)
         except OSError as exc:  # e.g. the env's interpreter is gone, or no file descriptors left
+            self.containment and self.containment.close()  # its cgroup is not left behind
             self.stop_reason = f"could not be started ({exc.strerror or exc}: {self.python})"
             self._set_state(WorkerState.CRASHED)
             raise LibraryError(self.library, f"{self.prefix} {self.stop_reason}") from None
@@ -228,7 +193,7 @@ class WorkerProcess:
                 raw = await stream.read(65536)
             if not raw:
                 return
-            line = _CONTROL.sub(_escape, raw.decode("utf-8", "replace").rstrip("\r\n"))
+            line = printable(raw.decode("utf-8", "replace").rstrip("\r\n"))
             if keep:
                 self.stderr_tail.append(line)
             level, text = relayed_level(line) if keep else (logging.INFO, line)
@@ -239,6 +204,8 @@ class WorkerProcess:
         code = await self.process.wait()
         # What is left of its tree (it died without its guard's cleanup) would hold its pipes open.
         self.process.kill_tree()
+        if self.containment is not None:  # what its cgroup counted is kept for the crash report
+            await asyncio.to_thread(self.containment.close)
         self._releasing = asyncio.create_task(self._release_when_read())
         if self.state is not WorkerState.STOPPED:
             self._set_state(WorkerState.CRASHED)
@@ -275,8 +242,11 @@ class WorkerProcess:
     async def crash_error(self) -> WorkerCrashed:
         await self._drain_pumps()
         code = self.process.returncode if self.process else None
+        attributed = self.containment.crash_reason() if self.containment is not None else None
         if self.process is None:
             reason = self.stop_reason or "did not start"
+        elif attributed:
+            reason = f"{attributed} ({describe_exit(code)})"
         elif self.stop_reason:
             reason = f"{self.stop_reason} ({describe_exit(code)})"
         else:
@@ -373,6 +343,8 @@ class WorkerProcess:
         if self.peer is not None and urgent:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.peer.close(), grace)
+        if self.containment is not None:  # its cgroup is gone when stop() returns
+            await asyncio.to_thread(self.containment.close)
         await self._drain_pumps()
         process.release()
 
@@ -403,6 +375,7 @@ class WorkerHub:
         self._workers: dict[str, WorkerProcess] = {}
         self._credentials: dict[str, str] = {}  # worker id -> its unclaimed credential
         self._server: Any = None
+        self.unix: Any = None  # the bus on a Unix socket, for sandboxed workers without network
         self._connections: set[asyncio.Task[None]] = set()
         self._retired: set[WorkerProcess] = set()  # replaced workers whose pipes may still be draining
         self.url = ""
@@ -418,6 +391,13 @@ class WorkerHub:
 
             self._server = await ws.serve(self._authorize, self._on_connect)
             self.url = self._server.url
+
+    async def serve_unix(self, path: str) -> str:
+        """Also listen on the Unix socket ``path`` (once): the bus URL of sandboxed workers without network."""
+        from nodeisle.bus import ws
+        if self.unix is None:
+            self.unix = await ws.serve(self._authorize, self._on_connect, unix_path=path)
+        return str(self.unix.url)
 
     async def connect_in_memory(self, url: str, credential: str, worker_id: str) -> FrameTransport:
         """A worker's connection without a socket, admitted exactly like one over the WebSocket.
@@ -484,6 +464,7 @@ class WorkerHub:
         for retired in list(self._retired):
             await retired.released()
         self._retired.clear()
-        if self._server is not None:
-            await self._server.close()
-            self._server = None
+        for server in (self._server, self.unix):
+            if server is not None:
+                await server.close()
+        self._server = self.unix = None
