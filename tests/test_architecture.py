@@ -63,10 +63,12 @@ OPTIONAL_THIRD_PARTY = ("numpy",)  # what the runtime may import in try/except I
 BENCH_SCRIPTS = (
     "nodeisle.bench.floor_child",
     "nodeisle.bench.floor_harness",
+    "nodeisle.bench.editor_floor",
     "nodeisle.bench.peer_driver",
     "nodeisle.bench.peer_extension",
 )
-WEBSOCKETS_IMPORTERS = ("nodeisle.bus.ws", "nodeisle.bench.floor_child", "nodeisle.bench.floor_harness")
+WEBSOCKETS_IMPORTERS = ("nodeisle.bus.ws", "nodeisle.bench.floor_child", "nodeisle.bench.floor_harness",
+                        "nodeisle.bench.editor_floor")
 #: The only modules that import the editor's web stack, and the only one outside the editor that imports the editor.
 WEB_STACK = ("starlette", "uvicorn")
 WEB_IMPORTERS = ("nodeisle.editor.server", "nodeisle.editor.serve")

@@ -3,20 +3,26 @@ import {
   Background,
   Controls,
   ReactFlow,
+  Panel,
   ReactFlowProvider,
   useReactFlow,
   type Connection as FlowConnection,
   type Edge,
+  type FinalConnectionState,
+  type IsValidConnection,
   type NodeChange,
 } from "@xyflow/react";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { EditorNode, NodeActionsContext, type EditorFlowNode } from "./EditorNode";
-import { Libraries, Logs, Palette } from "./Panels";
+import { Inspector, Libraries, Logs, Palette, PortTypes } from "./Panels";
 import { EditorSocket } from "./socket";
-import type { NodeStatus, NodeTypeInfo, Position, ServerEvent, Snapshot } from "./types";
+import type { NodeStatus, NodeTypeInfo, NodeView, Position, ServerEvent, Snapshot, Violation } from "./types";
+import { connectionProblem } from "./values";
 
 const NODE_TYPES = { editorNode: EditorNode };
 const MAX_LOG_LINES = 2000;
+const BURST_WINDOW_MS = 100; // more than BURST_FLUSHES renders of events in this window is a burst
+const BURST_FLUSHES = 4;
 const NO_VIOLATIONS: never[] = [];
 const NO_OPTIONS: Record<string, unknown[]> = {};
 const EMPTY: Snapshot = { flow: "", workflow: null, libraries: [], nodes: [], connections: [], positions: {} };
@@ -38,8 +44,12 @@ function Editor({ token }: { token: string }) {
   const [message, setMessage] = useState("connecting…");
   const [workflowPath, setWorkflowPath] = useState("");
   const [running, setRunning] = useState(false);
+  const [liveViolations, setLiveViolations] = useState<Record<string, Violation[]>>({});
+  const [refusal, setRefusal] = useState<{ node: string; parameter: string; message: string } | null>(null);
+  const nodesByName = useRef(new Map<string, NodeView>());
   const flow = useReactFlow();
   const pendingEvents = useRef<ServerEvent[]>([]);
+  const recentFlushes = useRef<number[]>([]);
   const refreshTimer = useRef<number | null>(null);
 
   const refresh = useCallback(async () => {
@@ -59,15 +69,19 @@ function Editor({ token }: { token: string }) {
     }, 50);
   }, [refresh]);
 
-  // Events are applied once per animation frame: a run of 200 nodes is a burst of events, one render.
+  // A run of 200 nodes is a burst of events: applied once per animation frame, one render each.
   const flushEvents = useCallback(() => {
+    recentFlushes.current.push(performance.now());
     const events = pendingEvents.current;
     pendingEvents.current = [];
     const statusUpdates: Record<string, NodeStatus> = {};
     const lines: string[] = [];
     const steps: Record<string, string> = {};
+    const found: Record<string, Violation[]> = {};
     for (const event of events) {
       if (event.event === "NodeStatusChanged") statusUpdates[event.fields.node] = event.fields;
+      else if (event.event === "ViolationFound" && event.fields.node)
+        found[event.fields.node] = [...(found[event.fields.node] ?? []), event.fields];
       else if (event.event === "LogLine") lines.push(event.fields.text);
       else if (event.event === "EnvBuildProgress")
         steps[event.fields.library] = `${event.fields.step} (${event.fields.elapsed_s.toFixed(1)} s) ${event.fields.detail}`.trim();
@@ -77,6 +91,12 @@ function Editor({ token }: { token: string }) {
       } else scheduleRefresh(); // library and worker changes
     }
     if (Object.keys(statusUpdates).length) setStatuses((old) => ({ ...old, ...statusUpdates }));
+    if (Object.keys(found).length)
+      setLiveViolations((old) => {
+        const next = { ...old };
+        for (const [node, list] of Object.entries(found)) next[node] = [...(old[node] ?? []), ...list];
+        return next;
+      });
     if (lines.length) setLogs((old) => [...old, ...lines].slice(-MAX_LOG_LINES));
     if (Object.keys(steps).length) setProgress((old) => ({ ...old, ...steps }));
   }, [scheduleRefresh]);
@@ -85,7 +105,13 @@ function Editor({ token }: { token: string }) {
     const socket = new EditorSocket(
       token,
       (event) => {
-        if (pendingEvents.current.length === 0) requestAnimationFrame(flushEvents);
+        // Applied at once, unless events come in a burst (a big run): then once per animation frame.
+        if (pendingEvents.current.length === 0) {
+          const now = performance.now();
+          recentFlushes.current = recentFlushes.current.filter((t) => now - t < BURST_WINDOW_MS);
+          if (recentFlushes.current.length < BURST_FLUSHES) queueMicrotask(flushEvents);
+          else requestAnimationFrame(flushEvents);
+        }
         pendingEvents.current.push(event);
       },
       (why) => setMessage(why),
@@ -140,8 +166,15 @@ function Editor({ token }: { token: string }) {
         void act(() => socket().request("SetParameterValueRequest", { node_name: node, parameter_name: parameter, value })),
       runNode: (node: string) => {
         setRunning(true);
+        setLiveViolations({});
         setMessage(`running ${node} and its upstream…`);
         void act(() => socket().editor("run_node", { node })).finally(() => setRunning(false));
+      },
+      problem: (source: string, sourceHandle: string | null, target: string, targetHandle: string | null) => {
+        const from = nodesByName.current.get(source)?.parameters.find((p) => p.name === sourceHandle);
+        const to = nodesByName.current.get(target)?.parameters.find((p) => p.name === targetHandle);
+        if (source === target) return "refused: a node cannot feed itself";
+        return connectionProblem(source, from, target, to);
       },
     }),
     [act],
@@ -168,6 +201,7 @@ function Editor({ token }: { token: string }) {
   const nodeCache = useRef(new Map<string, EditorFlowNode>());
   const nodes: EditorFlowNode[] = useMemo(() => {
     const cache = new Map<string, EditorFlowNode>();
+    nodesByName.current = new Map(snapshot.nodes.map((n) => [n.name, n]));
     const built = snapshot.nodes.map((node, i) => {
       const position = positions[node.name] ?? { x: 40 + (i % 3) * 460, y: 40 + Math.floor(i / 3) * 320 };
       const status = statuses[node.name];
@@ -175,6 +209,8 @@ function Editor({ token }: { token: string }) {
       const options = optionsOf.get(`${node.library}/${node.type}`) ?? NO_OPTIONS;
       const isSelected = selected.has(node.name);
       const size = measured[node.name];
+      const live = liveViolations[node.name] ?? NO_VIOLATIONS;
+      const refused = refusal !== null && refusal.node === node.name ? refusal : null;
       const old = nodeCache.current.get(node.name);
       const same =
         old !== undefined &&
@@ -182,19 +218,21 @@ function Editor({ token }: { token: string }) {
         old.data.status === status &&
         old.data.typeViolations === violations &&
         old.data.options === options &&
+        old.data.liveViolations === live &&
+        old.data.refusal === refused &&
         old.position.x === position.x &&
         old.position.y === position.y &&
         old.measured === size &&
         old.selected === isSelected;
       const next: EditorFlowNode = same
         ? old
-        : { id: node.name, type: "editorNode", position, measured: size, selected: isSelected, data: { node, status, typeViolations: violations, options } };
+        : { id: node.name, type: "editorNode", position, measured: size, selected: isSelected, data: { node, status, typeViolations: violations, liveViolations: live, options, refusal: refused } };
       cache.set(node.name, next);
       return next;
     });
     nodeCache.current = cache;
     return built;
-  }, [snapshot.nodes, positions, statuses, selected, typeViolations, optionsOf, measured]);
+  }, [snapshot.nodes, positions, statuses, selected, typeViolations, optionsOf, measured, liveViolations, refusal]);
 
   const edges: Edge[] = useMemo(
     () =>
@@ -230,16 +268,37 @@ function Editor({ token }: { token: string }) {
     }
   }, []);
 
+  // Refused before the drop where the page can tell (types, kinds); the engine's own refusal (a cycle,
+  // an input already fed) is shown at the target port too.
+  const isValidConnection: IsValidConnection = useCallback(
+    (c) => actions.problem(c.source, c.sourceHandle ?? null, c.target, c.targetHandle ?? null) === null,
+    [actions],
+  );
+
+  const onConnectEnd = useCallback(
+    (_event: MouseEvent | TouchEvent, state: FinalConnectionState) => {
+      const to = state.toHandle;
+      if (state.isValid !== false || to === null || state.fromHandle === null || to.type !== "target") return;
+      const why = actions.problem(state.fromHandle.nodeId, state.fromHandle.id ?? null, to.nodeId, to.id ?? null);
+      if (why === null) return;
+      setRefusal({ node: to.nodeId, parameter: to.id ?? "", message: why });
+      setMessage(why);
+    },
+    [actions],
+  );
+
   const onConnect = useCallback(
     (c: FlowConnection) =>
-      void act(() =>
-        socket().request("CreateConnectionRequest", {
+      void act(async () => {
+        const result = await socket().request("CreateConnectionRequest", {
           source_node_name: c.source,
           source_parameter_name: c.sourceHandle,
           target_node_name: c.target,
           target_parameter_name: c.targetHandle,
-        }),
-      ),
+        });
+        if (!result.succeeded) setRefusal({ node: c.target, parameter: c.targetHandle ?? "", message: result.message });
+        return result;
+      }),
     [act],
   );
 
@@ -265,9 +324,17 @@ function Editor({ token }: { token: string }) {
     [act],
   );
 
+  // The inspector shows the node selected last (the first of the selection when several are).
+  const inspected = useMemo(() => {
+    const names = [...selected];
+    const name = names[names.length - 1];
+    return name === undefined ? undefined : snapshot.nodes.find((n) => n.name === name);
+  }, [selected, snapshot.nodes]);
+
   const run = () => {
     setRunning(true);
     setStatuses({});
+    setLiveViolations({});
     setMessage("running…");
     void act(() => socket().request("RunFlowRequest", { flow_name: snapshot.flow })).finally(() => setRunning(false));
   };
@@ -306,7 +373,13 @@ function Editor({ token }: { token: string }) {
           <button type="button" onClick={() => void act(() => socket().editor("cancel"), "cancelling…")} disabled={!running}>
             Cancel
           </button>
-          <input aria-label="Workflow path" placeholder="path/to/workflow.json" value={workflowPath} onChange={(e) => setWorkflowPath(e.target.value)} />
+          <input
+            aria-label="Workflow path"
+            placeholder="path/to/workflow.json"
+            title={(snapshot.examples?.workflows ?? []).length ? `examples: ${(snapshot.examples?.workflows ?? []).join(", ")}` : undefined}
+            value={workflowPath}
+            onChange={(e) => setWorkflowPath(e.target.value)}
+          />
           <button type="button" onClick={open}>
             Open workflow
           </button>
@@ -320,12 +393,14 @@ function Editor({ token }: { token: string }) {
         <aside className="side">
           <Libraries
             libraries={snapshot.libraries}
+            examples={snapshot.examples?.libraries ?? []}
             progress={progress}
             onMode={(library, mode) => void act(() => socket().editor("set_mode", { library, mode }))}
             onAdd={(path) => void act(() => socket().editor("add_library", { path }), `added ${path}`)}
             onRemove={(library) => void act(() => socket().editor("remove_library", { library }), `removed ${library}`)}
           />
           <Palette libraries={snapshot.libraries} onAdd={(library, type) => void addNode(library, type)} />
+          <Inspector node={inspected} connections={snapshot.connections} nodes={nodesByName.current} statuses={statuses} />
         </aside>
         <main className="canvas" aria-label="Canvas" onDragOver={(e) => e.preventDefault()} onDrop={onDrop}>
           <ReactFlow
@@ -334,12 +409,18 @@ function Editor({ token }: { token: string }) {
             nodeTypes={NODE_TYPES}
             onNodesChange={onNodesChange}
             onConnect={onConnect}
+            onConnectStart={() => setRefusal(null)}
+            onConnectEnd={onConnectEnd}
+            isValidConnection={isValidConnection}
             onDelete={onDelete}
             deleteKeyCode={["Delete", "Backspace"]}
             fitView={false}
           >
             <Background />
             <Controls />
+            <Panel position="top-right">
+              <PortTypes nodes={snapshot.nodes} />
+            </Panel>
           </ReactFlow>
         </main>
         <Logs lines={logs} />

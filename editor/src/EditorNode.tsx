@@ -1,15 +1,17 @@
 // One node on the canvas: its name, typed ports, a widget per input or property parameter, its status,
 // and after a run its outputs, error and strict-mode violations, all as text inside the node's element.
-import { Handle, Position, type NodeProps, type Node } from "@xyflow/react";
+import { Handle, Position, useConnection, type NodeProps, type Node } from "@xyflow/react";
 import { createContext, useContext, useEffect, useState } from "react";
 import type { NodeStatus, NodeView, ParameterSpec, Violation } from "./types";
-import { parseValue, showValue, typeColour } from "./values";
+import { isImage, parseValue, showValue, typeColour } from "./values";
 
 export interface EditorNodeData extends Record<string, unknown> {
   node: NodeView;
   status: NodeStatus | undefined;
   typeViolations: Violation[];
+  liveViolations: Violation[]; // pushed as found (ViolationFound), before the node's status says so
   options: Record<string, unknown[]>;
+  refusal: { parameter: string; message: string } | null; // the last connection refused at one of its inputs
 }
 
 export type EditorFlowNode = Node<EditorNodeData, "editorNode">;
@@ -17,9 +19,15 @@ export type EditorFlowNode = Node<EditorNodeData, "editorNode">;
 export interface NodeActions {
   setValue: (node: string, parameter: string, value: unknown) => void;
   runNode: (node: string) => void;
+  /** Why a connection from one port to another would be refused, or null. */
+  problem: (source: string, sourceHandle: string | null, target: string, targetHandle: string | null) => string | null;
 }
 
-export const NodeActionsContext = createContext<NodeActions>({ setValue: () => undefined, runNode: () => undefined });
+export const NodeActionsContext = createContext<NodeActions>({
+  setValue: () => undefined,
+  runNode: () => undefined,
+  problem: () => null,
+});
 
 function isEditable(spec: ParameterSpec): boolean {
   return spec.allowed_modes.includes("INPUT") || spec.allowed_modes.includes("PROPERTY");
@@ -87,7 +95,42 @@ function Widget({ node, spec, choices }: { node: NodeView; spec: ParameterSpec; 
   );
 }
 
-function ViolationList({ violations }: { violations: Violation[] }) {
+/** An output as text `<parameter>: <value>`, or its name and the image itself. */
+export function OutputValue({ node, name, value }: { node: string; name: string; value: unknown }) {
+  if (isImage(value))
+    return (
+      <figure className="output-image">
+        <figcaption>{`${name}: ${value.mime}`}</figcaption>
+        <img src={value.src} alt={`${node}.${name}`} title={value.url ?? value.mime} />
+      </figure>
+    );
+  return <pre>{`${name}: ${showValue(value)}`}</pre>;
+}
+
+function unique(violations: Violation[]): Violation[] {
+  const seen = new Set<string>();
+  return violations.filter((v) => {
+    const key = `${v.rule_id}|${v.subject}|${v.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/** While a connection is dragged over one of this node's inputs that would refuse it, why. */
+function useDragRefusal(node: string): { parameter: string; message: string } | null {
+  const { problem } = useContext(NodeActionsContext);
+  const text = useConnection((c) => {
+    if (!c.inProgress || c.toHandle === null || c.toHandle.nodeId !== node || c.toHandle.type !== "target") return null;
+    const why = problem(c.fromHandle.nodeId, c.fromHandle.id ?? null, node, c.toHandle.id ?? null);
+    return why === null ? null : `${c.toHandle.id ?? ""}\n${why}`;
+  });
+  if (text === null) return null;
+  const cut = text.indexOf("\n");
+  return { parameter: text.slice(0, cut), message: text.slice(cut + 1) };
+}
+
+export function ViolationList({ violations }: { violations: Violation[] }) {
   if (violations.length === 0) return null;
   return (
     <ul className="violations" aria-label="Violations">
@@ -108,7 +151,9 @@ export function EditorNode({ data, selected }: NodeProps<EditorFlowNode>) {
   const { node, status } = data;
   const { runNode } = useContext(NodeActionsContext);
   const outputs = status?.status === "succeeded" ? status.outputs : node.outputs;
-  const violations = [...data.typeViolations, ...(status?.violations ?? [])];
+  const violations = unique([...data.typeViolations, ...data.liveViolations, ...(status?.violations ?? [])]);
+  const dragging = useDragRefusal(node.name);
+  const refusal = dragging ?? data.refusal;
   return (
     <div
       role="group"
@@ -138,6 +183,11 @@ export function EditorNode({ data, selected }: NodeProps<EditorFlowNode>) {
                 style={{ background: typeColour(spec.type) }}
               />
             )}
+            {refusal !== null && refusal.parameter === spec.name && (
+              <div className="port-refusal" role="note" aria-label={`Refused at ${node.name}.${spec.name}`}>
+                {refusal.message}
+              </div>
+            )}
             <span className="parameter-name">
               {spec.name} <span className="parameter-type">{spec.type}</span>
             </span>
@@ -159,7 +209,7 @@ export function EditorNode({ data, selected }: NodeProps<EditorFlowNode>) {
         <ul className="outputs" aria-label={`Outputs of ${node.name}`}>
           {Object.entries(outputs).map(([name, value]) => (
             <li key={name}>
-              <pre>{`${name}: ${showValue(value)}`}</pre>
+              <OutputValue node={node.name} name={name} value={value} />
             </li>
           ))}
         </ul>

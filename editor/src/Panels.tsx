@@ -1,9 +1,12 @@
 // The side regions: Libraries (state, mode, problems, env builds), Nodes (the palette), and Logs.
 import { useMemo, useState } from "react";
-import type { LibraryView, NodeTypeInfo } from "./types";
+import { OutputValue, ViolationList } from "./EditorNode";
+import type { Connection, LibraryView, NodeStatus, NodeTypeInfo, NodeView } from "./types";
+import { typeColour } from "./values";
 
 export interface LibrariesProps {
   libraries: LibraryView[];
+  examples: string[];
   progress: Record<string, string>;
   onMode: (library: string, mode: string) => void;
   onAdd: (path: string) => void;
@@ -22,7 +25,13 @@ function idOf(text: string): string {
   return text.replace(/[^A-Za-z0-9_-]/g, "_");
 }
 
-export function Libraries({ libraries, progress, onMode, onAdd, onRemove }: LibrariesProps) {
+function folderName(path: string): string {
+  return path.split(/[\\/]/).filter(Boolean).pop() ?? path;
+}
+
+export function Libraries({ libraries, examples, progress, onMode, onAdd, onRemove }: LibrariesProps) {
+  const registered = new Set(libraries.map((l) => l.info.path.replace(/[\\/]griptape-nodes-library\.json$/, "")));
+  const offered = examples.filter((path) => !registered.has(path));
   const [path, setPath] = useState("");
   return (
     <section aria-label="Libraries" className="panel libraries">
@@ -58,6 +67,15 @@ export function Libraries({ libraries, progress, onMode, onAdd, onRemove }: Libr
               </div>
               <div className="worker">worker: {workerText(library)}</div>
               {progress[info.name] && <div className="env-progress">env: {progress[info.name]}</div>}
+              {library.violations.length > 0 && (
+                <details className="library-violations" aria-label={`Violations of ${info.name}`} role="group">
+                  <summary>
+                    {library.violations.length} strict-mode {library.violations.length === 1 ? "finding" : "findings"} at load:{" "}
+                    {[...new Set(library.violations.map((v) => v.rule_id))].join(", ")}
+                  </summary>
+                  <ViolationList violations={library.violations.map((v) => ({ ...v, message: `${v.subject}: ${v.message}` }))} />
+                </details>
+              )}
               {info.problems.length > 0 && (
                 <ul className="problems" aria-label={`Problems of ${info.name}`}>
                   {info.problems.map((problem, i) => (
@@ -78,9 +96,24 @@ export function Libraries({ libraries, progress, onMode, onAdd, onRemove }: Libr
           if (path.trim()) onAdd(path.trim());
         }}
       >
-        <input aria-label="Library path" placeholder="path/to/library" value={path} onChange={(e) => setPath(e.target.value)} />
+        <input
+          aria-label="Library path"
+          placeholder="path/to/library (folder or its griptape-nodes-library.json)"
+          value={path}
+          onChange={(e) => setPath(e.target.value)}
+        />
         <button type="submit">Add library</button>
       </form>
+      {offered.length > 0 && (
+        <div className="examples" aria-label="Example libraries" role="group">
+          examples:{" "}
+          {offered.map((example) => (
+            <button key={example} type="button" aria-label={`Add example ${folderName(example)}`} title={example} onClick={() => onAdd(example)}>
+              {folderName(example)}
+            </button>
+          ))}
+        </div>
+      )}
     </section>
   );
 }
@@ -136,5 +169,85 @@ export function Logs({ lines }: { lines: string[] }) {
       <h2>Logs</h2>
       <pre className="log-lines">{lines.join("\n")}</pre>
     </section>
+  );
+}
+
+export interface InspectorProps {
+  node: NodeView | undefined;
+  connections: Connection[];
+  nodes: Map<string, NodeView>;
+  statuses: Record<string, NodeStatus>;
+}
+
+/** The selected node's last inputs (its values, or what its upstream gave) and its last outputs. */
+export function Inspector({ node, connections, nodes, statuses }: InspectorProps) {
+  if (node === undefined)
+    return (
+      <section aria-label="Inspector" className="panel inspector">
+        <h2>Inspector</h2>
+        <p className="hint">Select a node to see its last inputs and outputs.</p>
+      </section>
+    );
+  const outputOf = (name: string, parameter: string): unknown => {
+    const status = statuses[name];
+    if (status?.status === "succeeded" && parameter in status.outputs) return status.outputs[parameter];
+    return nodes.get(name)?.outputs[parameter];
+  };
+  const inputs = node.parameters
+    .filter((p) => p.allowed_modes.includes("INPUT") || p.allowed_modes.includes("PROPERTY"))
+    .map((p) => {
+      const feed = connections.find((c) => c.target_node_name === node.name && c.target_parameter_name === p.name);
+      if (feed !== undefined)
+        return { name: p.name, value: outputOf(feed.source_node_name, feed.source_parameter_name), from: `${feed.source_node_name}.${feed.source_parameter_name}` };
+      return { name: p.name, value: p.name in node.values ? node.values[p.name] : p.default_value, from: null };
+    });
+  const status = statuses[node.name];
+  const outputs = status?.status === "succeeded" ? status.outputs : node.outputs;
+  return (
+    <section aria-label="Inspector" className="panel inspector">
+      <h2>Inspector: {node.name}</h2>
+      <div className="hint">
+        {node.library} / {node.type} · {status?.status ?? "not run"}
+      </div>
+      <h3>Inputs</h3>
+      <ul aria-label={`Inputs of ${node.name}`}>
+        {inputs.map((input) => (
+          <li key={input.name} title={input.from ? `from ${input.from}` : "its own value"}>
+            <OutputValue node={node.name} name={input.from ? `${input.name} (from ${input.from})` : input.name} value={input.value ?? null} />
+          </li>
+        ))}
+      </ul>
+      <h3>Outputs</h3>
+      <ul aria-label={`Last outputs of ${node.name}`}>
+        {Object.keys(outputs).length === 0 && <li className="hint">none yet: run it</li>}
+        {Object.entries(outputs).map(([name, value]) => (
+          <li key={name}>
+            <OutputValue node={node.name} name={name} value={value} />
+          </li>
+        ))}
+      </ul>
+      {status?.error && (
+        <pre className="traceback">{`${status.error.type}: ${status.error.message}\n${status.error.traceback}`}</pre>
+      )}
+    </section>
+  );
+}
+
+/** The legend of port colours: each parameter type on the canvas, in the colour of its ports. */
+export function PortTypes({ nodes }: { nodes: NodeView[] }) {
+  const types = useMemo(() => {
+    const found = new Set<string>();
+    for (const node of nodes) for (const p of node.parameters) found.add(p.type);
+    return [...found].sort();
+  }, [nodes]);
+  if (types.length === 0) return null;
+  return (
+    <ul className="port-types" aria-label="Port types" title="a connection needs equal types or an 'any' end">
+      {types.map((type) => (
+        <li key={type}>
+          <span className="swatch" style={{ background: typeColour(type) }} /> {type}
+        </li>
+      ))}
+    </ul>
   );
 }

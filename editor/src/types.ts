@@ -82,6 +82,7 @@ export interface Snapshot {
   nodes: NodeView[];
   connections: Connection[];
   positions: Record<string, Position>;
+  examples?: { libraries: string[]; workflows: string[] }; // the checkout's examples, as suggestions
 }
 
 export interface NodeStatus {
@@ -97,7 +98,15 @@ export interface ResultFields {
   [field: string]: unknown;
 }
 
+export interface ImageValue {
+  $type: "image";
+  mime: string;
+  src: string; // /media/<key>, behind the editor's token
+  url?: string; // the file:// URL the output held
+}
+
 export type ServerEvent =
+  | { event: "ViolationFound"; fields: Violation & { node: string; context: string; at: number } }
   | { event: "NodeStatusChanged"; fields: NodeStatus & { node: string; flow: string; at: number } }
   | { event: "RunFinished"; fields: { flow: string; status: string; message: string; at: number } }
   | { event: "LogLine"; fields: { logger: string; level: string; text: string; at: number } }

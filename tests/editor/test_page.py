@@ -123,7 +123,7 @@ def _run(page: Any, *nodes: str, status: str = "succeeded") -> None:
 
 
 def test_the_page_opens_with_every_region(page: Any, editor: EditorProcess) -> None:
-    for region in ("Libraries", "Nodes", "Logs"):
+    for region in ("Libraries", "Nodes", "Inspector", "Logs"):
         expect(page.get_by_role("region", name=region)).to_be_visible()
     expect(page.get_by_role("button", name="Run", exact=True)).to_be_visible()
     expect(page.get_by_role("status")).to_have_text("ready")

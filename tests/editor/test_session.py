@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from nodeisle.config.settings import Settings
-from nodeisle.editor.session import EditorError, EditorSession, options_of
+from nodeisle.editor.session import EditorError, EditorSession, examples, options_of
 from nodeisle.flow.workflow import load_workflow, run_workflow
 from nodeisle.orchestrator.engine import build_orchestrator
 from nodeisle.orchestrator.events import LibraryChanged
@@ -125,3 +125,32 @@ def test_options_choices_are_read_back_from_the_schema() -> None:
     behaviors = {"style": ("converter str", "trait Options(choices=['a', 'b'])"), "n": ("trait Options(choices=[1, 2])",),
                  "odd": ("trait Options(choices=[<object>])",), "plain": ("validator check",)}
     assert options_of(behaviors) == {"style": ["a", "b"], "n": [1, 2]}
+
+
+def test_the_checkouts_examples_are_offered_to_a_first_user() -> None:
+    found = examples()
+    assert str(TEXT_TOOLS) in found["libraries"]
+    assert str(EXAMPLES / "workflows" / "pydantic_versions.json") in found["workflows"]
+    assert all(Path(p, "griptape-nodes-library.json").is_file() for p in found["libraries"])
+
+
+def test_a_mode_set_by_the_open_workflow_says_so(offline_home: Path, tmp_path: Path) -> None:
+    from nodeisle.testing.inprocess import build_in_process_orchestrator
+
+    library = write_library(tmp_path / "libs", "Flow Mode Lib", "from nodeisle import BaseNode\n", [])
+    workflow = tmp_path / "flow.json"
+    workflow.write_text(json.dumps({"libraries": ["libs/flow_mode_lib"], "library_modes": {"Flow Mode Lib": "isolated"},
+                                    "nodes": [], "connections": []}))
+
+    async def body() -> dict[str, object]:
+        async with build_in_process_orchestrator() as orchestrator:
+            session = EditorSession(orchestrator)
+            await session.start(None)
+            await session.open_workflow(str(workflow))
+            return next(lib for lib in session.snapshot()["libraries"] if lib["info"]["name"] == "Flow Mode Lib")
+
+    entry = run(body())
+    assert entry["info"]["effective_mode"] == "isolated", entry  # type: ignore[index]
+    assert entry["mode_reason"] == "the open workflow's library_modes of flow.json (change it here to keep it as " \
+        "your choice)"
+    assert library.is_dir()

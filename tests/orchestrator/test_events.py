@@ -7,6 +7,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from nodeisle.orchestrator.engine import Orchestrator, build_orchestrator
 from nodeisle.orchestrator.events import (
     EnvBuildProgress,
@@ -17,6 +19,7 @@ from nodeisle.orchestrator.events import (
     LogLine,
     NodeStatusChanged,
     RunFinished,
+    ViolationFound,
     WorkerStateChanged,
 )
 from nodeisle.requests import (
@@ -211,3 +214,49 @@ def test_log_lines_from_another_thread_reach_the_subscribers() -> None:
     assert [(e.logger, e.level, e.text) for e in seen if isinstance(e, LogLine)] == [
         ("nodeisle.test_events", "INFO", "from a thread")
     ]
+
+
+STRICT_NODES = '''
+from nodeisle import BaseNode, Options, Parameter, ParameterMode
+
+class Sneaky(BaseNode):
+    def __init__(self, name, metadata=None):
+        super().__init__(name, metadata)
+        self.add_parameter(Parameter("style", type="str", default_value="a", traits=[Options(choices=["a", "b"])],
+                                     allowed_modes={ParameterMode.INPUT, ParameterMode.PROPERTY}))
+        self.add_parameter(Parameter("done", type="bool", allowed_modes={ParameterMode.OUTPUT}))
+    def process(self):
+        self.add_parameter(Parameter("sneaky", type="str"))
+        self.parameter_output_values["done"] = True
+'''
+
+
+@pytest.mark.parametrize(("mode", "severity"), [("shared", "WARNING"), ("isolated", "ERROR")])
+def test_violations_are_pushed_as_found_at_load_and_in_a_run(
+    tmp_path: Path, offline_home: Path, mode: str, severity: str
+) -> None:
+    """Shared, and Isolated through the worker runtime in process (nodeisle.testing.inprocess)."""
+    library = write_library(tmp_path, "Strict Lib", STRICT_NODES, ["Sneaky"])
+
+    async def body() -> tuple[list[Event], list[Event]]:
+        loaded: list[Event] = []
+        async with build_in_process_orchestrator() as o:
+            o.events.subscribe(loaded.append)
+            ok(await o.handle_async(RegisterLibraryRequest(path=str(library), mode=mode)))
+            ok(await o.handle_async(CreateFlowRequest(flow_name="main")))
+            ok(await o.handle_async(CreateNodeRequest(node_type="Sneaky", node_name="s", flow_name="main")))
+            ran: list[Event] = []
+            o.events.subscribe(ran.append)
+            await o.handle_async(RunFlowRequest(flow_name="main"))
+        return loaded, ran
+
+    loaded, ran = run(body())
+    at_load = [e for e in loaded if isinstance(e, ViolationFound) and e.node == ""]
+    assert [(v.rule_id, v.library, v.subject) for v in at_load][:1] == [
+        ("parameter-behaviors-dropped-in-schema", "Strict Lib", "Sneaky")]
+    found = [e for e in ran if isinstance(e, ViolationFound)]
+    assert [(v.rule_id, v.severity, v.node, v.library) for v in found] == [
+        ("parameter-mutation-during-aprocess", severity, "s", "Strict Lib")]
+    assert "AddParameterToNodeRequest" in found[0].remediation and found[0].message
+    final = next(e for e in ran if isinstance(e, NodeStatusChanged) and e.status not in ("queued", "running"))
+    assert ran.index(found[0]) < ran.index(final)  # pushed as found, before the node's result

@@ -17,11 +17,12 @@ from typing import Any
 
 from nodeisle.bench.containment import CONTAINMENT_ROWS
 from nodeisle.bench.context import Context, Plan, machine_facts
+from nodeisle.bench.editor_latency import EDITOR_ROW
 from nodeisle.bench.peer import PEER_ROWS
 from nodeisle.bench.report import Row, Target, report, table
 from nodeisle.bench.suite import ROWS, RowSpec
 
-ALL_ROWS: tuple[RowSpec, ...] = (*ROWS, *PEER_ROWS, *CONTAINMENT_ROWS)
+ALL_ROWS: tuple[RowSpec, ...] = (*ROWS, EDITOR_ROW, *PEER_ROWS, *CONTAINMENT_ROWS)
 ROW_IDS: tuple[str, ...] = tuple(spec.id for spec in ALL_ROWS)
 
 

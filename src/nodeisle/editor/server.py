@@ -174,7 +174,7 @@ class EditorServer:
         self._sockets: set[asyncio.Queue[Event]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
-        routes = [Route("/", self.index), WebSocketRoute("/ws", self.socket)]
+        routes = [Route("/", self.index), Route("/media/{key}", self.media), WebSocketRoute("/ws", self.socket)]
         if (STATIC / "assets").is_dir():
             routes.append(Mount("/assets", app=StaticFiles(directory=STATIC / "assets")))
         guard = Guard(Starlette(routes=routes), token, port)
@@ -213,6 +213,16 @@ class EditorServer:
         response.set_cookie(COOKIE, self.token, httponly=True, samesite="strict", path="/")
         return response
 
+    async def media(self, request: HttpRequest) -> Response:
+        """An image an output held, by the key the page was given (never a path: see editor/media.py)."""
+        image = self.session.media.get(str(request.path_params["key"]))
+        if image is None:
+            return Response("404: no such image (it may have been replaced by newer ones; run again)\n",
+                            status_code=404, media_type="text/plain")
+        if image.path is not None:
+            return FileResponse(image.path, media_type=image.mime)
+        return Response(image.data or b"", media_type=image.mime)
+
     async def socket(self, websocket: WebSocket) -> None:
         await websocket.accept()
         queue: asyncio.Queue[Event] = asyncio.Queue()
@@ -243,9 +253,9 @@ class EditorServer:
                 while not queue.empty() and len(batch) < PUSH_BATCH:
                     batch.append(queue.get_nowait())
                 if len(batch) == 1:
-                    await websocket.send_text(dumps(event_message(batch[0])))
+                    await websocket.send_text(dumps(event_message(batch[0], self.session.media)))
                 else:
-                    await websocket.send_text(dumps({"events": [event_message(e) for e in batch]}))
+                    await websocket.send_text(dumps({"events": [event_message(e, self.session.media) for e in batch]}))
 
     async def _answer(self, websocket: WebSocket, text: str) -> None:
         message_id: Any = None

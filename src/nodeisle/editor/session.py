@@ -23,6 +23,7 @@ from nodeisle.errors import ManifestError, WorkflowError
 from nodeisle.flow.graph import RequestFailed
 from nodeisle.flow.workflow import load_workflow
 from nodeisle.manifest import load_manifest
+from nodeisle.manifest.model import WorkerMode
 from nodeisle.orchestrator.engine import Orchestrator
 from nodeisle.orchestrator.events import LibraryChanged
 from nodeisle.orchestrator.libraries import LibraryState, describe_library, resolve_mode, same_name_as
@@ -39,6 +40,7 @@ from nodeisle.requests import (
     SetParameterValueRequest,
 )
 
+from .media import MediaStore
 from .wire import to_json
 
 #: The flow the editor edits when no workflow file is open.
@@ -57,6 +59,7 @@ class EditorSession:
         self.flow = DEFAULT_FLOW
         self.workflow_path: Path | None = None
         self.positions: dict[str, Any] = {}
+        self.media = MediaStore(orchestrator.static_files.root)  # the images outputs held, for /media/<key>
 
     def __repr__(self) -> str:
         return f"EditorSession(flow={self.flow!r}, workflow={self.workflow_path})"
@@ -86,7 +89,7 @@ class EditorSession:
                 "type": record.class_name,
                 "parameters": [spec.to_dict() for spec in record.specs],
                 "values": to_json(record.values),
-                "outputs": to_json(record.outputs),
+                "outputs": to_json(record.outputs, self.media),
             })
         connections = [to_json(c) for c in flow.connections] if flow is not None else []
         return {
@@ -96,6 +99,7 @@ class EditorSession:
             "nodes": nodes,
             "connections": connections,
             "positions": self.positions,
+            "examples": examples(),
         }
 
     def _library(self, state: LibraryState) -> dict[str, Any]:
@@ -138,6 +142,10 @@ class EditorSession:
             return "locked to Shared: the manifest declares worker_mode_compatibility INCOMPATIBLE"
         if chosen is not None and chosen is state.mode:
             return f"your choice ({self.orchestrator.settings.path})"
+        by_author = LibraryMode.ISOLATED if suggested is WorkerMode.WORKER else LibraryMode.SHARED
+        if state.mode is not by_author:  # neither the user's nor the author's: the open workflow's library_modes
+            where = f" of {self.workflow_path.name}" if self.workflow_path else ""
+            return f"the open workflow's library_modes{where} (change it here to keep it as your choice)"
         if suggested is not None:
             return f"the author's suggestion (suggested_worker_mode {suggested})"
         return "the default: no suggested_worker_mode, so Shared"
@@ -288,6 +296,16 @@ def options_of(behaviors: Mapping[str, tuple[str, ...]]) -> dict[str, list[Any]]
             if isinstance(choices, list) and choices:
                 found[parameter] = choices
     return found
+
+
+#: The checkout's examples (absent from an installed wheel): offered as suggestions in the path fields.
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+
+
+def examples() -> dict[str, list[str]]:
+    """The example libraries and workflows of this checkout, so a first user need not know their paths."""
+    libraries = sorted(str(p.parent) for p in EXAMPLES.glob("libraries/*/griptape-nodes-library.json"))
+    return {"libraries": libraries, "workflows": sorted(str(p) for p in EXAMPLES.glob("workflows/*.json"))}
 
 
 def _positions(path: Path) -> dict[str, Any]:

@@ -17,6 +17,7 @@ import math
 from typing import Any
 
 from nodeisle.cli.output import to_display
+from nodeisle.editor.media import MediaStore
 from nodeisle.orchestrator.events import Event
 from nodeisle.requests import REQUEST_TYPES, Request, Result
 
@@ -29,18 +30,26 @@ class BadMessage(ValueError):
     """A message from the page that is not one the editor answers; the text says what to send instead."""
 
 
-def to_json(value: Any) -> Any:
-    """A request, result, event or value as JSON-able data: dataclasses as objects of their fields."""
+def to_json(value: Any, media: MediaStore | None = None) -> Any:
+    """A request, result, event or value as JSON-able data: dataclasses as objects of their fields.
+
+    With ``media``, an image (bytes, or an image file of the static-files area) becomes
+    ``{"$type": "image", "mime", "src"}`` that the page shows as an image.
+    """
+    if media is not None and not isinstance(value, (int, float, bool)) and value is not None:
+        image = media.describe(value)
+        if image is not None:
+            return image
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)  # JSON has no NaN or infinity
     if isinstance(value, enum.Enum):
         return str(value.value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {f.name: to_json(getattr(value, f.name), media) for f in dataclasses.fields(value)}
     if isinstance(value, dict):
-        return {str(k): to_json(v) for k, v in value.items()}
+        return {str(k): to_json(v, media) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [to_json(v) for v in value]
+        return [to_json(v, media) for v in value]
     return to_display(value)
 
 
@@ -67,8 +76,8 @@ def result_message(message_id: Any, result: Result) -> dict[str, Any]:
     return {"id": message_id, "result": type(result).__name__, "fields": to_json(result)}
 
 
-def event_message(event: Event) -> dict[str, Any]:
-    return {"event": type(event).__name__, "fields": to_json(event)}
+def event_message(event: Event, media: MediaStore | None = None) -> dict[str, Any]:
+    return {"event": type(event).__name__, "fields": to_json(event, media)}
 
 
 def dumps(message: dict[str, Any]) -> str:

@@ -195,7 +195,7 @@ class Orchestrator:
             return
         state = self.libraries.get(name) if name is not None else None
         if state is not None:
-            self.events.emit(_events.LibraryChanged(library=describe_library(state)))
+            _events.library_changed(self.events, describe_library(state), state.violations)
 
     def handle_sync(self, request: Request) -> Result:
         loop = self._loop
@@ -328,7 +328,8 @@ class Orchestrator:
             host = await self._host(record)
             version = record.version
             try:
-                specs, _violations = await host.apply_value(record, request.parameter_name, request.value, deadline)
+                specs, violations = await host.apply_value(record, request.parameter_name, request.value, deadline)
+                _events.emit_violations(self.events, violations, record.name)
             except _hosting.HydrationError as exc:
                 raise RequestFailed(f"node {record.name!r}: {exc}") from None
             except KeyError as exc:
@@ -370,6 +371,7 @@ class Orchestrator:
             deadline = Deadline(self.config.execution_timeout, "the execution_timeout setting")
         sent = list(record.specs)
         outcome = await (await self._host(record)).execute(record, inputs, deadline)
+        _events.emit_violations(self.events, outcome.violations, record.name)
         if outcome.specs is not None and self.graph.nodes.get(record.name) is record:
             self._adopt_hydration(record, sent, outcome.specs)
         if outcome.error is None:

@@ -16,11 +16,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nodeisle.requests import LibraryInfo, RemoteError
+
+if TYPE_CHECKING:
+    from nodeisle.strict.rules import Violation
 
 _LOG = logging.getLogger("nodeisle.events")
 
@@ -71,6 +74,37 @@ class NodeStatusChanged(Event):
     outputs: dict[str, Any] = field(default_factory=dict)
     error: RemoteError | None = None
     violations: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ViolationFound(Event):
+    """A strict-mode rule fired, pushed as it is found: when a library loads (``node`` empty: ``subject``
+    is the node type), when a value is set on a node, or while a node runs (``node`` names it)."""
+
+    library: str
+    node: str
+    rule_id: str
+    severity: str
+    context: str
+    subject: str
+    message: str
+    remediation: str
+
+
+def emit_violations(bus: EventBus, violations: Iterable[Violation], node: str = "") -> None:
+    """One :class:`ViolationFound` per violation, on ``bus``; nothing when nobody listens."""
+    if not bus.has_subscribers:
+        return
+    for v in violations:
+        bus.emit(ViolationFound(library=v.library, node=node, rule_id=v.rule_id, severity=str(v.severity),
+                                context=str(v.context), subject=v.subject, message=v.message,
+                                remediation=v.remediation))
+
+
+def library_changed(bus: EventBus, library: LibraryInfo, violations: Iterable[Violation]) -> None:
+    """A library's new state, then the strict-mode findings of its load (per node type)."""
+    bus.emit(LibraryChanged(library=library))
+    emit_violations(bus, violations)
 
 
 @dataclass(frozen=True, kw_only=True)
