@@ -91,7 +91,7 @@ def count_uv_runs(monkeypatch: pytest.MonkeyPatch, delay: float = 0.0) -> list[l
 def test_built_env_imports_the_pinned_version(make_manager: MakeManager, runtime_source: Path) -> None:
     info = make_manager().ensure("Tiny Lib", ["tinypkg==1.0"], [], [], runtime_source)
     assert not info.reused
-    assert info.path.name.startswith("tiny-lib-")
+    assert info.path.name.startswith("env-") and info.libraries == ("Tiny Lib",)
     assert run_in(info.python, "import tinypkg; print(tinypkg.__version__)") == "1.0"
 
 
@@ -290,7 +290,7 @@ def test_flag_in_pip_dependencies_is_rejected(make_manager: MakeManager, runtime
         make_manager().ensure("lib", ["--index-url=https://example.invalid"], [], [], runtime_source)
 
 
-def test_key_covers_flags_and_find_links(
+def test_key_covers_flags_but_not_where_the_same_wheels_were_found(
     make_manager: MakeManager, runtime_source: Path, tmp_path: Path, wheelhouse: Path
 ) -> None:
     plain = make_manager().ensure("lib", ["tinypkg==1.0"], [], [], runtime_source)
@@ -298,7 +298,8 @@ def test_key_covers_flags_and_find_links(
     (tmp_path / "more").mkdir()
     other_links = make_manager(find_links=[str(wheelhouse), str(tmp_path / "more")])
     linked = other_links.ensure("lib", ["tinypkg==1.0"], [], [], runtime_source)
-    assert len({plain.key, flagged.key, linked.key}) == 3
+    assert flagged.key != plain.key
+    assert linked.key == plain.key and linked.reused  # the same versions and hashes: the same env
     assert flagged.pip_install_flags == ("--no-deps",)
 
 
