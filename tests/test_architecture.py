@@ -47,6 +47,7 @@ PURE = (
     "nodeisle.orchestrator.authority",
     "nodeisle.orchestrator.supervision",
     "nodeisle.orchestrator.pythons",
+    "nodeisle.orchestrator.plan",
     "nodeisle.bus.protocol",
     "nodeisle.bus.codec",
     "nodeisle.strict.rules",

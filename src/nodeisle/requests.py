@@ -119,6 +119,28 @@ class ListRegisteredLibrariesRequest(Request):
 
 
 @dataclass(kw_only=True)
+class PlanResult(Result):
+    """The dependency plan, as ``nodeisle plan --json`` prints it (docs/environments.md, "The plan")."""
+
+    libraries: list[dict[str, Any]] = field(default_factory=list)  # name, mode, can_run_shared, recommended_mode...
+    conflicts: list[dict[str, Any]] = field(default_factory=list)  # package, sides, message
+    env_groups: list[list[str]] = field(default_factory=list)  # Isolated libraries resolving to one set
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(kw_only=True)
+class PlanRequest(Request):
+    """The dependency plan of the registered libraries. ``modes`` asks what it would be if those libraries ran
+    so (what the editor shows beside the Shared/Isolated choice before it is made)."""
+
+    result_type: ClassVar[type[Result]] = PlanResult
+    modes: dict[str, LibraryMode] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.modes = {name: as_mode(mode) for name, mode in self.modes.items()}
+
+
+@dataclass(kw_only=True)
 class ReloadLibraryRequest(Request):
     """Re-read a library's manifest and code; an isolated library gets a fresh worker."""
 
@@ -436,6 +458,7 @@ REQUEST_TYPES: tuple[type[Request], ...] = (
     ListNodesInFlowRequest,
     ListParametersOnNodeRequest,
     ListRegisteredLibrariesRequest,
+    PlanRequest,
     RefreshSecretsRequest,
     RegisterLibraryRequest,
     ReloadConfigRequest,

@@ -38,6 +38,7 @@ from nodeisle.orchestrator.hosts import Deadline, LocalHost, NodeHost, Supervisi
 from nodeisle.orchestrator.interpreters import PythonFinder
 from nodeisle.orchestrator.launch import Launcher
 from nodeisle.orchestrator.libraries import LibraryRegistry, LibraryState
+from nodeisle.orchestrator.overlays import SharedDeps
 from nodeisle.orchestrator.propagation import ConfigAndSecrets
 from nodeisle.orchestrator.workers import WorkerHub, WorkerProcess
 from nodeisle.requests import (
@@ -45,6 +46,8 @@ from nodeisle.requests import (
     ExecuteNodeResult,
     ListRegisteredLibrariesRequest,
     ListRegisteredLibrariesResult,
+    PlanRequest,
+    PlanResult,
     RegisterLibraryRequest,
     ReloadLibraryRequest,
     RemoteError,
@@ -84,6 +87,8 @@ class Orchestrator:
         self.hub = WorkerHub(self._handle_from_worker)
         self.launcher: Launcher | None = None  # None: workers are subprocesses (nodeisle.orchestrator.launch)
         self.pythons = PythonFinder()  # the interpreters on this machine, found once, for Isolated envs
+        # Shared libraries' pins against this process's environment, and their overlays (None: not checked)
+        self.shared_deps = SharedDeps(envs.resolver, home / "overlays") if hasattr(envs, "resolver") else None
         # Config and secrets: the six requests, the worker broadcasts, least privilege (propagation.py).
         self.shared_state = ConfigAndSecrets(
             store or ConfigStore(home / CONFIG_FILE),
@@ -108,6 +113,7 @@ class Orchestrator:
         self._async: dict[type[Request], AsyncHandler] = {
             **self.shared_state.async_handlers(),
             RegisterLibraryRequest: self.registry.register,
+            PlanRequest: self._plan,
             ReloadLibraryRequest: self.registry.reload,
             SetLibraryModeRequest: self.registry.set_mode,
             SetParameterValueRequest: self._set_value,
@@ -245,7 +251,8 @@ class Orchestrator:
         config = self.config
         python = self.settings.library_pythons.get(state.name)
         if state.mode is not LibraryMode.ISOLATED:
-            return LocalHost(state.manifest, self, config.probe_timeout, pythons=self.pythons, python_setting=python)
+            return LocalHost(state.manifest, self, config.probe_timeout, pythons=self.pythons, python_setting=python,
+                             deps=self.shared_deps)
         return WorkerHost(
             state.manifest,
             self.hub,
@@ -265,6 +272,20 @@ class Orchestrator:
                 crash_window=config.crash_window,
             ),
         )
+
+    async def _plan(self, request: PlanRequest) -> PlanResult:
+        """The dependency plan of the registered libraries, in their modes or in ``request.modes``."""
+        from nodeisle.orchestrator.planner import plan_for
+
+        states = list(self.libraries.values())
+        modes = {s.name: request.modes.get(s.name, s.mode) for s in states}
+        plan = await asyncio.to_thread(
+            plan_for, [s.manifest for s in states], modes, self.envs, self.pythons, self.settings.library_pythons
+        )
+        document = plan.to_json()
+        conflicts = len(document["conflicts"])
+        return PlanResult(message=f"{len(states)} libraries, {conflicts} conflict{'s' * (conflicts != 1)}",
+                          **document)
 
     async def _set_value(self, request: SetParameterValueRequest) -> Result:
         deadline = Deadline(self.config.execution_timeout, "the execution_timeout setting")

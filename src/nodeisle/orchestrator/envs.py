@@ -130,6 +130,17 @@ def child_env() -> dict[str, str]:
     return env
 
 
+def _keyed(identity: dict[str, str], resolution: Resolution, flags: Sequence[str]) -> tuple[str, dict[str, Any]]:
+    """An env's key and the inputs it hashes: the interpreter (not which symlink started it), the set, the flags."""
+    inputs = {
+        "format": _FORMAT,
+        "python": {k: v for k, v in identity.items() if k != "executable"},
+        "resolved": sorted(p.line() for p in resolution.pins),
+        "pip_install_flags": list(flags),
+    }
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True, separators=(",", ":")).encode()).hexdigest(), inputs
+
+
 class EnvManager:
     """Builds, reuses and prunes the per-library virtualenvs under ``root``."""
 
@@ -198,11 +209,25 @@ class EnvManager:
 
     def resolve(
         self, library: str, requirements: Sequence[str], flags: Sequence[str], *, python: str | None = None,
-        lock: Path | None = None, fresh: bool = False,
+        lock: Path | None = None, fresh: bool = False, keep: bool = True,
     ) -> Resolution:
-        """The exact set ``requirements`` resolve to on ``python`` (a lock's set when ``lock`` exists)."""
+        """The set ``requirements`` resolve to on ``python`` (a lock's, if ``lock`` exists); ``fresh``: ask uv even if
+        cached; ``keep=False``: do not store the answer."""
         job = _Job(library, self.logs_dir / f"{slug(library)}.log", self._progress)
-        return self._resolve(job, requirements, flags, self._python_identity(job, python or self._python), lock, fresh)
+        return self._resolve(job, requirements, flags, self.identity(python), lock, (fresh, keep))
+
+    def key_for(
+        self, requirements: Sequence[str], flags: Sequence[str], *, python: str | None = None, lock: Path | None = None
+    ) -> str | None:
+        """The key of the env these inputs map to now, from the lock or the cached resolution (None: not resolved)."""
+        identity = self.identity(python)
+        resolution = read_lock(lock) if lock is not None and lock.is_file() else (
+            self.resolver.cached(requirements, flags, identity) if requirements else Resolution((), ""))
+        return None if resolution is None else _keyed(identity, resolution, flags)[0]
+
+    def identity(self, python: str | None = None) -> dict[str, str]:
+        """The identity of the interpreter ``python`` names (None: the manager's), probed once."""
+        return self._python_identity(_Job("python", self.logs_dir / "python.log", None), python or self._python)
 
     def list(self) -> builtins.list[EnvInfo]:
         """The valid envs under ``root``, read from their markers (``reused`` is True)."""
@@ -274,13 +299,7 @@ class EnvManager:
             )
         identity = self._python_identity(job, python or self._python)
         resolution = self._resolve(job, [*pins, *requirements], flags, identity, lock, force)
-        inputs = {
-            "format": _FORMAT,
-            "python": {k: v for k, v in identity.items() if k != "executable"},  # not which symlink started it
-            "resolved": sorted(p.line() for p in resolution.pins),
-            "pip_install_flags": list(flags),
-        }
-        key = hashlib.sha256(json.dumps(inputs, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+        key, inputs = _keyed(identity, resolution, flags)
         inputs.update(pip_dependencies=list(pins), runtime_requirements=list(requirements), source=resolution.source)
         env = self.root / f"env-{key[:16]}"
         runtime = runtime_files(source)
@@ -381,7 +400,7 @@ class EnvManager:
 
     def _resolve(
         self, job: _Job, requirements: Sequence[str], flags: Sequence[str], identity: dict[str, str],
-        lock: Path | None, fresh: bool,
+        lock: Path | None, fresh: bool | tuple[bool, bool],
     ) -> Resolution:
         """The lock's set if ``lock`` exists, else the resolution (cached unless ``fresh``); failures name uv's why."""
         self.root.mkdir(parents=True, exist_ok=True)
@@ -390,15 +409,17 @@ class EnvManager:
                 return read_lock(lock)
             if not requirements:
                 return Resolution((), "nothing to resolve")
-            return self.resolver.compile(requirements, flags, identity["executable"], identity, fresh=fresh)
+            again, keep = fresh if isinstance(fresh, tuple) else (fresh, True)
+            return self.resolver.compile(requirements, flags, identity["executable"], identity, fresh=again, keep=keep)
         except ResolveFailed as exc:
             self.logs_dir.mkdir(parents=True, exist_ok=True)
             with job.log_path.open("a", encoding="utf-8") as log:
                 log.write(f"\n===== {time.strftime('%Y-%m-%dT%H:%M:%S%z')} {job.library!r}: resolving failed\n"
                           f"{_redact(str(exc))}\n")
-            job.emit("failed", _redact(str(exc)))
-            raise job.error(f"cannot resolve its requirements ({_redact(' '.join(requirements))}):\n"
-                            f"{_redact(str(exc))}", str(exc)) from None
+            error = job.error(f"cannot resolve its requirements ({_redact(' '.join(requirements))}):\n"
+                              f"{_redact(str(exc))}", str(exc))
+            job.emit("failed", str(error))  # its first line: the whole of uv's reason is the library's error
+            raise error from None
 
     def _python_identity(self, job: _Job, python: str | None) -> dict[str, str]:
         """Implementation, version, ABI, platform, real base prefix and path of an interpreter (cached)."""

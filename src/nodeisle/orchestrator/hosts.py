@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 import math
+import sys
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -31,6 +32,9 @@ from nodeisle.node.scope import RequestHandler
 from nodeisle.node.spec import ParameterSpec
 from nodeisle.orchestrator.interpreters import PythonFinder, orchestrator_interpreter
 from nodeisle.orchestrator.launch import Launcher
+from nodeisle.orchestrator.overlays import SharedDeps
+from nodeisle.orchestrator.planner import RUNTIME_REQUIREMENTS as RUNTIME_REQUIREMENTS
+from nodeisle.orchestrator.resolver import LOCK_NAME
 from nodeisle.orchestrator.supervision import CrashLoop, LibraryFailed
 from nodeisle.orchestrator.supervision import Supervision as Supervision  # engine.py imports it from here
 from nodeisle.orchestrator.workers import WorkerHub, WorkerProcess, WorkerProvision, WorkerState, worker_environment
@@ -39,7 +43,6 @@ from nodeisle.strict.rules import Context, Violation
 from nodeisle.wire.messages import ApplyValue, AwaitStop, Execute, Executed, Ready, Stopped, ValueApplied
 
 LOGGER = logging.getLogger("nodeisle.library")
-RUNTIME_REQUIREMENTS = ("websockets>=10",)
 
 
 @dataclass
@@ -135,9 +138,10 @@ class LocalHost:
 
     def __init__(
         self, manifest: LibraryManifest, handler: RequestHandler, probe_timeout: float, *,
-        pythons: PythonFinder | None = None, python_setting: str | None = None,
+        pythons: PythonFinder | None = None, python_setting: str | None = None, deps: SharedDeps | None = None,
     ) -> None:
         self.manifest = manifest
+        self.deps = deps  # checks its pins against this process's environment; None: not checked
         self.handler = handler
         self.probe_timeout = probe_timeout
         self.pythons = pythons or PythonFinder()
@@ -146,7 +150,11 @@ class LocalHost:
         self.last_load: LoadReport | None = None  # what the latest load found (nodeisle check reads it)
 
     async def load(self) -> LoadReport:
+        # Its pins: satisfied, or missing and put in its overlay, or in conflict (a LibraryError naming it).
+        paths = await asyncio.to_thread(self.deps.prepare, self.manifest) if self.deps is not None else []
+
         def load_sync() -> _hosting.ProbeReport:
+            sys.path.extend(p for p in paths if p not in sys.path)  # after the engine's own packages
             self.code = _hosting.import_library(self.manifest)
             return _hosting.probe_library(self.code, Context.ORCHESTRATOR, self.probe_timeout)
 
@@ -202,6 +210,8 @@ class LocalHost:
             ) from None
 
     async def close(self) -> None:
+        if self.deps is not None:
+            self.deps.release(self.manifest.name)
         self.code = None
 
     def describe(self) -> tuple[str | None, str | None]:
@@ -267,6 +277,7 @@ class WorkerHost:
             list(RUNTIME_REQUIREMENTS),
             self.runtime_source,
             python=None if choice.is_orchestrators else choice.interpreter.path,
+            lock=self.manifest.directory / LOCK_NAME,
         )
         self.python = info.python
         LOGGER.info(

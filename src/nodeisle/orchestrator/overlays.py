@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib.metadata
 import json
 import shlex
 import shutil
@@ -27,11 +26,9 @@ from packaging.version import InvalidVersion
 from nodeisle.errors import LibraryError
 from nodeisle.manifest import Compatibility, LibraryManifest
 from nodeisle.orchestrator.plan import LibraryFacts, SharedFit, shared_conflicts
-from nodeisle.orchestrator.resolver import ResolveFailed, Resolver, engine_packages
+from nodeisle.orchestrator.resolver import OVERLAY_MARKER, ResolveFailed, Resolver, engine_packages, engine_version
 
-__all__ = ["OVERLAY_MARKER", "SharedDeps", "refusal"]
-
-OVERLAY_MARKER = "nodeisle-overlay.json"
+__all__ = ["OVERLAY_MARKER", "SharedDeps", "refusal", "shared_facts"]
 
 
 def _satisfied(requirements: tuple[str, ...]) -> bool:
@@ -41,10 +38,10 @@ def _satisfied(requirements: tuple[str, ...]) -> bool:
             req = Requirement(text)
             if req.marker is not None and not req.marker.evaluate():
                 continue
-            installed = importlib.metadata.version(req.name)
-            if not req.specifier.contains(installed, prereleases=True):
+            installed = engine_version(req.name)
+            if installed is None or not req.specifier.contains(installed, prereleases=True):
                 return False
-        except (InvalidRequirement, InvalidVersion, importlib.metadata.PackageNotFoundError):
+        except (InvalidRequirement, InvalidVersion):
             return False
     return True
 
@@ -63,11 +60,11 @@ def shared_facts(
     return LibraryFacts(manifest.name, "shared", pins, fit, only_shared=only_shared)
 
 
-def refusal(name: str, why: str) -> str:
-    """The message of a refused Shared library: the conflict, then the fix."""
+def refusal(name: str, why: str, *, named: bool = True) -> str:
+    """The message of a refused Shared library: the conflict, then the fix (``named``: starting with its name)."""
     quoted = shlex.quote(name)
-    return (f"library {name!r} cannot run Shared: {why}. Run it Isolated: `nodeisle libraries mode {quoted} "
-            f"isolated` (or `--isolated {quoted}` for one run)")
+    return (f"{f'library {name!r} ' if named else ''}cannot run Shared: {why}. Run it Isolated: `nodeisle libraries "
+            f"mode {quoted} isolated` (or `--isolated {quoted}` for one run)")
 
 
 class SharedDeps:
@@ -86,12 +83,12 @@ class SharedDeps:
             engine = engine_packages()
             facts = shared_facts(manifest, self.resolver, engine)
             if facts.fit.error is not None:
-                raise LibraryError(manifest.name, refusal(
-                    manifest.name, f"its pip_dependencies cannot be installed beside the engine's environment:\n"
-                    f"{facts.fit.error}"))
+                why = f"its pip_dependencies cannot be installed beside the engine's environment:\n{facts.fit.error}"
+                raise LibraryError(manifest.name, refusal(manifest.name, why, named=False))
             conflicts = shared_conflicts(facts, list(self.loaded.values()), engine)
             if conflicts:
-                raise LibraryError(manifest.name, refusal(manifest.name, "; ".join(c.message for c in conflicts)))
+                why = "; ".join(c.message for c in conflicts)
+                raise LibraryError(manifest.name, refusal(manifest.name, why, named=False))
             paths = [str(self._overlay(manifest, facts))] if facts.fit.installs else []
             self.loaded[manifest.name] = facts
             return paths

@@ -44,6 +44,7 @@ class SharedFit:
     installs: Mapping[str, str]  # missing: package -> version, for the library's overlay
     changes: tuple[Change, ...]  # installed packages its pins would change: conflicts
     error: str | None = None  # the resolver could not resolve the pins at all
+    via: Mapping[str, str] = field(default_factory=dict)  # a package its pins pull in -> who requires it
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,7 @@ def _wants(facts: LibraryFacts, package: str, version: str) -> str:
     req = _direct(facts).get(package)
     if req is not None:
         return f"pins {req}"
-    through = facts.via.get(package)
+    through = facts.via.get(package) or facts.fit.via.get(package)
     return f"needs {package}=={version}" + (f" (through {through})" if through else "")
 
 

@@ -13,9 +13,11 @@ Two questions, two uv commands, both offline-capable like the env builds (``--fi
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.metadata
 import json
+import logging
 import os
 import re
 import subprocess
@@ -29,15 +31,22 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
+from nodeisle.orchestrator.interpreters import local_identity
 from nodeisle.orchestrator.plan import Change, SharedFit
 
-__all__ = ["LOCK_NAME", "Pin", "Resolution", "ResolveFailed", "Resolver", "engine_packages", "read_lock"]
+__all__ = [
+    "LOCK_NAME", "OVERLAY_MARKER", "Pin", "Resolution", "ResolveFailed", "Resolver", "engine_packages",
+    "engine_version", "read_lock",
+]
 
 #: The lock ``nodeisle envs lock`` writes beside a library's manifest; an env built from it never resolves.
 LOCK_NAME = "nodeisle.lock"
+#: The file that makes a folder a Shared library's overlay (overlays.py); it is never the engine's environment.
+OVERLAY_MARKER = "nodeisle-overlay.json"
 _FORMAT = 1
 _PIN = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==(?P<version>\S+?)\s*(?:\\)?$")
 _HASH = re.compile(r"--hash=(\S+)")
+_log = logging.getLogger("nodeisle.envs")
 _CHANGE = re.compile(r"^\s*(?P<sign>[+-])\s+(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>\S+)")
 
 
@@ -123,13 +132,25 @@ def read_lock(path: Path) -> Resolution:
     return Resolution(pins, str(path))
 
 
+def engine_path() -> list[str]:
+    """``sys.path`` without the Shared libraries' overlays (folders holding an overlay marker)."""
+    return [p for p in sys.path if not (Path(p or ".") / OVERLAY_MARKER).is_file()]
+
+
+def engine_version(name: str) -> str | None:
+    """The version of ``name`` the orchestrator's own environment has installed, or None."""
+    for dist in importlib.metadata.distributions(name=name, path=engine_path()):
+        return dist.version
+    return None
+
+
 def engine_packages() -> dict[str, str]:
     """The distributions the orchestrator's own environment has installed (canonical name -> version).
 
-    The first one found on ``sys.path`` wins, as it does for ``import``.
+    The first one found on ``sys.path`` wins, as it does for ``import``; overlays are not the engine's.
     """
     found: dict[str, str] = {}
-    for dist in importlib.metadata.distributions():
+    for dist in importlib.metadata.distributions(path=engine_path()):
         name = dist.metadata["Name"] if dist.metadata else None
         if name:
             found.setdefault(canonicalize_name(name), dist.version)
@@ -172,27 +193,40 @@ class Resolver:
 
     def _uv(self, args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
         self.runs.append(args[1] if args[0] == "pip" else args[0])
+        _log.info("resolver: uv %s", " ".join(a for a in args if not a.startswith("/"))[:300])
         return subprocess.run([self.uv(), *args], capture_output=True, text=True, env=self.child_env(), cwd=cwd,
                               stdin=subprocess.DEVNULL, check=False)
 
+    def _cache_file(self, requirements: Sequence[str], flags: Sequence[str], identity: Mapping[str, str]) -> Path:
+        key = _key({"format": _FORMAT, "requirements": list(requirements), "flags": list(flags),
+                    "find_links": list(self.find_links), "python": {k: v for k, v in identity.items()
+                                                                      if k != "executable"}})
+        return self.store / f"compile-{key[:32]}.json"
+
+    def cached(
+        self, requirements: Sequence[str], flags: Sequence[str], identity: Mapping[str, str]
+    ) -> Resolution | None:
+        """The stored resolution of these inputs, or None."""
+        try:
+            return Resolution.from_json(json.loads(self._cache_file(requirements, flags, identity).read_text()),
+                                        "cache")
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
     def compile(
         self, requirements: Sequence[str], flags: Sequence[str], python: str, identity: Mapping[str, str], *,
-        fresh: bool = False,
+        fresh: bool = False, keep: bool = True,
     ) -> Resolution:
         """The exact set ``requirements`` resolve to on ``python``; from the cache unless ``fresh``.
 
         The cache key is everything that decides the answer (requirements, flags, find-links, the
-        interpreter's identity); a fresh answer replaces the cached one.
+        interpreter's identity); a fresh answer replaces the cached one unless ``keep`` is False.
         """
-        key = _key({"format": _FORMAT, "requirements": list(requirements), "flags": list(flags),
-                    "find_links": list(self.find_links), "python": {k: v for k, v in identity.items()
-                                                                      if k != "executable"}})
-        cached = self.store / f"compile-{key[:32]}.json"
+        cached = self._cache_file(requirements, flags, identity)
         if not fresh:
-            try:
-                return Resolution.from_json(json.loads(cached.read_text()), "cache")
-            except (OSError, ValueError, KeyError, TypeError):
-                pass
+            found = self.cached(requirements, flags, identity)
+            if found is not None:
+                return found
         self.store.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=self.store) as tmp:
             infile = Path(tmp) / "requirements.in"
@@ -202,7 +236,8 @@ class Resolver:
         if done.returncode != 0:
             raise ResolveFailed(_reason(done.stderr + done.stdout))
         resolution = Resolution(parse_compiled(done.stdout), "uv pip compile", time.time())
-        _write_atomic(cached, resolution.to_json())
+        if keep:
+            _write_atomic(cached, resolution.to_json())
         return resolution
 
     def fit(self, requirements: Sequence[str], flags: Sequence[str], engine: Mapping[str, str]) -> SharedFit:
@@ -218,7 +253,8 @@ class Resolver:
         cached = self.store / f"fit-{key[:32]}.json"
         try:
             data = json.loads(cached.read_text())
-            return SharedFit(dict(data["installs"]), tuple(Change(*c) for c in data["changes"]), data.get("error"))
+            return SharedFit(dict(data["installs"]), tuple(Change(*c) for c in data["changes"]), None,
+                             dict(data.get("via", {})))
         except (OSError, ValueError, KeyError, TypeError):
             pass
         self.store.mkdir(parents=True, exist_ok=True)
@@ -233,9 +269,13 @@ class Resolver:
             if match:
                 (added if match["sign"] == "+" else removed)[canonicalize_name(match["name"])] = match["version"]
         changes = tuple(Change(name, old, added.get(name, "(removed)")) for name, old in sorted(removed.items()))
-        fit = SharedFit({n: v for n, v in sorted(added.items()) if n not in removed}, changes)
+        via: dict[str, str] = {}
+        if added:  # who pulls in what, so a conflict can say "(through planneeds)"
+            with contextlib.suppress(ResolveFailed):
+                via = self.compile(requirements, flags, sys.executable, local_identity()).via()
+        fit = SharedFit({n: v for n, v in sorted(added.items()) if n not in removed}, changes, None, via)
         _write_atomic(cached, {"installs": fit.installs, "changes": [[c.package, c.installed, c.wanted]
-                                                                     for c in fit.changes]})
+                                                                     for c in fit.changes], "via": via})
         return fit
 
     def install_overlay(self, target: Path, installs: Mapping[str, str], flags: Sequence[str]) -> None:
