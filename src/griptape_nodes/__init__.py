@@ -11,6 +11,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from griptape_nodes import _compat
+from nodeisle.node import companions as _companions
+
+_engine = _companions.installed_engine()
+if _engine is not None:  # never a silent mix with the real engine's package (nodeisle.node.companions)
+    raise ImportError(_companions.conflict_message(_engine), name=__name__)
 
 _compat.install_finder()
 

@@ -44,8 +44,12 @@ class CompatAttributeError(AttributeError):
 
 
 def _asker(frame: FrameType | None) -> str:
-    """``file:line`` of the first frame outside importlib (the library code that asked)."""
-    while frame is not None and frame.f_code.co_filename.startswith("<frozen importlib"):
+    """``file:line`` of the first frame outside importlib and nodeisle's import hook (the library code
+    that asked)."""
+    while frame is not None and (
+        frame.f_code.co_filename.startswith("<frozen importlib")
+        or frame.f_globals.get("__name__") == "nodeisle.node.libimport"
+    ):
         frame = frame.f_back
     return "an unknown caller" if frame is None else f"{frame.f_code.co_filename}:{frame.f_lineno}"
 

@@ -47,6 +47,7 @@ class LibraryError(NodeisleError):
 
     def __init__(self, library: str, message: str) -> None:
         self.library = library
+        self.detail = message  # the message without the library's name
         super().__init__(f"library {library!r}: {message}")
 
 

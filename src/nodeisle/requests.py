@@ -14,6 +14,9 @@ from typing import Any, ClassVar, Self
 
 from nodeisle.placement import LibraryMode as LibraryMode  # re-exported: requests carry it
 from nodeisle.placement import as_mode
+from nodeisle.request_values import ConnectionInfo as ConnectionInfo  # re-exported: results carry them
+from nodeisle.request_values import NodeRunResult as NodeRunResult
+from nodeisle.request_values import RemoteError as RemoteError
 
 
 @dataclass(kw_only=True)
@@ -34,35 +37,12 @@ class Request:
     #: True when a worker answers the request from its own view of the state (config and secrets,
     #: refreshed by the orchestrator's broadcasts): no round trip, and not a reach-in.
     worker_view: ClassVar[bool] = False
+    #: False for a service of the engine that is not flow state (saving a static file): forwarded from a
+    #: worker, but not a ``worker-reach-into-orchestrator`` (its answer cannot go stale).
+    flow_state: ClassVar[bool] = True
 
 
 # -- shared value types ---------------------------------------------------------------------------
-@dataclass(kw_only=True, frozen=True)
-class ConnectionInfo:
-    source_node_name: str
-    source_parameter_name: str
-    target_node_name: str
-    target_parameter_name: str
-
-    def __str__(self) -> str:
-        return (
-            f"{self.source_node_name}.{self.source_parameter_name} -> "
-            f"{self.target_node_name}.{self.target_parameter_name}"
-        )
-
-
-@dataclass(kw_only=True, frozen=True)
-class RemoteError:
-    """An exception raised by library code, as data: it may come from another process."""
-
-    type: str
-    message: str
-    traceback: str = ""
-
-    def __str__(self) -> str:
-        return f"{self.type}: {self.message}"
-
-
 @dataclass(kw_only=True)
 class LibraryInfo:
     name: str
@@ -79,14 +59,6 @@ class LibraryInfo:
     dropped: list[dict[str, str]] = field(default_factory=list)  # class_name, reason, traceback
     python: str | None = None  # the interpreter its code runs on and why; None until it loaded
     python_setting: str | None = None  # its `nodeisle libraries python` value, if any
-
-
-@dataclass(kw_only=True)
-class NodeRunResult:
-    status: str  # succeeded | failed | skipped | cancelled
-    outputs: dict[str, Any] = field(default_factory=dict)
-    error: RemoteError | None = None
-    violations: list[dict[str, str]] = field(default_factory=list)
 
 
 # -- libraries ----------------------------------------------------------------------------------------
@@ -438,6 +410,32 @@ class DeleteSecretValueRequest(Request):
     key: str
 
 
+# -- static files (docs/griptape-compat.md#static-files) ---------------------------------------------
+@dataclass(kw_only=True)
+class SaveStaticFileResult(Result):
+    path: str | None = None  # where the file went (absolute)
+    url: str | None = None  # the same, as a file:// URL
+    file_name: str | None = None  # its name in the library's folder: create_new may have numbered it
+    failure_reason: str | None = None  # on failure: invalid_name | exists | too_large | io_error
+
+
+@dataclass(kw_only=True)
+class SaveStaticFileRequest(Request):
+    """Write ``data`` atomically to ``<home>/static_files/<library folder>/<file_name>``; the orchestrator writes it
+    (never a worker), into the folder of the sender's own library. ``existing_file_policy``: ``overwrite``,
+    ``create_new`` (``name_1.ext`` ...) or ``fail``."""
+
+    result_type: ClassVar[type[Result]] = SaveStaticFileResult
+    flow_state: ClassVar[bool] = False
+    library_name: str
+    file_name: str
+    data: bytes = b""
+    existing_file_policy: str = "overwrite"
+
+    def __repr__(self) -> str:
+        return f"SaveStaticFileRequest({self.library_name!r}, {self.file_name!r}, <{len(self.data)} bytes>)"
+
+
 REQUEST_TYPES: tuple[type[Request], ...] = (
     AddParameterToNodeRequest,
     CreateConnectionRequest,
@@ -466,6 +464,7 @@ REQUEST_TYPES: tuple[type[Request], ...] = (
     RemoveParameterFromNodeRequest,
     ResetConfigRequest,
     RunFlowRequest,
+    SaveStaticFileRequest,
     SetConfigValueRequest,
     SetLibraryModeRequest,
     SetParameterValueRequest,

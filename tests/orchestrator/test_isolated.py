@@ -133,6 +133,22 @@ def test_two_libraries_pinning_conflicting_versions_run_side_by_side(tmp_path: P
     run(body(), timeout=120)
 
 
+def test_pip_dependencies_exec_are_installed_into_the_worker_env_too(tmp_path: Path, offline_home: Path) -> None:
+    folder = write_library(tmp_path, "Exec Set", VERSION_NODES, ["Version"])
+    data = json.loads((folder / "griptape-nodes-library.json").read_text())
+    data["metadata"]["dependencies"]["pip_dependencies_exec"] = ["tinyver==2.0"]
+    (folder / "griptape-nodes-library.json").write_text(json.dumps(data))
+
+    async def body() -> None:
+        async with build_orchestrator() as o:
+            await register(o, folder)
+            ok(await o.handle_async(CreateNodeRequest(node_type="Version", node_name="v")))
+            result = ok(await execute(o, "v"))
+            assert result.error is None and result.parameter_output_values["version"] == "2.0"
+
+    run(body(), timeout=120)
+
+
 def test_library_pinning_another_websockets_works_and_leaves_the_orchestrator_alone(
     tmp_path: Path, offline_home: Path
 ) -> None:

@@ -109,3 +109,26 @@ def test_output_before_the_sealed_line_is_logged_and_the_worker_still_starts(
 
     run(body(), timeout=40)
     assert any("hello from a .pth file" in r.getMessage() for r in caplog.records)
+
+
+def test_a_read_the_workers_views_answer_needs_no_wait_even_from_its_event_loop() -> None:
+    """An async process may read config and secrets with the synchronous handle_request (Griptape's managers
+    do); what must cross the bus still says to await ahandle_request."""
+    from nodeisle.errors import NotConnectedError
+    from nodeisle.requests import GetSecretValueRequest, GetSecretValueResult, ListFlowsRequest, Request, Result
+    from nodeisle.worker.runtime import Forwarder
+
+    def views(request: Request) -> Result | None:
+        if isinstance(request, GetSecretValueRequest) and request.key == "HELD":
+            return GetSecretValueResult(value="from-the-view")
+        return None
+
+    async def body() -> None:
+        forwarder = Forwarder(None, asyncio.get_running_loop(), views)  # type: ignore[arg-type]  # never forwards here
+        answer = forwarder.handle_sync(GetSecretValueRequest(key="HELD"))
+        assert isinstance(answer, GetSecretValueResult) and answer.value == "from-the-view"
+        for request in (GetSecretValueRequest(key="NOT_HELD"), ListFlowsRequest()):
+            with pytest.raises(NotConnectedError, match="would block the worker's event loop"):
+                forwarder.handle_sync(request)
+
+    run(body())

@@ -73,7 +73,7 @@ def cmd_envs(args: argparse.Namespace) -> int:
     from nodeisle import __file__ as package_file
     from nodeisle.orchestrator.hosts import RUNTIME_REQUIREMENTS
 
-    info = envs.rebuild(manifest.name, list(manifest.dependencies.pip_dependencies), inputs["flags"],
+    info = envs.rebuild(manifest.name, list(manifest.dependencies.worker_env), inputs["flags"],
                         list(RUNTIME_REQUIREMENTS), Path(package_file).parent, python=inputs["python"],
                         lock=inputs["lock"])
     print(f"rebuilt {manifest.name!r} at {info.path} ({info.source})")

@@ -167,12 +167,26 @@ class _Builder:
         for i, item in enumerate(workflows if isinstance(workflows, list) else []):
             if not isinstance(item, str) or not item.strip():
                 self.warn(f"workflows[{i}]", f"is {_found(item)}, expected a workflow file path; ignored")
+        advanced = self.advanced_library(data.get("advanced_library_path"))
         return LibraryManifest(
             path=self.file, name=name, schema_version=schema_version, author=author, description=description,
             library_version=library_version, engine_version=engine_version, tags=tags,
             declarations=declarations, dependencies=dependencies, categories=tuple(categories), nodes=nodes,
-            raw=MappingProxyType(data), warnings=tuple(self.warnings),
+            raw=MappingProxyType(data), warnings=tuple(self.warnings), advanced_library=advanced,
         )
+
+    def advanced_library(self, value: object) -> Path | None:
+        """``advanced_library_path``: a .py file relative to the manifest (checked to exist at load)."""
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value.strip():
+            raise self.error("advanced_library_path", value, "the path of a .py file, relative to the manifest, that"
+                             " defines an AdvancedNodeLibrary subclass", "Or leave the key out")
+        resolved = Path(os.path.normpath(self.file.parent / value))
+        real = Path(os.path.realpath(resolved))
+        if not resolved.is_relative_to(self.file.parent) or not real.is_relative_to(self.file.parent):
+            self.outside("advanced_library_path", "the advanced library", value, resolved, real)
+        return resolved
 
     def dependencies(self, meta: Mapping[str, object]) -> Dependencies:
         path = "metadata.dependencies"
@@ -286,9 +300,9 @@ class _Builder:
         if self.require_inside:
             raise ManifestError(
                 str(self.file), json_path,
-                f"{file_path!r} for node {class_name!r}, which resolves to {target}, outside the library folder"
+                f"{file_path!r} for {class_name}, which resolves to {target}, outside the library folder"
                 f" {self.file.parent}",
-                "a file_path inside the library folder",
+                f"a {json_path.rpartition('.')[2]} inside the library folder",
                 "nodeisle runs no node file from outside its library: move or copy the file into the library"
                 " folder (a symlink must point inside it too) and point file_path at it")
         self.warn(json_path, f"{file_path!r} leaves the library directory ({target}); the library is not"
@@ -323,7 +337,7 @@ class _Builder:
             resolved = Path(os.path.normpath(directory / file_path))
             real = Path(os.path.realpath(resolved))  # the directory is already real (find_manifest resolves it)
             if not resolved.is_relative_to(directory) or not real.is_relative_to(directory):
-                self.outside(f"{path}.file_path", class_name, file_path, resolved, real)
+                self.outside(f"{path}.file_path", f"node {class_name!r}", file_path, resolved, real)
             category = self.opt_str(meta, f"{path}.metadata.", "category")
             if category is not None and category not in declared:
                 undeclared.setdefault(category, []).append(i)

@@ -50,6 +50,12 @@ class Dependencies:
     pip_install_flags: tuple[str, ...] = ()
     pip_dependencies_exec: tuple[str, ...] = ()
 
+    @property
+    def worker_env(self) -> tuple[str, ...]:
+        """What the library's worker env installs: ``pip_dependencies``, then ``pip_dependencies_exec`` (the
+        execution set, which only the process running the nodes needs)."""
+        return (*self.pip_dependencies, *self.pip_dependencies_exec)
+
 
 @dataclass(frozen=True, slots=True)
 class NodeEntry:
@@ -80,6 +86,8 @@ class LibraryManifest:
     nodes: tuple[NodeEntry, ...]
     raw: Mapping[str, Any] = field(hash=False)
     warnings: tuple[ManifestWarning, ...]
+    # ``advanced_library_path`` made absolute: the file with the library's AdvancedNodeLibrary subclass.
+    advanced_library: Path | None = None
 
     @property
     def directory(self) -> Path:

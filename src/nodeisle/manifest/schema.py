@@ -81,5 +81,7 @@ def manifest_json_schema() -> dict[str, Any]:
             "categories": {"type": "array", "description": "Objects mapping category names to display data."},
             "nodes": {"type": "array", "items": node, "description": "Node classes of the library."},
             "workflows": {"type": "array", "description": "Workflow file paths; empty entries are warned."},
+            "advanced_library_path": {"type": ["string", "null"], "minLength": 1, "description": (
+                "Python file, relative to the manifest, defining an AdvancedNodeLibrary subclass (load hooks)")},
         }, required=["name", "nodes"]),
     }

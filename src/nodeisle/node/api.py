@@ -21,7 +21,7 @@ def _route(request: Request) -> None:
             "construction (the schema probe runs before the worker is connected). "
             + _strict.REENTRANT_BUS_IN_INIT.remediation
         )
-    if scope is not None and request.orchestrator_owned and not request.worker_view:
+    if scope is not None and request.orchestrator_owned and not request.worker_view and request.flow_state:
         scope.violate(
             _strict.WORKER_REACH_INTO_ORCHESTRATOR, f"{name} forwarded to the orchestrator during {scope.phase}."
         )

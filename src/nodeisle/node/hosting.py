@@ -9,21 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import importlib.util
 import inspect
-import re
-import sys
 import threading
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from types import ModuleType
 from typing import Any, TypeVar
 
 from nodeisle.config.defaults import PROBE_TIMEOUT
-from nodeisle.manifest import LibraryManifest
 from nodeisle.node import audit as _audit
+
+# Importing a library lives in nodeisle.node.loading; these names stay importable from here.
+from nodeisle.node.loading import DroppedClass as DroppedClass
+from nodeisle.node.loading import LibraryCode as LibraryCode
+from nodeisle.node.loading import import_library as import_library
+from nodeisle.node.loading import unload_library as unload_library
 from nodeisle.node.model import BaseNode, Parameter
 from nodeisle.node.scope import NodeScope, Phase, RequestHandler, node_scope, phase
 from nodeisle.node.spec import ParameterSpec
@@ -33,22 +33,6 @@ from nodeisle.strict.rules import Context, Severity, Violation
 
 DEFAULT_PROBE_TIMEOUT = PROBE_TIMEOUT  # written once, in nodeisle.config.defaults
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class DroppedClass:
-    """A node class that is not part of the library's schema, and why."""
-
-    class_name: str
-    reason: str
-    traceback: str = ""
-
-    def to_dict(self) -> dict[str, str]:
-        return {"class_name": self.class_name, "reason": self.reason, "traceback": self.traceback}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> DroppedClass:
-        return cls(str(data["class_name"]), str(data["reason"]), str(data.get("traceback", "")))
 
 
 @dataclass(frozen=True)
@@ -79,15 +63,6 @@ class NodeTypeSchema:
 
 
 @dataclass
-class LibraryCode:
-    """A library's imported node classes."""
-
-    manifest: LibraryManifest
-    classes: dict[str, type[BaseNode]]
-    dropped: list[DroppedClass]
-
-
-@dataclass
 class ProbeReport:
     schemas: dict[str, NodeTypeSchema]
     dropped: list[DroppedClass]
@@ -104,60 +79,6 @@ class ExecutionOutcome:
     specs: list[ParameterSpec] | None = None
     # Outputs written to a name the node had no parameter of when process() ended.
     strays: list[str] = field(default_factory=list)
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"\W+", "_", text).strip("_").lower() or "library"
-
-
-def import_library(manifest: LibraryManifest) -> LibraryCode:
-    """Import every node class the manifest lists. A class that cannot be imported is dropped, with why."""
-    directory = str(manifest.directory)
-    if directory not in sys.path:
-        sys.path.insert(0, directory)
-    modules: dict[Path, ModuleType | DroppedClass] = {}
-    classes: dict[str, type[BaseNode]] = {}
-    dropped: list[DroppedClass] = []
-    for entry in manifest.nodes:
-        loaded = modules.get(entry.path)
-        if loaded is None:
-            loaded = modules[entry.path] = _import_file(manifest, entry.path)
-        if isinstance(loaded, DroppedClass):
-            dropped.append(DroppedClass(entry.class_name, loaded.reason, loaded.traceback))
-            continue
-        cls = getattr(loaded, entry.class_name, None)
-        if cls is None:
-            dropped.append(DroppedClass(entry.class_name, f"{entry.path} defines no class {entry.class_name!r}"))
-        elif not (isinstance(cls, type) and issubclass(cls, BaseNode)):
-            dropped.append(
-                DroppedClass(
-                    entry.class_name, f"{entry.class_name} in {entry.path} is not a nodeisle.BaseNode subclass"
-                )
-            )
-        else:
-            classes[entry.class_name] = cls
-    return LibraryCode(manifest, classes, dropped)
-
-
-def _import_file(manifest: LibraryManifest, path: Path) -> ModuleType | DroppedClass:
-    if not path.is_file():
-        return DroppedClass("", f"node file {path} does not exist (nodes[].file_path in {manifest.path})")
-    inside = path.is_relative_to(manifest.directory)
-    relative = str(path.relative_to(manifest.directory)) if inside else path.stem
-    name = f"_nodeisle_lib_{_slug(manifest.name)}_{_slug(relative)}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        return DroppedClass("", f"cannot import {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException as exc:  # library code may raise anything, SystemExit included
-        sys.modules.pop(name, None)
-        return DroppedClass(
-            "", f"importing {path} raised {type(exc).__name__}: {exc}", "".join(traceback.format_exception(exc))
-        )
-    return module
 
 
 def probe_library(

@@ -17,6 +17,8 @@ the id that refusals name (docs/workers.md lists them with their tests):
   reverse is allowed. Running or deleting a flow touches every node in it, so every node must be
   the library's own. Reads of flow state (values, parameters, connections, flows, libraries) stay
   allowed, with the ``worker-reach-into-orchestrator`` warning in the worker.
+* ``static-files``: a library saves static files only into its own folder of the engine home's
+  static-files area (nodeisle.orchestrator.static_files); the file name's checks apply to everyone.
 
 Pure logic: the engine supplies what the rules look up (:class:`GraphFacts`) and raises
 :class:`~nodeisle.errors.RequestRefused` with the message; the worker raises it again in node code.
@@ -43,6 +45,7 @@ from nodeisle.requests import (
     Request,
     ResetConfigRequest,
     RunFlowRequest,
+    SaveStaticFileRequest,
     SetConfigValueRequest,
     SetLibraryModeRequest,
     SetParameterValueRequest,
@@ -53,7 +56,8 @@ LIBRARY_MANAGEMENT = "library-management"
 ENGINE_CONFIG = "engine-config"
 DECLARED_SECRETS = "declared-secrets"
 OWN_NODES = "own-nodes"
-RULES = (LIBRARY_MANAGEMENT, ENGINE_CONFIG, DECLARED_SECRETS, OWN_NODES)
+STATIC_FILES = "static-files"
+RULES = (LIBRARY_MANAGEMENT, ENGINE_CONFIG, DECLARED_SECRETS, OWN_NODES, STATIC_FILES)
 
 _MANAGEMENT = (RegisterLibraryRequest, ReloadLibraryRequest, SetLibraryModeRequest)
 _NODE_WRITES = (
@@ -108,6 +112,11 @@ def _reason(library: str, request: Request, facts: GraphFacts) -> tuple[str, str
         return _config(library, request.key)
     if isinstance(request, (GetSecretValueRequest, SetSecretValueRequest, DeleteSecretValueRequest)):
         return _secret(library, request, facts.declared_secrets(library)) or _shared_secret(library, request, facts)
+    if isinstance(request, SaveStaticFileRequest) and request.library_name != library:
+        return STATIC_FILES, (
+            f"node code saves static files only into its own library's folder, not into {request.library_name!r}'s; "
+            f"send library_name={library!r}"
+        )
     return _nodes(library, request, facts) or _side_effects(library, request, facts)
 
 

@@ -40,6 +40,8 @@ from nodeisle.orchestrator.launch import Launcher
 from nodeisle.orchestrator.libraries import LibraryRegistry, LibraryState
 from nodeisle.orchestrator.overlays import SharedDeps
 from nodeisle.orchestrator.propagation import ConfigAndSecrets
+from nodeisle.orchestrator.static_files import STATIC_FILES_DIR, StaticFiles
+from nodeisle.orchestrator.static_files import answer as _save_static_file
 from nodeisle.orchestrator.workers import WorkerHub, WorkerProcess
 from nodeisle.requests import (
     ExecuteNodeRequest,
@@ -54,6 +56,7 @@ from nodeisle.requests import (
     Request,
     Result,
     RunFlowRequest,
+    SaveStaticFileRequest,
     SetLibraryModeRequest,
     SetParameterValueRequest,
 )
@@ -98,6 +101,7 @@ class Orchestrator:
         #: The tunables, frozen when the engine is built (broadcast_timeout and worker_start_timeout are
         #: read from the store at each use: a change applies at the next broadcast or worker start).
         self.config = config if config is not None else self.shared_state.config.snapshot()
+        self.static_files = StaticFiles(home / STATIC_FILES_DIR)  # written here only, for Shared and Isolated alike
         self._facts = authority.GraphFacts(
             self._node_library, self._type_library, self._flow_libraries, self._declared_secrets,
             fed_libraries=self._fed_libraries, declared_by=self._declared_by,
@@ -109,6 +113,8 @@ class Orchestrator:
             **GraphRequests(self.graph, self.registry).sync_handlers(),
             ListRegisteredLibrariesRequest: self.registry.list,
             **self.shared_state.sync_handlers(),
+            # Shared node code in an async process saves from the loop itself: written there, blocking it briefly
+            SaveStaticFileRequest: self._save_static_file_now,
         }
         self._async: dict[type[Request], AsyncHandler] = {
             **self.shared_state.async_handlers(),
@@ -119,6 +125,7 @@ class Orchestrator:
             SetParameterValueRequest: self._set_value,
             ExecuteNodeRequest: self._execute_node,
             RunFlowRequest: self._run_flow,
+            SaveStaticFileRequest: self._save_static_file,
         }
 
     def __repr__(self) -> str:
@@ -150,10 +157,10 @@ class Orchestrator:
             self._loop = asyncio.get_running_loop()
         kind = type(request)
         try:
+            if kind in self._async:  # a kind in both: the async handler, unless the caller is on the loop
+                return await self._async[kind](request)
             if kind in self._sync:
                 return self._sync[kind](request)
-            if kind in self._async:
-                return await self._async[kind](request)
             return kind.result_type.failure(f"{kind.__name__} is not handled by the orchestrator")
         except RequestFailed as exc:
             return kind.result_type.failure(str(exc))
@@ -309,6 +316,12 @@ class Orchestrator:
         raise RequestFailed(
             f"node {request.node_name!r} kept changing while {request.parameter_name!r} was being set; try again"
         )
+
+    async def _save_static_file(self, request: SaveStaticFileRequest) -> Result:
+        return await asyncio.to_thread(self._save_static_file_now, request)
+
+    def _save_static_file_now(self, request: SaveStaticFileRequest) -> Result:
+        return _save_static_file(self.static_files, request, int(self.shared_state.setting("max_value_bytes")))
 
     # -- execution --------------------------------------------------------------------------------
     def _host(self, record: NodeRecord) -> NodeHost:

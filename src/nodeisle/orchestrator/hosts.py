@@ -212,6 +212,8 @@ class LocalHost:
     async def close(self) -> None:
         if self.deps is not None:
             self.deps.release(self.manifest.name)
+        if self.code is not None:
+            await asyncio.to_thread(_hosting.unload_library, self.code)  # its hooks may block
         self.code = None
 
     def describe(self) -> tuple[str | None, str | None]:
@@ -272,7 +274,7 @@ class WorkerHost:
         info = await asyncio.to_thread(
             self.envs.ensure,
             self.manifest.name,
-            list(deps.pip_dependencies),
+            list(deps.worker_env),
             list(deps.pip_install_flags),
             list(RUNTIME_REQUIREMENTS),
             self.runtime_source,
@@ -319,6 +321,10 @@ class WorkerHost:
         except BaseException:
             self.hub.unregister(worker)
             raise
+        if ready.failure:  # the library failed to load as a whole: its worker serves nothing
+            await worker.stop()
+            self.hub.unregister(worker)
+            raise LibraryError(self.manifest.name, ready.failure)
         if self.supervision.heartbeats:
             worker.start_heartbeat(self.supervision.heartbeat_interval, self.supervision.heartbeat_timeout)
         return ready

@@ -51,7 +51,7 @@ def shared_facts(
 ) -> LibraryFacts:
     """What the resolver says of ``manifest``'s pins in the orchestrator's environment."""
     deps = manifest.dependencies
-    pins = tuple(deps.pip_dependencies)
+    pins = tuple(deps.worker_env)  # the process running its nodes needs the execution set too
     if _satisfied(pins):
         fit = SharedFit({}, ())
     else:

@@ -31,8 +31,8 @@ RUNTIME_REQUIREMENTS = ("websockets>=10",)
 
 
 def env_requirements(manifest: LibraryManifest) -> list[str]:
-    """What an Isolated env of ``manifest`` resolves: its pins, then the worker runtime's requirements."""
-    return [*manifest.dependencies.pip_dependencies, *RUNTIME_REQUIREMENTS]
+    """What an Isolated env of ``manifest`` resolves: its pins (with the execution set), then the runtime's."""
+    return [*manifest.dependencies.worker_env, *RUNTIME_REQUIREMENTS]
 
 
 def _changed(old: Resolution, new: Resolution) -> str:

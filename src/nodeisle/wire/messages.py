@@ -71,6 +71,9 @@ class Ready:
     dropped: tuple[DroppedClass, ...] = ()
     violations: tuple[Violation, ...] = ()
     io_events: tuple[IOEvent, ...] = ()  # I/O seen in __init__ during the probe, when it was audited
+    # Non-empty: the library failed to load as a whole (its advanced library, a load hook, an engine
+    # conflict), and why; the worker serves nothing and the orchestrator stops it.
+    failure: str = ""
 
 
 @dataclass(frozen=True)

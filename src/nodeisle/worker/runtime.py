@@ -30,7 +30,7 @@ from nodeisle.bus import codec
 from nodeisle.bus.peer import FrameTransport, Peer, RemoteFailure
 from nodeisle.bus.protocol import DEFAULT_MAX_ATTACHMENTS, BusProtocol
 from nodeisle.config.views import ConfigView, SecretsView, ViewsLaunch
-from nodeisle.errors import HandshakeRefused, NotConnectedError, RequestRefused, ValueTransferError
+from nodeisle.errors import HandshakeRefused, LibraryError, NotConnectedError, RequestRefused, ValueTransferError
 from nodeisle.manifest import load_manifest
 from nodeisle.node import hosting as _hosting
 from nodeisle.requests import (
@@ -128,6 +128,9 @@ class Forwarder:
         except RuntimeError:
             running = None
         if running is self._loop:
+            local = self._local(request) if request.worker_view and self._local is not None else None
+            if local is not None:  # answered from this worker's views: nothing to wait for
+                return local
             raise NotConnectedError(
                 f"{type(request).__name__}: nodeisle.handle_request would block the worker's event loop; "
                 "from an async process use `await nodeisle.ahandle_request(...)`"
@@ -231,7 +234,11 @@ class WorkerRuntime:
     def _load(self) -> Ready:
         """Import the library and run the schema probe (in a thread: library code may block)."""
         manifest = load_manifest(self.config.manifest, require_inside=True)
-        self.code = _hosting.import_library(manifest)
+        try:
+            self.code = _hosting.import_library(manifest, Context.WORKER)
+        except LibraryError as exc:  # said over the bus, so the orchestrator reports it as the library's error
+            LOGGER.debug("library load failed: %s", exc)
+            return Ready(pid=os.getpid(), python=sys.executable, failure=exc.detail)
         report = _hosting.probe_library(
             self.code, Context.WORKER, self.config.probe_timeout, audit_io=self.config.audit_init_io
         )

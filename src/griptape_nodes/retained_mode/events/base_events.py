@@ -48,7 +48,12 @@ class RequestPayload:
     """A request node code sends; subclasses are dataclasses with Griptape's field names."""
 
     def to_nodeisle(self) -> Request:
-        raise NotImplementedError(f"{type(self).__name__} has no nodeisle mapping")
+        raise NotImplementedError(
+            f"no handler for {type(self).__name__} in this process: nodeisle's compatibility layer maps Griptape's "
+            "own requests onto nodeisle's, and a library's AdvancedNodeLibrary.get_request_handlers answers the "
+            "requests it defines for code in the same process only (the orchestrator for Shared libraries, the "
+            "library's own worker for an Isolated one)"
+        )
 
     def to_result(self, result: Result) -> ResultPayload:
         raise NotImplementedError(f"{type(self).__name__} has no nodeisle mapping")

@@ -1,7 +1,8 @@
-"""Griptape's ``GetConfigValueRequest``: nodeisle's config, read with the key as given.
+"""Griptape's ``GetConfigValueRequest`` and ``SetConfigValueRequest`` on nodeisle's config.
 
-nodeisle's keys are its typed settings and ``libraries.<library>.<name>`` (docs/config.md); a
-Griptape key such as ``nodes.<Library>.<name>`` is passed through unchanged, not translated.
+The key is mapped as ``ConfigManager`` maps it (:func:`~griptape_nodes.retained_mode.managers.
+config_manager.nodeisle_key`): a dotted Griptape key ``<category>.<name>`` is nodeisle's
+``libraries.<category>.<name>``; a key without a dot is a nodeisle setting.
 """
 
 from __future__ import annotations
@@ -16,9 +17,17 @@ from griptape_nodes.retained_mode.events.base_events import (
     ResultPayloadFailure,
     ResultPayloadSuccess,
 )
+from griptape_nodes.retained_mode.managers.config_manager import nodeisle_key
 from nodeisle import requests as _n
 
-__all__ = ["GetConfigValueRequest", "GetConfigValueResultFailure", "GetConfigValueResultSuccess"]
+__all__ = [
+    "GetConfigValueRequest",
+    "GetConfigValueResultFailure",
+    "GetConfigValueResultSuccess",
+    "SetConfigValueRequest",
+    "SetConfigValueResultFailure",
+    "SetConfigValueResultSuccess",
+]
 
 
 @dataclass(kw_only=True)
@@ -36,12 +45,36 @@ class GetConfigValueRequest(RequestPayload):
     category_and_key: str
 
     def to_nodeisle(self) -> _n.Request:
-        return _n.GetConfigValueRequest(key=self.category_and_key)
+        return _n.GetConfigValueRequest(key=nodeisle_key(self.category_and_key))
 
     def to_result(self, result: _n.Result) -> ResultPayload:
         if not result.succeeded or not isinstance(result, _n.GetConfigValueResult):
             return GetConfigValueResultFailure(result_details=result.message)
         return GetConfigValueResultSuccess(result_details=result.message, value=result.value)
+
+
+@dataclass(kw_only=True)
+class SetConfigValueResultSuccess(ResultPayloadSuccess):
+    pass
+
+
+@dataclass(kw_only=True)
+class SetConfigValueResultFailure(ResultPayloadFailure):
+    pass
+
+
+@dataclass
+class SetConfigValueRequest(RequestPayload):
+    category_and_key: str
+    value: Any = None
+
+    def to_nodeisle(self) -> _n.Request:
+        return _n.SetConfigValueRequest(key=nodeisle_key(self.category_and_key), value=self.value)
+
+    def to_result(self, result: _n.Result) -> ResultPayload:
+        if not result.succeeded:
+            return SetConfigValueResultFailure(result_details=result.message)
+        return SetConfigValueResultSuccess(result_details=result.message)
 
 
 if not TYPE_CHECKING:

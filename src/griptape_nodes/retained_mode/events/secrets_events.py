@@ -1,4 +1,6 @@
-"""Griptape's ``GetSecretValueRequest``, answered by nodeisle's secrets (``required_secrets`` apply)."""
+"""Griptape's ``GetSecretValueRequest`` and ``SetSecretValueRequest``, answered by nodeisle's secrets
+(``required_secrets`` apply); the key is made compliant first, as Griptape does (``openai key`` is
+``OPENAI_KEY``)."""
 
 from __future__ import annotations
 
@@ -12,9 +14,17 @@ from griptape_nodes.retained_mode.events.base_events import (
     ResultPayloadFailure,
     ResultPayloadSuccess,
 )
+from griptape_nodes.retained_mode.managers.secrets_manager import compliant_name
 from nodeisle import requests as _n
 
-__all__ = ["GetSecretValueRequest", "GetSecretValueResultFailure", "GetSecretValueResultSuccess"]
+__all__ = [
+    "GetSecretValueRequest",
+    "GetSecretValueResultFailure",
+    "GetSecretValueResultSuccess",
+    "SetSecretValueRequest",
+    "SetSecretValueResultFailure",
+    "SetSecretValueResultSuccess",
+]
 
 
 @dataclass(kw_only=True)
@@ -37,16 +47,43 @@ class GetSecretValueRequest(RequestPayload):
     should_error_on_not_found: bool = True
 
     def to_nodeisle(self) -> _n.Request:
-        return _n.GetSecretValueRequest(key=self.key)
+        return _n.GetSecretValueRequest(key=compliant_name(self.key))
 
     def to_result(self, result: _n.Result) -> ResultPayload:
         if not result.succeeded or not isinstance(result, _n.GetSecretValueResult):
             return GetSecretValueResultFailure(result_details=result.message)
         if result.value is None and self.should_error_on_not_found:
             return GetSecretValueResultFailure(
-                result_details=f"secret {self.key!r} is not set, or this library may not read it"
+                result_details=f"secret {compliant_name(self.key)!r} is not set, or this library may not read it"
             )
         return GetSecretValueResultSuccess(result_details=result.message, value=result.value)
+
+
+@dataclass(kw_only=True)
+class SetSecretValueResultSuccess(ResultPayloadSuccess):
+    pass
+
+
+@dataclass(kw_only=True)
+class SetSecretValueResultFailure(ResultPayloadFailure):
+    pass
+
+
+@dataclass
+class SetSecretValueRequest(RequestPayload):
+    key: str
+    value: str
+
+    def __repr__(self) -> str:
+        return f"SetSecretValueRequest(key={self.key!r}, value='***')"
+
+    def to_nodeisle(self) -> _n.Request:
+        return _n.SetSecretValueRequest(key=compliant_name(self.key), value=str(self.value))
+
+    def to_result(self, result: _n.Result) -> ResultPayload:
+        if not result.succeeded:
+            return SetSecretValueResultFailure(result_details=result.message)
+        return SetSecretValueResultSuccess(result_details=result.message)
 
 
 if not TYPE_CHECKING:
