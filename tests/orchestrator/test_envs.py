@@ -361,3 +361,46 @@ def test_the_engine_started_through_either_symlink_uses_the_same_env(
     calls = count_uv_runs(monkeypatch)
     two = make_manager().ensure("lib", [], [], [], runtime_source)
     assert two.key == one.key and two.reused and calls == []
+
+
+def count_resolver_runs(manager: EnvManager) -> list[str]:
+    """The uv commands this manager's resolver runs from now on."""
+    manager.resolver.runs.clear()
+    return manager.resolver.runs
+
+
+def test_libraries_resolving_to_the_same_set_share_one_env_dir(make_manager: MakeManager, runtime_source: Path) -> None:
+    manager = make_manager()
+    one = manager.ensure("one", ["tinypkg==2.0"], [], [], runtime_source)
+    two = manager.ensure("two", ["tinypkg>=1.5"], [], [], runtime_source)  # written otherwise, resolves the same
+    assert two.path == one.path and two.reused and two.libraries == ("one", "two")
+    assert [info.libraries for info in manager.list()] == [("one", "two")]
+    assert two.resolved[0].startswith("tinypkg==2.0 --hash=sha256:")
+
+
+def test_an_unchanged_manifest_costs_no_resolver_run(make_manager: MakeManager, runtime_source: Path) -> None:
+    make_manager().ensure("lib", ["needsdep==1.0"], [], [], runtime_source)
+    manager = make_manager()  # a fresh engine: the resolution is cached on disk
+    runs = count_resolver_runs(manager)
+    info = manager.ensure("lib", ["needsdep==1.0"], [], [], runtime_source)
+    assert info.reused and runs == []
+    assert run_in(info.python, "import tinydep; print(tinydep.__version__)") == "2.0"  # one depending on another
+    rebuilt = manager.rebuild("lib", ["needsdep==1.0"], [], [], runtime_source)
+    assert runs == ["compile"] and rebuilt.source == "uv pip compile"  # rebuild resolves again
+
+
+def test_an_env_built_from_a_lock_never_runs_the_resolver(
+    make_manager: MakeManager, runtime_source: Path, tmp_path: Path
+) -> None:
+    manager = make_manager()
+    resolved = manager.resolve("lib", ["tinypkg>=1.0"], [])
+    lock = tmp_path / "lib" / "nodeisle.lock"
+    lock.parent.mkdir()
+    lock.write_text("# a comment\ntinypkg==1.0\n")  # an older version than the range resolves to
+    runs = count_resolver_runs(manager)
+    info = manager.ensure("lib", ["tinypkg>=1.0"], [], [], runtime_source, lock=lock)
+    assert runs == [] and info.source == str(lock) and resolved.versions() == {"tinypkg": "2.0"}
+    assert run_in(info.python, "import tinypkg; print(tinypkg.__version__)") == "1.0"
+    lock.write_text("not a pin at all\n")
+    with pytest.raises(EnvironmentBuildError, match="holds no 'name==version' lines"):
+        manager.ensure("lib", ["tinypkg>=1.0"], [], [], runtime_source, lock=lock)

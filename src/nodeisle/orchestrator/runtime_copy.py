@@ -15,7 +15,7 @@ from pathlib import Path
 #: What of the nodeisle package a worker env gets: the parts the worker runtime imports (the import
 #: contracts in tests/test_architecture.py keep them free of the orchestrator's side).
 RUNTIME_PARTS = (
-    "__init__.py", "errors.py", "placement.py", "requests.py", "logs.py", "py.typed",
+    "__init__.py", "errors.py", "placement.py", "requests.py", "request_values.py", "logs.py", "py.typed",
     "node/", "strict/", "manifest/", "bus/", "wire/", "worker/",
     "config/__init__.py", "config/defaults.py", "config/views.py", "config/dotenv.py",
 )
