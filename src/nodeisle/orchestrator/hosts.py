@@ -210,10 +210,10 @@ class LocalHost:
             ) from None
 
     async def close(self) -> None:
-        if self.deps is not None:
-            self.deps.release(self.manifest.name)
         if self.code is not None:
             await asyncio.to_thread(_hosting.unload_library, self.code)  # its hooks may block
+        if self.deps is not None:
+            self.deps.release(self.manifest.name)  # after its hooks ran: they may use its overlay
         self.code = None
 
     def describe(self) -> tuple[str | None, str | None]:

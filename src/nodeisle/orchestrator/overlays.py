@@ -14,8 +14,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import shlex
 import shutil
+import sys
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -74,6 +76,7 @@ class SharedDeps:
         self.resolver = resolver
         self.root = root  # <home>/overlays
         self.loaded: dict[str, LibraryFacts] = {}
+        self.paths: dict[str, list[str]] = {}  # the overlay folders each one put on sys.path
         self._lock = threading.Lock()
 
     def prepare(self, manifest: LibraryManifest) -> list[str]:
@@ -91,11 +94,21 @@ class SharedDeps:
                 raise LibraryError(manifest.name, refusal(manifest.name, why, named=False))
             paths = [str(self._overlay(manifest, facts))] if facts.fit.installs else []
             self.loaded[manifest.name] = facts
+            self.paths[manifest.name] = paths
             return paths
 
     def release(self, name: str) -> None:
+        """Forget a Shared library that stopped: its overlay leaves ``sys.path``, and what was imported from it
+        leaves ``sys.modules``, so a library loaded later does not get its versions."""
         with self._lock:
             self.loaded.pop(name, None)
+            for path in self.paths.pop(name, []):
+                with contextlib.suppress(ValueError):
+                    sys.path.remove(path)
+                inside = path.rstrip(os.sep) + os.sep
+                for module, value in list(sys.modules.items()):
+                    if str(getattr(value, "__file__", None) or "").startswith(inside):
+                        del sys.modules[module]
 
     def _overlay(self, manifest: LibraryManifest, facts: LibraryFacts) -> Path:
         """The overlay folder holding exactly ``facts.fit.installs``, installed once."""
