@@ -232,4 +232,4 @@ def test_envs_lock_keeps_the_set_and_a_locked_env_never_runs_the_resolver(
     assert json.loads(done.stdout)["nodes"]["v"]["outputs"]["version"] == "1.0"
     assert "resolver: uv pip compile" not in done.stderr
     rebuilt = nodeisle("envs", "rebuild", "Ranged")
-    assert rebuilt.returncode == 0 and "nodeisle.lock" in rebuilt.stdout, rebuilt.stdout
+    assert rebuilt.returncode == 0 and "from " + str(folder / "nodeisle.lock") in rebuilt.stdout, rebuilt.stdout

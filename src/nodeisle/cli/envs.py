@@ -76,7 +76,7 @@ def cmd_envs(args: argparse.Namespace) -> int:
     info = envs.rebuild(manifest.name, list(manifest.dependencies.worker_env), inputs["flags"],
                         list(RUNTIME_REQUIREMENTS), Path(package_file).parent, python=inputs["python"],
                         lock=inputs["lock"])
-    print(f"rebuilt {manifest.name!r} at {info.path} ({info.source})")
+    print(f"rebuilt {manifest.name!r} from {info.source} at {info.path}")
     return EXIT_OK
 
 
