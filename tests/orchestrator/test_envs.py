@@ -404,3 +404,17 @@ def test_an_env_built_from_a_lock_never_runs_the_resolver(
     lock.write_text("not a pin at all\n")
     with pytest.raises(EnvironmentBuildError, match="holds no 'name==version' lines"):
         manager.ensure("lib", ["tinypkg>=1.0"], [], [], runtime_source, lock=lock)
+
+
+def test_the_compiled_runtime_is_made_once_and_linked_into_later_envs(
+    make_manager: MakeManager, runtime_source: Path
+) -> None:
+    manager = make_manager()
+    one = manager.ensure("one", ["tinypkg==1.0"], [], [], runtime_source)
+    two = manager.ensure("two", ["tinypkg==2.0"], [], [], runtime_source)
+    pyc = [sorted((info.path / "runtime").resolve().glob("nodeisle/__pycache__/__init__.*.pyc")) for info in (one, two)]
+    assert pyc[0] and pyc[1]
+    assert pyc[0][0].stat().st_ino == pyc[1][0].stat().st_ino  # one compile, hard-linked
+    [cached] = (manager.root.parent / "runtime-cache").iterdir()
+    assert (cached / ".complete").is_file() and not (two.path / "runtime" / ".complete").exists()
+    assert run_in(two.python, "import nodeisle; print(nodeisle.RUNTIME)") == "v1"

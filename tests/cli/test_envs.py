@@ -1,4 +1,5 @@
-"""``nodeisle plan``, Shared overlays, envs keyed by what they resolve to, and ``envs lock``, as a user runs them.
+"""``nodeisle plan``, Shared overlays, envs keyed by what they resolve to, and ``envs lock`` (cli/envs.py), run as
+a user runs them.
 
 Offline: the wheels are built at test time (several versions of small packages, one depending on
 another, one whose range the engine's own websockets does not satisfy) beside the session wheelhouse.
