@@ -416,8 +416,8 @@ class EnvManager:
             with job.log_path.open("a", encoding="utf-8") as log:
                 log.write(f"\n===== {time.strftime('%Y-%m-%dT%H:%M:%S%z')} {job.library!r}: resolving failed\n"
                           f"{_redact(str(exc))}\n")
-            error = job.error(f"cannot resolve its requirements ({_redact(' '.join(requirements))}):\n"
-                              f"{_redact(str(exc))}", str(exc))
+            error = job.error(f"`uv pip compile` failed to resolve its requirements:\n{_redact(str(exc))}\n"
+                              f"requirements: {_redact(' '.join(requirements))}", str(exc))
             job.emit("failed", str(error))  # its first line: the whole of uv's reason is the library's error
             raise error from None
 
