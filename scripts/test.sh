@@ -3,7 +3,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m pip install --quiet --upgrade pip
-python3 -m pip install --quiet -e ".[test]"
+python3 -m pip install --quiet -e ".[test,editor]"
+# The editor's browser tests (tests/editor) drive Debian's chromium through Playwright (never
+# `playwright install`), against the page built from editor/ with its committed lockfile.
+./scripts/editor-deps.sh
 # The suite builds real virtualenvs with uv, offline: it needs the worker runtime's websockets wheels
 # (the current release, and an old one that a test library pins) in a local wheelhouse.
 mkdir -p .wheelhouse

@@ -19,7 +19,9 @@ The contracts:
 - the worker runtime (``RUNTIME_PARTS``, what a worker env gets) imports only the standard library,
   websockets and other parts of the runtime; an optional import guarded by ``except ImportError``
   (numpy) is allowed;
-- no module is over 500 lines.
+- no module is over 500 lines;
+- the editor's web stack (starlette, uvicorn) is imported only by the editor's server modules, and
+  nothing of the engine imports ``nodeisle.editor``: only the ``nodeisle editor`` command does.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ PURE = (
     "nodeisle.bus.protocol",
     "nodeisle.bus.codec",
     "nodeisle.strict.rules",
+    "nodeisle.orchestrator.events",
 )
 IMPURE = ("asyncio", "websockets", "subprocess")
 OPTIONAL_THIRD_PARTY = ("numpy",)  # what the runtime may import in try/except ImportError
@@ -62,6 +65,10 @@ BENCH_SCRIPTS = (
     "nodeisle.bench.peer_extension",
 )
 WEBSOCKETS_IMPORTERS = ("nodeisle.bus.ws", "nodeisle.bench.floor_child", "nodeisle.bench.floor_harness")
+#: The only modules that import the editor's web stack, and the only one outside the editor that imports the editor.
+WEB_STACK = ("starlette", "uvicorn")
+WEB_IMPORTERS = ("nodeisle.editor.server", "nodeisle.editor.serve")
+EDITOR_IMPORTERS = ("nodeisle.cli.editor",)
 #: The packages that make up the orchestrator's side (node/, bus/, strict/ ... are shared by both roles).
 ORCHESTRATOR_SIDE = ("nodeisle.orchestrator", "nodeisle.flow", "nodeisle.check", "nodeisle.cli", "nodeisle.bench",
                      "nodeisle.config")
@@ -372,3 +379,21 @@ def test_the_state_machines_are_driven_by_now_and_read_no_clock(module: str) -> 
     bad = [_where(m, imp) for m in sorted({module} | reachable(module, edges)) for imp in imports(m)
            if _top(imp.target) in ("time", "asyncio", "threading", "subprocess", "socket")]
     assert not bad, "\n".join(bad)
+
+
+def test_only_the_editor_server_imports_the_web_stack() -> None:
+    bad = [_where(m, imp) for m in modules() for imp in imports(m)
+           if _top(imp.target) in WEB_STACK and m not in WEB_IMPORTERS]
+    assert not bad, "\n".join(bad)
+    assert any(_top(imp.target) == "starlette" for imp in imports("nodeisle.editor.server")), "the rule reads the imports"
+
+
+def test_the_engine_never_imports_the_editor() -> None:
+    """The editor observes the engine (Orchestrator.events); the engine works without the editor's extra."""
+    bad = [_where(m, imp) for m in modules() if not _in(m, ("nodeisle.editor",)) and m not in EDITOR_IMPORTERS
+           for imp in imports(m) if _in(imp.target, ("nodeisle.editor",))]
+    assert not bad, "\n".join(bad)
+    edges = graph(with_type_checking=True, with_packages=True)
+    reached = [f"{m} -> {e}" for m in sorted(modules()) if _in(m, ("nodeisle.orchestrator", "nodeisle.flow"))
+               for e in sorted(reachable(m, edges)) if _in(e, ("nodeisle.editor", "nodeisle.cli"))]
+    assert not reached, "\n".join(reached)

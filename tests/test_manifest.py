@@ -194,13 +194,14 @@ def test_file_that_is_not_utf8_is_a_manifest_error(tmp_path: Path) -> None:
 
 
 def test_fields_are_read_into_the_dataclasses(tmp_path: Path) -> None:
-    m = load(tmp_path, settings=[{"x": 1}], widgets=[], is_default_library=False)
+    m = load(tmp_path, settings=[{"category": "c", "contents": {"x": 1}}], widgets=[], is_default_library=False)
     assert (m.schema_version, m.author, m.description) == ("0.10.0", "Ada", "A test library")
     assert (m.library_version, m.engine_version, m.tags) == ("0.1.0", "0.85.0", ("AI", "Test"))
     assert m.dependencies == Dependencies(("torch==2.4.1",), (), ())
     assert m.declarations == Declarations()
     assert m.categories == ({"test": {"title": "Test", "description": "Test nodes"}},)
-    assert m.raw["settings"] == [{"x": 1}] and m.raw["is_default_library"] is False
+    assert m.config_defaults == {"libraries.c.x": 1}
+    assert m.raw["widgets"] == [] and m.raw["is_default_library"] is False
     assert m.warnings == ()
 
 
@@ -734,3 +735,46 @@ def test_valid_json_that_python_cannot_read_is_a_manifest_error_naming_the_file(
     path.write_text('{"name": "Deep", "nodes": [], "x": ' + "[" * 100000 + "]" * 100000 + "}")
     with pytest.raises(ManifestError, match="cannot be read"):
         load_manifest(path)
+
+
+# ---------------------------------------------------------------- settings (Griptape's library settings)
+
+
+def test_settings_give_config_defaults_by_category_and_registered_secrets(tmp_path: Path) -> None:
+    m = load(tmp_path, settings=[
+        {"description": "farm", "category": "farm_library", "contents": {"farm_id": "", "retries": 3}},
+        {"category": "app_events.on_app_initialization_complete",
+         "contents": {"secrets_to_register": {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""}}},
+        {"category": "more", "contents": {"secrets_to_register": ["GT_CLOUD_API_KEY", "AWS_ACCESS_KEY_ID"]}},
+    ])
+    assert m.config_defaults == {"libraries.farm_library.farm_id": "", "libraries.farm_library.retries": 3}
+    assert m.registered_secrets == ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "GT_CLOUD_API_KEY")
+    assert m.config_categories == ("farm_library", "app_events.on_app_initialization_complete", "more")
+    assert messages(m, "settings") == []
+
+
+def test_a_bad_settings_entry_is_warned_with_its_path_and_ignored(tmp_path: Path) -> None:
+    m = load(tmp_path, settings=[
+        "farm", {"contents": {"a": 1}}, {"category": "c", "contents": [1]},
+        {"category": "ok", "contents": {"a": 1, "secrets_to_register": [""]}},
+        {"category": "ok", "contents": {"a": 2}},
+    ])
+    assert m.config_defaults == {"libraries.ok.a": 1} and m.registered_secrets == ()
+    found = {w.json_path: w.message for w in m.warnings if w.json_path.startswith("settings")}
+    assert set(found) == {"settings[0]", "settings[1].category", "settings[2].contents",
+                          "settings[3].contents.secrets_to_register", "settings[4].contents.a"}
+    assert found["settings[4].contents.a"] == "ok.a is also set by settings[3]; the first one is used"
+    assert messages(load(tmp_path, settings={"a": 1}), "settings") == [
+        'is the object {"a": 1}, expected a list of objects with category and contents; ignored']
+
+
+def test_every_corpus_manifest_with_settings_reads_them_without_a_warning() -> None:
+    with_settings = 0
+    for file in _corpus_files():
+        try:
+            m = load_manifest(corpus_or_fail() / file)
+        except ManifestError:
+            continue
+        assert not [w for w in m.warnings if w.json_path.startswith("settings")], file
+        with_settings += bool(m.settings)
+    assert with_settings >= 10

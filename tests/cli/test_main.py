@@ -470,3 +470,18 @@ def test_run_orders_nodes_by_control_connections_and_shows_a_branch_not_taken(tm
     result = nodeisle("run", str(bad))
     assert result.returncode == 2, (result.stdout, result.stderr)
     assert f"{bad}: connections[1]: cannot connect if.True -> first.text: if.True is a control output" in result.stderr
+
+
+def test_a_workflow_may_name_a_library_registered_with_libraries_add_by_its_name_alone(
+    tmp_path: Path, offline_home: Path, lib: Path
+) -> None:
+    wf = workflow(tmp_path, {"nodes": [{"name": "n", "library": "Cli Lib", "type": "Num", "values": {"value": 4}}]})
+    unknown = nodeisle("run", str(wf))
+    assert unknown.returncode == 2 and "no library named 'Cli Lib' is registered" in unknown.stderr
+    assert nodeisle("libraries", "add", str(lib)).returncode == 0
+    shared = nodeisle("run", str(wf), "--json")
+    assert shared.returncode == 0, shared.stderr
+    assert json.loads(shared.stdout)["nodes"]["n"]["outputs"] == {"out": 40} and "env Cli Lib" not in shared.stderr
+    isolated = nodeisle("run", str(wf), "--json", "--all-isolated")  # --all-isolated covers it too
+    assert isolated.returncode == 0, isolated.stderr
+    assert json.loads(isolated.stdout) == json.loads(shared.stdout) and "env Cli Lib: done" in isolated.stderr

@@ -17,6 +17,7 @@ import pytest
 from nodeisle.config.defaults import PROBE_TIMEOUT
 from nodeisle.config.store import (
     SETTINGS,
+    ConfigEntry,
     ConfigError,
     ConfigStore,
     EngineConfig,
@@ -271,3 +272,18 @@ def test_settings_json_holds_only_libraries_and_a_tunable_there_is_ignored_with_
     assert any("nodeisle config set execution_timeout" in r.getMessage() for r in caplog.records)
     settings.save()
     assert json.loads((tmp_path / "settings.json").read_text()) == {"libraries": [], "library_modes": {}}
+
+
+def test_library_defaults_are_the_lowest_layer_and_the_first_library_decides(tmp_path: Path) -> None:
+    config = store(tmp_path, {"NODEISLE_BROADCAST_TIMEOUT": "3"})
+    config.set_library_defaults("Farm", {"libraries.farm.region": "us", "libraries.farm.id": "f"})
+    config.set_library_defaults("Other", {"libraries.farm.region": "jp", "libraries.other.x": 1})
+    assert (config.get("libraries.farm.region"), config.entry("libraries.farm.region").source) == ("us", Source.DEFAULT)
+    config.set("libraries.farm.region", "eu")
+    assert config.entry("libraries.farm.region") == ConfigEntry("libraries.farm.region", "eu", Source.FILE)
+    assert json.loads(config.path.read_text()) == {"libraries": {"farm": {"region": "eu"}}}  # defaults stay unwritten
+    keys = [e.key for e in config.entries() if e.key.startswith("libraries.")]
+    assert keys == ["libraries.farm.id", "libraries.farm.region", "libraries.other.x"]
+    assert config.defaults()["libraries.farm.id"] == "f" and config.defaults()["broadcast_timeout"] != 3.0
+    config.set_library_defaults("Farm", {})
+    assert config.get("libraries.farm.id") is None and config.get("libraries.farm.region") == "eu"

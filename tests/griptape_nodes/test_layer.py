@@ -46,11 +46,12 @@ def test_parameter_types_follow_griptapes_rule_and_ui_fields_live_in_ui_options(
     assert (b.type, b.input_types, b.output_type) == ("float", ["float", "int"], "float")
     assert (c.type, c.output_type, c.display_name, c.hide) == ("str", "str", "See", True)
     assert c.ui_options == {"display_name": "See", "hide": True}
-    assert a.spec().type == "int" and a.allowed_modes == tuple(ParameterMode)
+    assert a.spec().type == "int" and a.allowed_modes == set(ParameterMode)  # a set, as in Griptape
+    assert a.spec().allowed_modes == tuple(ParameterMode)
     node.show_parameter_by_name(["c"])
     node.hide_parameter_by_name("a")
     assert (a.hide, c.hide) == (True, False)
-    with pytest.raises(KeyError, match="no parameter or group named 'zz'"):
+    with pytest.raises(KeyError, match="no parameter, message or group named 'zz'"):
         node.hide_parameter_by_name("zz")
 
 
@@ -102,8 +103,8 @@ def test_a_subclass_aprocess_sees_materialized_defaults_too() -> None:
 def test_a_control_node_gets_exec_in_and_exec_out() -> None:
     node = ControlNode(name="c")
     assert [(p.name, p.type, p.allowed_modes) for p in node.parameters] == [
-        ("exec_in", "parametercontroltype", (ParameterMode.INPUT,)),
-        ("exec_out", "parametercontroltype", (ParameterMode.OUTPUT,)),
+        ("exec_in", "parametercontroltype", {ParameterMode.INPUT}),
+        ("exec_out", "parametercontroltype", {ParameterMode.OUTPUT}),
     ]
     assert node.control_parameter_in.display_name == "Flow In"
 
@@ -141,13 +142,13 @@ def test_griptape_nodes_handle_request_refuses_a_nodeisle_request_and_names_miss
 
 def test_a_missing_name_fails_naming_it_the_layer_and_the_file_that_asked(tmp_path: Path) -> None:
     library_file = tmp_path / "needs_more.py"
-    library_file.write_text("from griptape_nodes.exe_types.node_types import SuccessFailureNode\n")
+    library_file.write_text("from griptape_nodes.exe_types.node_types import StartNode\n")
     code = compile(library_file.read_text(), str(library_file), "exec")
     with pytest.raises(ImportError) as caught:
         exec(code, {})
     message = str(caught.value)
-    assert isinstance(caught.value, _compat.CompatImportError) and caught.value.missing == "SuccessFailureNode"
-    assert "node_types.SuccessFailureNode" in message and "compatibility layer" in message
+    assert isinstance(caught.value, _compat.CompatImportError) and caught.value.missing == "StartNode"
+    assert "node_types.StartNode" in message and "compatibility layer" in message
     assert f"{library_file}:1" in message
 
 
@@ -155,11 +156,11 @@ def test_a_missing_module_fails_naming_it_and_attribute_probes_stay_attribute_er
     import griptape_nodes.exe_types.core_types as core_types
 
     library_file = tmp_path / "traits_user.py"
-    library_file.write_text("from griptape_nodes.traits.options import Options\n")
-    with pytest.raises(ModuleNotFoundError, match=r"griptape_nodes\.traits.*compatibility layer") as caught:
+    library_file.write_text("from griptape_nodes.traits.color_picker import ColorPicker\n")
+    with pytest.raises(ModuleNotFoundError, match=r"griptape_nodes\.traits\.color_picker.*compatibility layer") as caught:
         exec(compile(library_file.read_text(), str(library_file), "exec"), {})
     assert str(library_file) in str(caught.value)
-    assert not hasattr(core_types, "ParameterList")
-    assert getattr(core_types, "ParameterList", None) is None
-    with pytest.raises(AttributeError, match=r"core_types\.ParameterList: nodeisle provides"):
-        core_types.ParameterList  # noqa: B018
+    assert not hasattr(core_types, "ParameterDictionary")
+    assert getattr(core_types, "ParameterDictionary", None) is None
+    with pytest.raises(AttributeError, match=r"core_types\.ParameterDictionary: nodeisle provides"):
+        core_types.ParameterDictionary  # noqa: B018

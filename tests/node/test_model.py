@@ -200,3 +200,12 @@ def test_handle_request_outside_any_engine_fails_at_once_with_guidance() -> None
         nodeisle.handle_request(ListFlowsRequest())
     with pytest.raises(TypeError, match="expects a nodeisle request"):
         nodeisle.handle_request("ListFlowsRequest")  # type: ignore[arg-type]
+
+
+def test_a_spec_s_input_types_say_what_connections_may_carry_and_survive_a_rebuild() -> None:
+    from nodeisle.node.spec import ParameterSpec
+
+    spec = ParameterSpec("prompt", "str", None, "", (ParameterMode.INPUT,), ("any",))
+    assert spec.accepted_types() == ("any",) and ParameterSpec("n", "int").accepted_types() == ("int",)
+    assert ParameterSpec.from_dict(spec.to_dict()) == spec and "input_types" not in ParameterSpec("n").to_dict()
+    assert Parameter.from_spec(spec).spec() == spec

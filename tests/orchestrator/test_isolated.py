@@ -26,6 +26,7 @@ from nodeisle.requests import (
     ReloadLibraryRequest,
     Result,
     RunFlowRequest,
+    SetLibraryModeRequest,
     SetParameterValueRequest,
 )
 from nodeisle.testing.inprocess import build_in_process_orchestrator
@@ -129,6 +130,31 @@ def test_two_libraries_pinning_conflicting_versions_run_side_by_side(tmp_path: P
             assert result.status == "succeeded", result
             assert result.nodes["v1"].outputs["version"] == "1.0"
             assert result.nodes["v2"].outputs["version"] == "1.02.0"
+
+    run(body(), timeout=120)
+
+
+def test_an_execution_sent_while_its_library_switches_mode_waits_for_the_new_worker(
+    tmp_path: Path, offline_home: Path
+) -> None:
+    """The editor flips a library to Isolated and the user presses Run at once: the run waits for the
+    worker to be ready (it used to fail with 'Worker-<id> is not connected')."""
+    one = write_library(tmp_path, "Pins One", VERSION_NODES, ["Version"], pins=["tinyver==1.0"])
+
+    async def body() -> None:
+        async with build_orchestrator() as o:
+            await register(o, one, mode="shared")
+            ok(await o.handle_async(CreateNodeRequest(node_type="Version", library_name="Pins One", node_name="v1")))
+            switch = asyncio.ensure_future(o.handle_async(SetLibraryModeRequest(library_name="Pins One",
+                                                                                mode="isolated")))
+            await asyncio.sleep(0)  # the switch has started: the Shared host is closing
+            results = await asyncio.gather(execute(o, "v1"), execute(o, "v1", label="again "))
+            ok(await switch)
+            for result in results:
+                assert result.succeeded and result.error is None, result.message
+            assert [r.parameter_output_values["version"] for r in results] == ["1.0", "again 1.0"]
+            [info] = ok(await o.handle_async(ListRegisteredLibrariesRequest())).libraries
+            assert info.effective_mode == "isolated" and info.worker_state == "ready"
 
     run(body(), timeout=120)
 

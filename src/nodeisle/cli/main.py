@@ -23,6 +23,7 @@ from nodeisle.cli.common import (
     lingering_threads,
     run_async,
 )
+from nodeisle.cli.editor import add_parser as add_editor_parser
 from nodeisle.cli.envs import cmd_envs, cmd_plan
 from nodeisle.cli.libraries import cmd_libraries
 from nodeisle.cli.output import print_run, run_to_json
@@ -37,7 +38,7 @@ def _setup_logging(verbose: bool) -> None:
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.WARNING)
     root.propagate = False
-    for name in ("nodeisle.worker", "nodeisle.progress"):
+    for name in ("nodeisle.worker", "nodeisle.progress", "nodeisle.editor"):
         logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
@@ -60,10 +61,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if args.all_isolated:
-        from nodeisle.config.settings import LibraryMode
+        from nodeisle.config.settings import LibraryMode, Settings, engine_home
         from nodeisle.manifest import load_manifest
 
-        for path in workflow.libraries:
+        registered = [Path(p) for p in Settings.load(engine_home()).libraries]
+        for path in [*workflow.libraries, *registered]:
             # A broken manifest is reported, with the field, when the workflow registers it.
             with contextlib.suppress(ManifestError):
                 workflow.library_modes[load_manifest(path).name] = LibraryMode.ISOLATED
@@ -298,6 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json-out", metavar="PATH", help="also write the raw figures as JSON to PATH")
     bench.add_argument("--only", nargs="+", metavar="ROW", help="run only these rows (an id or an id prefix)")
     bench.set_defaults(func=cmd_bench)
+    add_editor_parser(sub)
     return parser
 
 

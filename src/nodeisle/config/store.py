@@ -92,6 +92,8 @@ class ConfigStore:
                         key=setting.key,
                     ) from None
         self._flags = {key: validate(key, value, text=False) for key, value in (flags or {}).items()}
+        # library name -> the config defaults its manifest's settings declare (libraries.<category>.<key>)
+        self._library_defaults: dict[str, dict[str, Any]] = {}
 
     def __repr__(self) -> str:
         return f"ConfigStore(path={str(self.path)!r})"
@@ -162,13 +164,32 @@ class ConfigStore:
         """Highest precedence first."""
         return [(Source.FLAG, self._flags), (Source.ENVIRONMENT, self._environment), (Source.FILE, self._file_layer())]
 
-    @staticmethod
-    def _resolve(layers: list[tuple[Source, Mapping[str, Any]]], key: str) -> tuple[Any, Source]:
+    def set_library_defaults(self, library: str, defaults: Mapping[str, Any]) -> None:
+        """The defaults a registered library's manifest declares for its settings; ``{}`` forgets them.
+
+        They are the lowest layer: config.json, the environment and flags win. When two libraries
+        declare the same key, the one registered first decides.
+        """
+        if defaults:
+            self._library_defaults[library] = dict(defaults)
+        else:
+            self._library_defaults.pop(library, None)
+
+    def _library_layer(self) -> dict[str, Any]:
+        merged: dict[str, Any] = {}
+        for defaults in self._library_defaults.values():
+            for key, value in defaults.items():
+                merged.setdefault(key, value)
+        return merged
+
+    def _resolve(self, layers: list[tuple[Source, Mapping[str, Any]]], key: str) -> tuple[Any, Source]:
         for source, layer in layers:
             if key in layer:
                 return layer[key], source
         target = parse_key(key)
-        return (target.default if isinstance(target, Setting) else None), Source.DEFAULT
+        if isinstance(target, Setting):
+            return target.default, Source.DEFAULT
+        return self._library_layer().get(key), Source.DEFAULT
 
     def entry(self, key: str) -> ConfigEntry:
         """The effective value of ``key`` (JSON-shaped: a paths setting is a list) and where it came from."""
@@ -182,7 +203,8 @@ class ConfigStore:
     def entries(self) -> list[ConfigEntry]:
         """Every typed setting, then every library value that is set, sorted by key."""
         layers = self._layers()
-        library_keys = sorted({k for _, layer in layers for k in layer if k not in SETTINGS_BY_KEY})
+        library_keys = sorted({k for _, layer in [*layers, (Source.DEFAULT, self._library_layer())] for k in layer
+                               if k not in SETTINGS_BY_KEY})
         found = []
         for key in [*SETTINGS_BY_KEY, *library_keys]:
             value, source = self._resolve(layers, key)
@@ -196,7 +218,8 @@ class ConfigStore:
         return EngineConfig(**{s.key: self._resolve(layers, s.key)[0] for s in SETTINGS})
 
     def defaults(self) -> dict[str, Any]:
-        return {s.key: s.to_json(s.default) for s in SETTINGS}
+        """Every typed setting's default, and the defaults registered libraries declare (what a worker starts from)."""
+        return {**self._library_layer(), **{s.key: s.to_json(s.default) for s in SETTINGS}}
 
     def overrides(self) -> dict[str, Any]:
         """The environment and flag layers, which a worker cannot see for itself."""

@@ -180,9 +180,11 @@ class Graph:
                 f"but {target.name}.{target_spec.name} is {_kind(target_spec, 'input')}; connect a control output "
                 "(exec_out) to a control input (exec_in), and a data output to a data input"
             )
-        if not control and not types_compatible(source_spec.type, target_spec.type):
+        accepted = target_spec.accepted_types()
+        if not control and not any(types_compatible(source_spec.type, t) for t in accepted):
+            shown = repr(target_spec.type) if accepted == (target_spec.type,) else f"any of {list(accepted)!r}"
             raise RequestFailed(
-                f"cannot connect {connection}: type {source_spec.type!r} does not match {target_spec.type!r} "
+                f"cannot connect {connection}: type {source_spec.type!r} does not match {shown} "
                 "(a connection needs equal types or an 'any' end)"
             )
         flow = self.flows[source.flow]

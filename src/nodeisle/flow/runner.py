@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 #: Runs one node with its stored values overlaid by the inputs, and stores its outputs on the record.
 Execute = Callable[[NodeRecord, dict[str, Any]], Awaitable["ExecutionOutcome"]]
+#: Told each node's status as it changes: queued (all, at the start), running, then its final result.
+Report = Callable[[str, NodeRunResult], None]
 
 _CANCELLED = "the run was cancelled"
 
@@ -90,11 +92,32 @@ async def _run_node(graph: Graph, flow: Flow, name: str, execute: Execute) -> No
     return NodeRunResult(status=NodeStatus.SUCCEEDED.value, outputs=outcome.outputs, violations=violations)
 
 
-async def run_flow(graph: Graph, flow: Flow, execute: Execute, cancel: asyncio.Event | None = None) -> RunFlowResult:
-    """Run every node of ``flow`` along its connections, each through ``execute``."""
+def _silent(_name: str, _result: NodeRunResult) -> None:
+    """The default :data:`Report`: nobody watches this run."""
+
+
+class _Results(dict[str, NodeRunResult]):
+    """The run's final results by node; storing one also reports it."""
+
+    def __init__(self, report: Report) -> None:
+        super().__init__()
+        self.report = report
+
+    def __setitem__(self, name: str, result: NodeRunResult) -> None:
+        super().__setitem__(name, result)
+        self.report(name, result)
+
+
+async def run_flow(
+    graph: Graph, flow: Flow, execute: Execute, cancel: asyncio.Event | None = None, report: Report | None = None
+) -> RunFlowResult:
+    """Run every node of ``flow`` along its connections, each through ``execute``; ``report`` sees each status."""
     plan = Schedule(flow.nodes, _edges(graph, flow))
     position = {name: i for i, name in enumerate(plan.nodes)}
-    results: dict[str, NodeRunResult] = {}
+    tell = report or _silent
+    for name in plan.nodes:
+        tell(name, NodeRunResult(status=NodeStatus.QUEUED.value))
+    results = _Results(tell)
     running: dict[asyncio.Task[NodeRunResult], str] = {}
 
     def collect(tasks: Iterable[asyncio.Task[NodeRunResult]]) -> None:
@@ -114,6 +137,7 @@ async def run_flow(graph: Graph, flow: Flow, execute: Execute, cancel: asyncio.E
         while waiter is None or not waiter.done():
             for name in plan.ready():
                 plan.start(name)
+                tell(name, NodeRunResult(status=NodeStatus.RUNNING.value))
                 running[asyncio.create_task(_run_node(graph, flow, name, execute), name=f"node-{name}")] = name
             if not running:
                 break

@@ -211,13 +211,39 @@ def _str(where: str, json_path: str, value: Any) -> str:
     return value
 
 
+async def _register_from_settings(
+    orchestrator: Orchestrator, workflow: Workflow, modes: Mapping[str, LibraryMode]
+) -> dict[str, str]:
+    """Register the libraries the workflow's nodes name that its ``libraries`` list lacks, from the ones
+    registered with ``nodeisle libraries add`` (settings.json). Returns the load error of each that failed.
+
+    A workflow may so name a library by its name alone; an unknown name is reported per node afterwards.
+    """
+    needed = {node.library for node in workflow.nodes} - set(orchestrator.libraries)
+    failed: dict[str, str] = {}
+    for path in orchestrator.settings.libraries:
+        if not needed:
+            break
+        try:
+            manifest = load_manifest(path)
+        except ManifestError:
+            continue  # `nodeisle libraries list` names a registered library that no longer loads
+        if manifest.name not in needed:
+            continue
+        needed.discard(manifest.name)
+        result = await orchestrator.handle_async(RegisterLibraryRequest(path=path, mode=modes.get(manifest.name)))
+        if not result.succeeded:
+            failed[manifest.name] = result.message
+    return failed
+
+
 async def run_workflow(
     orchestrator: Orchestrator,
     workflow: Workflow,
     modes: Mapping[str, LibraryMode] | None = None,
     on_run_start: Callable[[bool], object] | None = None,
 ) -> RunFlowResult:
-    """Register the workflow's libraries, build its flow and run it.
+    """Register the workflow's libraries (and the registered ones its nodes name), build its flow and run it.
 
     Raises WorkflowError for bad input. A library that fails to load (for example its environment
     cannot be built) does not stop the run: its nodes fail with the library's error, nodes downstream
@@ -243,6 +269,8 @@ async def run_workflow(
                 raise WorkflowError(where, f"libraries[{i}]", result.message)
             failed_libraries[manifest.name] = result.message
             failed_manifests.append(manifest)
+    for name, message in (await _register_from_settings(orchestrator, workflow, wanted_modes)).items():
+        failed_libraries[name] = message
     flow = await orchestrator.handle_async(CreateFlowRequest(flow_name=workflow.path.stem))
     if not flow.succeeded:
         raise WorkflowError(where, "$", flow.message)

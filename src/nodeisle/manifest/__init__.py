@@ -16,6 +16,7 @@ from nodeisle.manifest.model import (
     Declarations,
     Dependencies,
     LibraryManifest,
+    LibrarySettings,
     ManifestWarning,
     NodeEntry,
     WorkerMode,
@@ -24,7 +25,7 @@ from nodeisle.manifest.pins import unpinned_requirements
 from nodeisle.manifest.schema import manifest_json_schema
 
 __all__ = [
-    "MANIFEST_FILE_NAMES", "Compatibility", "Declarations", "Dependencies", "LibraryManifest",
+    "MANIFEST_FILE_NAMES", "Compatibility", "Declarations", "Dependencies", "LibraryManifest", "LibrarySettings",
     "ManifestWarning", "NodeEntry", "WorkerMode", "find_manifest", "load_manifest", "manifest_json_schema",
     "unpinned_requirements",
 ]

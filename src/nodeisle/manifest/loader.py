@@ -18,10 +18,12 @@ from typing import TypeVar
 from nodeisle.errors import ManifestError
 from nodeisle.manifest.model import (
     MANIFEST_FILE_NAMES,
+    SECRETS_TO_REGISTER,
     Compatibility,
     Declarations,
     Dependencies,
     LibraryManifest,
+    LibrarySettings,
     ManifestWarning,
     NodeEntry,
     WorkerMode,
@@ -168,12 +170,57 @@ class _Builder:
             if not isinstance(item, str) or not item.strip():
                 self.warn(f"workflows[{i}]", f"is {_found(item)}, expected a workflow file path; ignored")
         advanced = self.advanced_library(data.get("advanced_library_path"))
+        settings = self.settings(data.get("settings"))
         return LibraryManifest(
             path=self.file, name=name, schema_version=schema_version, author=author, description=description,
             library_version=library_version, engine_version=engine_version, tags=tags,
             declarations=declarations, dependencies=dependencies, categories=tuple(categories), nodes=nodes,
             raw=MappingProxyType(data), warnings=tuple(self.warnings), advanced_library=advanced,
+            settings=settings,
         )
+
+    def settings(self, value: object) -> tuple[LibrarySettings, ...]:
+        """``settings``: config defaults by category, and ``secrets_to_register``. A bad entry is warned and ignored."""
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            self.warn("settings", f"is {_found(value)}, expected a list of objects with category and contents; ignored")
+            return ()
+        found: list[LibrarySettings] = []
+        seen: dict[str, str] = {}
+        for i, entry in enumerate(value):
+            path = f"settings[{i}]"
+            if not isinstance(entry, dict):
+                self.warn(path, f"is {_found(entry)}, expected an object with category and contents; ignored")
+                continue
+            category, contents = entry.get("category"), entry.get("contents", {})
+            if not isinstance(category, str) or not category.strip() or category != category.strip():
+                self.warn(f"{path}.category", f"is {_found(category)}, expected a config category name such as "
+                          '"my_library"; the entry is ignored')
+                continue
+            if not isinstance(contents, dict):
+                self.warn(f"{path}.contents", f"is {_found(contents)}, expected an object of setting names and "
+                          "default values; the entry is ignored")
+                continue
+            contents = dict(contents)
+            secrets = contents.get(SECRETS_TO_REGISTER)
+            if secrets is not None:
+                names = list(secrets) if isinstance(secrets, (list, dict)) else None
+                if names is None or not all(isinstance(n, str) and n.strip() for n in names):
+                    self.warn(f"{path}.contents.{SECRETS_TO_REGISTER}", f"is {_found(secrets)}, expected a list of "
+                              "secret names (or an object whose keys are the names); ignored")
+                    contents.pop(SECRETS_TO_REGISTER)
+                else:
+                    contents[SECRETS_TO_REGISTER] = tuple(names)
+            for key in contents:
+                full = f"{category}.{key}"
+                if key != SECRETS_TO_REGISTER and full in seen:
+                    self.warn(f"{path}.contents.{key}", f"{full} is also set by {seen[full]}; the first one is used")
+                seen.setdefault(full, path)
+            description = entry.get("description")
+            found.append(LibrarySettings(category, description if isinstance(description, str) else None,
+                                         MappingProxyType(contents)))
+        return tuple(found)
 
     def advanced_library(self, value: object) -> Path | None:
         """``advanced_library_path``: a .py file relative to the manifest (checked to exist at load)."""

@@ -69,6 +69,34 @@ class NodeEntry:
     metadata: Mapping[str, Any] = field(hash=False)
 
 
+#: The key of a ``settings`` entry's contents that names secrets instead of holding a config value.
+SECRETS_TO_REGISTER = "secrets_to_register"
+
+
+@dataclass(frozen=True, slots=True)
+class LibrarySettings:
+    """One entry of the manifest's top-level ``settings`` (Griptape's library settings).
+
+    ``contents`` are config defaults under ``category``: a node reads ``<category>.<key>`` through
+    Griptape's ConfigManager, which is nodeisle's ``libraries.<category>.<key>``. The contents key
+    ``secrets_to_register`` (a list of names, or an object whose keys are the names) is not config:
+    it names secrets the library uses.
+    """
+    category: str
+    description: str | None
+    contents: Mapping[str, Any] = field(hash=False)
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        names = self.contents.get(SECRETS_TO_REGISTER) or ()
+        return tuple(str(name) for name in names)
+
+    @property
+    def config_defaults(self) -> dict[str, Any]:
+        return {f"libraries.{self.category}.{key}": value for key, value in self.contents.items()
+                if key != SECRETS_TO_REGISTER}
+
+
 @dataclass(frozen=True, slots=True)
 class LibraryManifest:
     """A loaded library manifest. ``raw`` is the whole JSON document, extras included."""
@@ -88,6 +116,26 @@ class LibraryManifest:
     warnings: tuple[ManifestWarning, ...]
     # ``advanced_library_path`` made absolute: the file with the library's AdvancedNodeLibrary subclass.
     advanced_library: Path | None = None
+    settings: tuple[LibrarySettings, ...] = ()
+
+    @property
+    def registered_secrets(self) -> tuple[str, ...]:
+        """The secret names the ``settings`` register (``secrets_to_register``): known secrets, not a limit."""
+        return tuple(dict.fromkeys(name for entry in self.settings for name in entry.secrets))
+
+    @property
+    def config_defaults(self) -> dict[str, Any]:
+        """The config defaults the ``settings`` declare, keyed as nodeisle's config keys."""
+        found: dict[str, Any] = {}
+        for entry in self.settings:
+            for key, value in entry.config_defaults.items():
+                found.setdefault(key, value)  # the first entry naming a key wins, as the loader warns
+        return found
+
+    @property
+    def config_categories(self) -> tuple[str, ...]:
+        """The config categories the library's ``settings`` declare: its own, besides its name."""
+        return tuple(dict.fromkeys(entry.category for entry in self.settings))
 
     @property
     def directory(self) -> Path:

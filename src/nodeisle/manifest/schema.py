@@ -81,6 +81,10 @@ def manifest_json_schema() -> dict[str, Any]:
             "categories": {"type": "array", "description": "Objects mapping category names to display data."},
             "nodes": {"type": "array", "items": node, "description": "Node classes of the library."},
             "workflows": {"type": "array", "description": "Workflow file paths; empty entries are warned."},
+            "settings": {"type": "array", "description": (
+                "Library settings: objects with category, description and contents (config defaults read as "
+                "<category>.<key>; contents.secrets_to_register names the secrets the library uses)"),
+                "items": {"type": "object"}},
             "advanced_library_path": {"type": ["string", "null"], "minLength": 1, "description": (
                 "Python file, relative to the manifest, defining an AdvancedNodeLibrary subclass (load hooks)")},
         }, required=["name", "nodes"]),

@@ -24,7 +24,7 @@ from nodeisle.node.loading import DroppedClass as DroppedClass
 from nodeisle.node.loading import LibraryCode as LibraryCode
 from nodeisle.node.loading import import_library as import_library
 from nodeisle.node.loading import unload_library as unload_library
-from nodeisle.node.model import BaseNode, Parameter
+from nodeisle.node.model import BaseNode, Parameter, overridden_connection_hooks
 from nodeisle.node.scope import NodeScope, Phase, RequestHandler, node_scope, phase
 from nodeisle.node.spec import ParameterSpec
 from nodeisle.requests import RemoteError
@@ -43,6 +43,7 @@ class NodeTypeSchema:
     parameters: tuple[ParameterSpec, ...]
     metadata: Mapping[str, Any]
     behaviors: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    hooks: tuple[str, ...] = ()  # the connection hooks the class overrides (model.CONNECTION_HOOKS)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -50,6 +51,7 @@ class NodeTypeSchema:
             "parameters": [p.to_dict() for p in self.parameters],
             "metadata": dict(self.metadata),
             "behaviors": {k: list(v) for k, v in self.behaviors.items()},
+            "hooks": list(self.hooks),
         }
 
     @classmethod
@@ -59,6 +61,7 @@ class NodeTypeSchema:
             parameters=tuple(ParameterSpec.from_dict(p) for p in data["parameters"]),
             metadata=dict(data.get("metadata") or {}),
             behaviors={str(k): tuple(v) for k, v in (data.get("behaviors") or {}).items()},
+            hooks=tuple(str(h) for h in data.get("hooks") or ()),
         )
 
 
@@ -126,7 +129,8 @@ def probe_library(
             "display_name": entry.display_name,
         }
         report.schemas[entry.class_name] = NodeTypeSchema(
-            entry.class_name, tuple(p.spec() for p in node.parameters), metadata, behaviors
+            entry.class_name, tuple(p.spec() for p in node.parameters), metadata, behaviors,
+            overridden_connection_hooks(cls),
         )
     return report
 

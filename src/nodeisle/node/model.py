@@ -19,6 +19,10 @@ from nodeisle.strict import rules as _strict
 Converter = Callable[[Any], Any]
 Validator = Callable[["Parameter", Any], None]
 
+#: The connection hooks of :class:`BaseNode`; the orchestrator calls a node's only where its class
+#: overrides them (the schema says which, ``NodeTypeSchema.hooks``), so other nodes cost nothing.
+CONNECTION_HOOKS = ("after_incoming_connection", "after_incoming_connection_removed")
+
 
 class Trait:
     """An object attached to a parameter that contributes converters, validators and UI hints."""
@@ -86,10 +90,17 @@ class Parameter:
 
     @classmethod
     def from_spec(cls, spec: ParameterSpec) -> Parameter:
-        return cls(spec.name, spec.type, spec.default_value, spec.tooltip, spec.allowed_modes)
+        parameter = cls(spec.name, spec.type, spec.default_value, spec.tooltip, spec.allowed_modes)
+        parameter._input_types_of_spec = spec.input_types
+        return parameter
+
+    #: A rebuilt parameter keeps its spec's ``input_types`` (declared by a compatibility layer's parameter).
+    _input_types_of_spec: tuple[str, ...] = ()
 
     def spec(self) -> ParameterSpec:
-        return ParameterSpec(self.name, self.type, self.default_value, self.tooltip, self.allowed_modes)
+        return ParameterSpec(
+            self.name, self.type, self.default_value, self.tooltip, self.allowed_modes, self._input_types_of_spec
+        )
 
     def has_mode(self, mode: ParameterMode) -> bool:
         return mode in self.allowed_modes
@@ -121,6 +132,11 @@ class Parameter:
 
     def __repr__(self) -> str:
         return f"Parameter(name={self.name!r}, type={self.type!r}, default_value={self.default_value!r})"
+
+
+def overridden_connection_hooks(cls: type[BaseNode]) -> tuple[str, ...]:
+    """The connection hooks ``cls`` overrides (of :data:`CONNECTION_HOOKS`)."""
+    return tuple(name for name in CONNECTION_HOOKS if getattr(cls, name) is not getattr(BaseNode, name))
 
 
 def _callable_name(fn: Callable[..., Any]) -> str:
@@ -205,6 +221,27 @@ class BaseNode:
 
     def after_value_set(self, parameter: Parameter, value: Any) -> None:
         """Called after a value is stored; may add or remove parameters."""
+
+    # -- connections --------------------------------------------------------------------------------
+    #: The class the parameters of a connection's source stand-in are built with (a compatibility layer
+    #: sets its own, so its hooks see the parameter type its code expects).
+    stand_in_parameter_class: type[Parameter] = Parameter
+
+    def after_incoming_connection(
+        self, source_node: Any, source_parameter: Parameter, target_parameter: Parameter
+    ) -> None:
+        """Called after a connection into ``target_parameter`` was made; may add or remove parameters.
+
+        ``source_node`` is a read-only stand-in (:class:`nodeisle.node.connections.ConnectedNode`: its
+        name, class, library and parameters), never the live node: nodes are transient, and the source may
+        run in another process. What the hook does to this node's parameter list is kept.
+        """
+
+    def after_incoming_connection_removed(
+        self, source_node: Any, source_parameter: Parameter, target_parameter: Parameter
+    ) -> None:
+        """Called after a connection into ``target_parameter`` was removed (arguments as for
+        :meth:`after_incoming_connection`)."""
 
     # -- execution ----------------------------------------------------------------------------------
     def process(self) -> Any:

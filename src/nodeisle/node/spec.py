@@ -72,25 +72,37 @@ def check_type(node: str, parameter: str, type_name: str, value: Any) -> None:
 
 @dataclass(frozen=True, slots=True)
 class ParameterSpec:
-    """The scalar fields of a parameter: what crosses from a worker to the orchestrator."""
+    """The scalar fields of a parameter: what crosses from a worker to the orchestrator.
+
+    ``input_types`` are the types a connection into the parameter may carry, when they are not just
+    ``type`` (a Griptape parameter that converts any input declares ``["any"]``); empty: ``type``.
+    """
 
     name: str
     type: str = "any"
     default_value: Any = None
     tooltip: str = ""
     allowed_modes: tuple[ParameterMode, ...] = tuple(ParameterMode)
+    input_types: tuple[str, ...] = ()
 
     def has_mode(self, mode: ParameterMode) -> bool:
         return mode in self.allowed_modes
 
+    def accepted_types(self) -> tuple[str, ...]:
+        """The types a connection into this parameter may carry."""
+        return self.input_types or (self.type,)
+
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "name": self.name,
             "type": self.type,
             "default_value": self.default_value,
             "tooltip": self.tooltip,
             "allowed_modes": [str(m) for m in self.allowed_modes],
         }
+        if self.input_types:
+            data["input_types"] = list(self.input_types)
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ParameterSpec:
@@ -100,6 +112,7 @@ class ParameterSpec:
             default_value=data.get("default_value"),
             tooltip=str(data.get("tooltip", "")),
             allowed_modes=_normalize_modes(data.get("allowed_modes")),
+            input_types=tuple(str(t) for t in data.get("input_types") or ()),
         )
 
 

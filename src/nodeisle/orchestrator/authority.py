@@ -6,7 +6,8 @@ the id that refusals name (docs/workers.md lists them with their tests):
 
 * ``library-management``: registering, reloading or switching libraries is for the engine's user;
   node code could otherwise move its library out of its worker and past ``required_secrets``.
-* ``engine-config``: a library writes only its own config namespace, ``libraries.<its name>.*``;
+* ``engine-config``: a library writes only its own config namespace, ``libraries.<its name>.*`` and
+  ``libraries.<category>.*`` for each category its manifest's ``settings`` declare;
   engine-wide settings (``find_links``, ``uv_cache``, timeouts, crash limits, ...) and other
   libraries' settings steer every library, so node code may read them but not change them.
 * ``declared-secrets``: a library that declares ``required_secrets`` reads, sets and deletes only
@@ -83,6 +84,8 @@ class GraphFacts:
     declared_by: Callable[[str], Sequence[str]] = lambda _key: ()
     operator_set: Callable[[str], bool] = lambda _key: False
     known_secret: Callable[[str], bool] = lambda _key: True
+    # library -> the config categories its manifest's settings declare (libraries.<category>.* is its own too)
+    config_categories: Callable[[str], Sequence[str]] = lambda _library: ()
 
 
 _LIBRARIES = "libraries."
@@ -109,7 +112,7 @@ def _reason(library: str, request: Request, facts: GraphFacts) -> tuple[str, str
             "registering, reloading and switching libraries is for the engine's user, not for node code in a worker"
         )
     if isinstance(request, (SetConfigValueRequest, ResetConfigRequest)):
-        return _config(library, request.key)
+        return _config(library, request.key, facts.config_categories(library))
     if isinstance(request, (GetSecretValueRequest, SetSecretValueRequest, DeleteSecretValueRequest)):
         return _secret(library, request, facts.declared_secrets(library)) or _shared_secret(library, request, facts)
     if isinstance(request, SaveStaticFileRequest) and request.library_name != library:
@@ -120,13 +123,14 @@ def _reason(library: str, request: Request, facts: GraphFacts) -> tuple[str, str
     return _nodes(library, request, facts) or _side_effects(library, request, facts)
 
 
-def _config(library: str, key: str | None) -> tuple[str, str] | None:
+def _config(library: str, key: str | None, categories: Sequence[str] = ()) -> tuple[str, str] | None:
     prefix = own_namespace(library)
     if key is not None and key.startswith(_LIBRARIES):
         # Split as the config store does (the last dot ends the library's name), so "libraries.A.x.y"
-        # is library "A.x"'s setting, not one of library "A"'s.
+        # is library "A.x"'s setting, not one of library "A"'s. A category the library's manifest
+        # declares in its settings is the library's own namespace too.
         owner, _, setting = key[len(_LIBRARIES) :].rpartition(".")
-        if owner == library and setting:
+        if (owner == library or owner in categories) and setting:
             return None
     what = "every config key" if key is None else f"config key {key!r}"
     return ENGINE_CONFIG, (

@@ -27,18 +27,28 @@ from nodeisle.errors import (
     RequestRefused,
     headline,
 )
-from nodeisle.flow.graph import Graph, NodeRecord, RequestFailed
+from nodeisle.flow.graph import Flow, Graph, NodeRecord, RequestFailed
+from nodeisle.flow.scheduling import Schedule
 from nodeisle.manifest import LibraryManifest
 from nodeisle.node import hosting as _hosting
 from nodeisle.node.scope import engine as engine_scope
 from nodeisle.node.spec import ParameterSpec
 from nodeisle.orchestrator import authority
+from nodeisle.orchestrator.events import (
+    EnvBuildProgress,
+    EventBus,
+    LibraryChanged,
+    NodeStatusChanged,
+    RunFinished,
+    WorkerStateChanged,
+)
 from nodeisle.orchestrator.graph_requests import GraphRequests, check_timeout
 from nodeisle.orchestrator.hosts import Deadline, LocalHost, NodeHost, Supervision, WorkerHost
 from nodeisle.orchestrator.interpreters import PythonFinder
 from nodeisle.orchestrator.launch import Launcher
-from nodeisle.orchestrator.libraries import LibraryRegistry, LibraryState
+from nodeisle.orchestrator.libraries import LibraryRegistry, LibraryState, describe_library
 from nodeisle.orchestrator.overlays import SharedDeps
+from nodeisle.orchestrator.planner import answer_plan
 from nodeisle.orchestrator.propagation import ConfigAndSecrets
 from nodeisle.orchestrator.static_files import STATIC_FILES_DIR, StaticFiles
 from nodeisle.orchestrator.static_files import answer as _save_static_file
@@ -48,14 +58,16 @@ from nodeisle.requests import (
     ExecuteNodeResult,
     ListRegisteredLibrariesRequest,
     ListRegisteredLibrariesResult,
+    NodeRunResult,
     PlanRequest,
-    PlanResult,
     RegisterLibraryRequest,
+    RegisterLibraryResult,
     ReloadLibraryRequest,
     RemoteError,
     Request,
     Result,
     RunFlowRequest,
+    RunFlowResult,
     SaveStaticFileRequest,
     SetLibraryModeRequest,
     SetParameterValueRequest,
@@ -80,8 +92,11 @@ class Orchestrator:
         config: EngineConfig | None = None,
         store: ConfigStore | None = None,
         secrets: SecretsStore | None = None,
+        events: EventBus | None = None,
     ) -> None:
         self.home = home
+        #: What observers (the editor) subscribe to: library, env, worker, node-status and log events.
+        self.events = events or EventBus()
         self.settings = settings
         self.envs = envs
         self.graph = Graph()
@@ -106,20 +121,26 @@ class Orchestrator:
             self._node_library, self._type_library, self._flow_libraries, self._declared_secrets,
             fed_libraries=self._fed_libraries, declared_by=self._declared_by,
             operator_set=self.shared_state.secrets.is_operator_set, known_secret=self._known_secret,
+            config_categories=self._config_categories,
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._active_runs: set[asyncio.Event] = set()  # one cancel event per flow run in progress
+        graph_requests = GraphRequests(
+            self.graph, self.registry, self._host,
+            lambda: Deadline(self.config.execution_timeout, "the execution_timeout setting"),
+        )
         self._sync: dict[type[Request], SyncHandler] = {
-            **GraphRequests(self.graph, self.registry).sync_handlers(),
+            **graph_requests.sync_handlers(),
             ListRegisteredLibrariesRequest: self.registry.list,
             **self.shared_state.sync_handlers(),
             # Shared node code in an async process saves from the loop itself: written there, blocking it briefly
             SaveStaticFileRequest: self._save_static_file_now,
         }
         self._async: dict[type[Request], AsyncHandler] = {
+            **graph_requests.async_handlers(),
             **self.shared_state.async_handlers(),
             RegisterLibraryRequest: self.registry.register,
-            PlanRequest: self._plan,
+            PlanRequest: lambda r: answer_plan(r, self.registry, self.envs, self.pythons, self.settings),
             ReloadLibraryRequest: self.registry.reload,
             SetLibraryModeRequest: self.registry.set_mode,
             SetParameterValueRequest: self._set_value,
@@ -158,7 +179,9 @@ class Orchestrator:
         kind = type(request)
         try:
             if kind in self._async:  # a kind in both: the async handler, unless the caller is on the loop
-                return await self._async[kind](request)
+                result = await self._async[kind](request)
+                self._library_changed(request, result)
+                return result
             if kind in self._sync:
                 return self._sync[kind](request)
             return kind.result_type.failure(f"{kind.__name__} is not handled by the orchestrator")
@@ -171,6 +194,18 @@ class Orchestrator:
             return kind.result_type.failure(
                 f"internal error while handling {kind.__name__}: {type(exc).__name__}: {exc}"
             )
+
+    def _library_changed(self, request: Request, result: Result) -> None:
+        """After a library request, tell observers the library's new state (a failed load is a state too)."""
+        if isinstance(request, RegisterLibraryRequest) and isinstance(result, RegisterLibraryResult):
+            name = result.library_name
+        elif isinstance(request, (ReloadLibraryRequest, SetLibraryModeRequest)):
+            name = request.library_name
+        else:
+            return
+        state = self.libraries.get(name) if name is not None else None
+        if state is not None:
+            self.events.emit(LibraryChanged(library=describe_library(state)))
 
     def handle_sync(self, request: Request) -> Result:
         loop = self._loop
@@ -240,6 +275,10 @@ class Orchestrator:
     def _declared_by(self, key: str) -> list[str]:
         return [s.name for s in self.libraries.values() if key in (s.manifest.declarations.required_secrets or ())]
 
+    def _config_categories(self, library: str) -> tuple[str, ...]:
+        state = self.libraries.get(library)
+        return state.manifest.config_categories if state is not None else ()
+
     def _known_secret(self, key: str) -> bool:
         return key in self.shared_state.secret_names()
 
@@ -256,10 +295,13 @@ class Orchestrator:
     def _new_host(self, state: LibraryState) -> NodeHost:
         """Where ``state``'s nodes run: in this process (Shared), or in a worker on the library's env (Isolated)."""
         config = self.config
+        # The defaults its manifest's settings declare are config before its code runs, in either mode.
+        self.shared_state.config.set_library_defaults(state.name, state.manifest.config_defaults)
         python = self.settings.library_pythons.get(state.name)
         if state.mode is not LibraryMode.ISOLATED:
             return LocalHost(state.manifest, self, config.probe_timeout, pythons=self.pythons, python_setting=python,
                              deps=self.shared_deps)
+        self.hub.state_listener = self._worker_state  # here, not in __init__: a test may swap the hub
         return WorkerHost(
             state.manifest,
             self.hub,
@@ -280,26 +322,16 @@ class Orchestrator:
             ),
         )
 
-    async def _plan(self, request: PlanRequest) -> PlanResult:
-        """The dependency plan of the registered libraries, in their modes or in ``request.modes``."""
-        from nodeisle.orchestrator.planner import plan_for
-
-        states = list(self.libraries.values())
-        modes = {s.name: request.modes.get(s.name, s.mode) for s in states}
-        plan = await asyncio.to_thread(
-            plan_for, [s.manifest for s in states], modes, self.envs, self.pythons, self.settings.library_pythons
-        )
-        document = plan.to_json()
-        conflicts = len(document["conflicts"])
-        return PlanResult(message=f"{len(states)} libraries, {conflicts} conflict{'s' * (conflicts != 1)}",
-                          **document)
+    def _worker_state(self, worker: WorkerProcess) -> None:
+        state = str(worker.state)
+        self.events.emit(WorkerStateChanged(library=worker.library, worker_id=worker.worker_id, state=state))
 
     async def _set_value(self, request: SetParameterValueRequest) -> Result:
         deadline = Deadline(self.config.execution_timeout, "the execution_timeout setting")
         for _attempt in range(3):
             record = self.graph.node(request.node_name)
             record.spec(request.parameter_name)
-            host = self._host(record)
+            host = await self._host(record)
             version = record.version
             try:
                 specs, _violations = await host.apply_value(record, request.parameter_name, request.value, deadline)
@@ -324,8 +356,9 @@ class Orchestrator:
         return _save_static_file(self.static_files, request, int(self.shared_state.setting("max_value_bytes")))
 
     # -- execution --------------------------------------------------------------------------------
-    def _host(self, record: NodeRecord) -> NodeHost:
+    async def _host(self, record: NodeRecord) -> NodeHost:
         state = self.registry.get(record.library)
+        await state.loaded.wait()  # a library being (re)loaded or switched: its nodes wait for the result
         failure = state.error or (state.host.failure() if state.host else "no host")
         if state.host is None or failure:
             raise RequestFailed(f"node {record.name!r}: library {state.name!r} is not usable: {failure}")
@@ -342,7 +375,7 @@ class Orchestrator:
         else:
             deadline = Deadline(self.config.execution_timeout, "the execution_timeout setting")
         sent = list(record.specs)
-        outcome = await self._host(record).execute(record, inputs, deadline)
+        outcome = await (await self._host(record)).execute(record, inputs, deadline)
         if outcome.specs is not None and self.graph.nodes.get(record.name) is record:
             self._adopt_hydration(record, sent, outcome.specs)
         if outcome.error is None:
@@ -385,15 +418,39 @@ class Orchestrator:
         return ExecuteNodeResult(parameter_output_values=outcome.outputs, violations=violations)
 
     async def _run_flow(self, request: RunFlowRequest) -> Result:
+        return await self._run(self.graph.flow(request.flow_name))
+
+    async def run_upstream(self, node_name: str) -> RunFlowResult:
+        """Run ``node_name`` and every node it depends on, as a run of its flow (the editor's ``Run <node>``)."""
+        record = self.graph.node(node_name)
+        flow = self.graph.flow(record.flow)
+        plan = Schedule(flow.nodes, ((c.source_node_name, c.target_node_name) for c in flow.connections))
+        keep = {*plan.all_upstream(node_name), node_name}
+        part = Flow(flow.name, [n for n in flow.nodes if n in keep], [
+            c for c in flow.connections if c.source_node_name in keep and c.target_node_name in keep
+        ])
+        return await self._run(part)
+
+    async def _run(self, flow: Flow) -> RunFlowResult:
         from nodeisle.flow.runner import run_flow
 
-        flow = self.graph.flow(request.flow_name)
         cancel = asyncio.Event()
         self._active_runs.add(cancel)
         try:
-            return await run_flow(self.graph, flow, self.execute, cancel)
+            result = await run_flow(self.graph, flow, self.execute, cancel, self._reporter(flow.name))
         finally:
             self._active_runs.discard(cancel)
+        self.events.emit(RunFinished(flow=flow.name, status=result.status, message=result.message))
+        return result
+
+    def _reporter(self, flow: str) -> Callable[[str, NodeRunResult], None]:
+        def report(node: str, result: NodeRunResult) -> None:
+            self.events.emit(NodeStatusChanged(
+                flow=flow, node=node, status=result.status, outputs=dict(result.outputs), error=result.error,
+                violations=list(result.violations),
+            ))
+
+        return report
 
     def cancel_runs(self) -> None:
         """Cancel every flow run in progress (Ctrl-C): executions in flight are cancelled, nothing new starts."""
@@ -417,13 +474,19 @@ def build_orchestrator(
     home = home or engine_home()
     store = ConfigStore(home / CONFIG_FILE, flags=config_flags)
     config = store.snapshot()
+    events = EventBus()
+
+    def progress(p: Any) -> None:
+        PROGRESS.info("env %s: %s (%.1f s) %s", p.library, p.step, p.elapsed_s, headline(p.detail))
+        events.emit(EnvBuildProgress(library=p.library, step=str(p.step), elapsed_s=p.elapsed_s, detail=p.detail))
+
     envs = EnvManager(
         home / "envs",
         find_links=config.find_links,
         offline=config.offline,
         cache_dir=Path(config.uv_cache) if config.uv_cache else None,
         # A failed step shows its first line: the whole error (uv's output) is the library's error, shown once.
-        progress=lambda p: PROGRESS.info("env %s: %s (%.1f s) %s", p.library, p.step, p.elapsed_s, headline(p.detail)),
+        progress=progress,
     )
     return Orchestrator(
         home,
@@ -432,4 +495,5 @@ def build_orchestrator(
         config=config,
         store=store,
         secrets=SecretsStore(home / SECRETS_FILE),
+        events=events,
     )

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-import math
 import sys
 import time
 import uuid
@@ -27,9 +25,13 @@ from nodeisle.errors import BusError, LibraryError, ValueTransferError, WorkerCr
 from nodeisle.flow.graph import NodeRecord, RequestFailed
 from nodeisle.manifest import LibraryManifest
 from nodeisle.node import audit as _audit
+from nodeisle.node import connections as _connections
 from nodeisle.node import hosting as _hosting
+from nodeisle.node.connections import ConnectionChange
 from nodeisle.node.scope import RequestHandler
 from nodeisle.node.spec import ParameterSpec
+from nodeisle.orchestrator.deadline import Deadline as Deadline  # the engine and the graph requests import it here
+from nodeisle.orchestrator.deadline import timeout_problem as timeout_problem
 from nodeisle.orchestrator.interpreters import PythonFinder, orchestrator_interpreter
 from nodeisle.orchestrator.launch import Launcher
 from nodeisle.orchestrator.overlays import SharedDeps
@@ -40,7 +42,17 @@ from nodeisle.orchestrator.supervision import Supervision as Supervision  # engi
 from nodeisle.orchestrator.workers import WorkerHub, WorkerProcess, WorkerProvision, WorkerState, worker_environment
 from nodeisle.requests import RemoteError
 from nodeisle.strict.rules import Context, Violation
-from nodeisle.wire.messages import ApplyValue, AwaitStop, Execute, Executed, Ready, Stopped, ValueApplied
+from nodeisle.wire.messages import (
+    ApplyConnection,
+    ApplyValue,
+    AwaitStop,
+    ConnectionApplied,
+    Execute,
+    Executed,
+    Ready,
+    Stopped,
+    ValueApplied,
+)
 
 LOGGER = logging.getLogger("nodeisle.library")
 
@@ -56,45 +68,6 @@ class LoadReport:
 
 CANCEL_GRACE = 2.0  # seconds a cancelled execution's code gets to stop before its worker is terminated
 ANSWER_MARGIN = 0.5  # beyond the grace, for the worker's answer to cross the bus
-
-
-@dataclass(frozen=True)
-class Deadline:
-    """The time one execution may take, and where that limit was set."""
-
-    seconds: float
-    source: str  # e.g. "the node's timeout" or "the default execution_timeout setting"
-
-    def error(self, node: str, note: str) -> RemoteError:
-        return RemoteError(
-            type="DeadlineExceeded",
-            message=f"node {node!r} ran past its deadline of {self.seconds:g} s (set by {self.source}); {note}",
-        )
-
-
-def timeout_problem(value: object) -> str | None:
-    """Why ``value`` cannot be a node's ``timeout`` (a positive, finite number of seconds), or None if it can.
-
-    NaN would disable the deadline without a word (every comparison with it is false), and infinity
-    or a number too large for a float would too, so they are refused like zero and negatives.
-    """
-    if not isinstance(value, bool) and isinstance(value, (int, float)):
-        try:
-            seconds = float(value)
-        except OverflowError:
-            seconds = math.inf
-        if math.isfinite(seconds) and seconds > 0:
-            return None
-    try:
-        shown = json.dumps(value)
-    except (TypeError, ValueError):
-        shown = repr(value)
-    if len(shown) > 40:
-        shown = shown[:37] + "..."
-    return (
-        f"'timeout' must be a positive, finite number of seconds, found {shown}; "
-        "set one, or leave it out to use the execution_timeout setting"
-    )
 
 
 def invocation(record: NodeRecord, inputs: Mapping[str, Any] | None = None) -> _hosting.NodeInvocation:
@@ -119,6 +92,12 @@ class NodeHost(Protocol):
     async def apply_value(
         self, record: NodeRecord, parameter: str, value: Any, deadline: Deadline | None = None
     ) -> tuple[list[ParameterSpec], list[Violation]]: ...
+
+    async def apply_connection(
+        self, record: NodeRecord, change: ConnectionChange, deadline: Deadline | None = None
+    ) -> tuple[list[ParameterSpec], list[Violation]]:
+        """Run the target node's connection hook for ``change``; answer the parameter list it left."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -207,6 +186,23 @@ class LocalHost:
             raise RequestFailed(
                 f"{deadline.error(record.name, 'setting ' + repr(parameter) + ' did not finish').message}; its hook "
                 "is still running in a thread of the orchestrator process"
+            ) from None
+
+    async def apply_connection(
+        self, record: NodeRecord, change: ConnectionChange, deadline: Deadline | None = None
+    ) -> tuple[list[ParameterSpec], list[Violation]]:
+        try:
+            async with asyncio.timeout(deadline.seconds if deadline else None):
+                return await _connections.apply_connection(
+                    self._class(record.class_name), invocation(record), change, self._host
+                )
+        except _connections.ConnectionHookError as exc:
+            raise RequestFailed(str(exc)) from None
+        except TimeoutError:
+            assert deadline is not None
+            raise RequestFailed(
+                f"{deadline.error(record.name, f'its {change.hook} did not finish').message}; the hook is still "
+                "running in a thread of the orchestrator process"
             ) from None
 
     async def close(self) -> None:
@@ -419,26 +415,36 @@ class WorkerHost:
     async def apply_value(
         self, record: NodeRecord, parameter: str, value: Any, deadline: Deadline | None = None
     ) -> tuple[list[ParameterSpec], list[Violation]]:
+        return await self._hook(record, ApplyValue(invocation(record), parameter, value), f"setting {parameter!r}",
+                                parameter, deadline)
+
+    async def apply_connection(
+        self, record: NodeRecord, change: ConnectionChange, deadline: Deadline | None = None
+    ) -> tuple[list[ParameterSpec], list[Violation]]:
+        return await self._hook(record, ApplyConnection(invocation(record), change), f"its {change.hook}", None,
+                                deadline)
+
+    async def _hook(
+        self, record: NodeRecord, message: ApplyValue | ApplyConnection, what: str, parameter: str | None,
+        deadline: Deadline | None,
+    ) -> tuple[list[ParameterSpec], list[Violation]]:
+        """Run a hook in the worker (a value set, a connection change); answer what it left behind."""
         worker: WorkerProcess | None = None
         try:
-            message = ApplyValue(invocation(record), parameter, value)
             worker = await self._live_worker()
             try:
                 async with asyncio.timeout(deadline.seconds if deadline else None):
-                    answer: ValueApplied = await worker.request("ApplyValue", message)
+                    answer: ValueApplied | ConnectionApplied = await worker.request(type(message).__name__, message)
             except codec.UnencodableValue as exc:
                 raise self._transfer_error(record, exc, parameter) from None
         except TimeoutError:
             assert deadline is not None and worker is not None
             worker.stop_reason = (  # the first reason stands: a missed heartbeat, say
-                worker.stop_reason or f"terminated because setting {record.name}.{parameter} overran its deadline"
+                worker.stop_reason or f"terminated because {what} on {record.name} overran its deadline"
             )
             await worker.stop(urgent=True)  # the hook may be stuck: a fresh worker serves what comes next
-            raise RequestFailed(
-                deadline.error(
-                    record.name, f"setting {parameter!r} did not finish, so Worker-{worker.worker_id} was terminated"
-                ).message
-            ) from None
+            note = f"{what} did not finish, so Worker-{worker.worker_id} was terminated"
+            raise RequestFailed(deadline.error(record.name, note).message) from None
         except RemoteFailure as exc:
             raise RequestFailed(exc.remote_message) from None
         except (ValueTransferError, LibraryError, BusError) as exc:  # WorkerCrashed is a BusError

@@ -3,10 +3,11 @@ switching them (:class:`LibraryRegistry`), and how ``libraries list`` describes 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import shlex
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from nodeisle.errors import EnvironmentBuildError, LibraryError, ManifestError, headline
@@ -40,10 +41,23 @@ class LibraryState:
     violations: list[Violation] = field(default_factory=list)
     error: str | None = None
     python: str | None = None  # the interpreter its code runs on, and why (LoadReport.python)
+    # Set when no load is in progress: an execution that arrives during a (re)load or a mode switch
+    # waits for it, rather than meeting a worker that is not connected yet.
+    loaded: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def name(self) -> str:
         return self.manifest.name
+
+
+@contextlib.contextmanager
+def _loading(state: LibraryState) -> Iterator[None]:
+    """While this block runs, executions of ``state``'s nodes wait (``state.loaded``). Not to be nested."""
+    state.loaded.clear()
+    try:
+        yield
+    finally:
+        state.loaded.set()
 
 
 def resolve_mode(manifest: LibraryManifest, requested: LibraryMode | None) -> LibraryMode:
@@ -169,25 +183,37 @@ class LibraryRegistry:
 
     async def reload(self, request: ReloadLibraryRequest) -> Result:
         state = self.get(request.library_name)
-        if state.host is not None:
-            await state.host.close()
-        try:
-            state.manifest = load_manifest(state.manifest.path, require_inside=True)
-        except ManifestError as exc:  # the library stays registered, marked failed with why
-            state.host, state.schemas, state.dropped, state.error = None, {}, [], str(exc)
-            return Result.failure(state.error)
-        await self.load(state)
+        with _loading(state):
+            if state.host is not None:
+                await state.host.close()
+            try:
+                state.manifest = load_manifest(state.manifest.path, require_inside=True)
+            except ManifestError as exc:  # the library stays registered, marked failed with why
+                state.host, state.schemas, state.dropped, state.error = None, {}, [], str(exc)
+                return Result.failure(state.error)
+            await self._load(state)
         return Result.failure(state.error) if state.error else Result(message=f"reloaded {state.name!r}")
 
     async def set_mode(self, request: SetLibraryModeRequest) -> Result:
         state = self.get(request.library_name)
         mode = resolve_mode(state.manifest, parse_mode(state.name, request.mode))
         if mode is not state.mode:
+            with _loading(state):
+                if state.host is not None:
+                    await state.host.close()
+                state.mode = mode
+                await self._load(state)
+        return Result.failure(state.error) if state.error else Result(message=f"{state.name!r} runs {mode}")
+
+    async def remove(self, name: str) -> LibraryState:
+        """Stop ``name``'s host (its worker) and forget the library; its nodes must be gone already."""
+        state = self.get(name)
+        with _loading(state):  # an execution waiting for it then finds it gone
             if state.host is not None:
                 await state.host.close()
-            state.mode = mode
-            await self.load(state)
-        return Result.failure(state.error) if state.error else Result(message=f"{state.name!r} runs {mode}")
+            state.host, state.error = None, f"library {name!r} was removed"
+            del self.states[name]
+        return state
 
     def list(self, _request: ListRegisteredLibrariesRequest) -> ListRegisteredLibrariesResult:
         return ListRegisteredLibrariesResult(libraries=[describe_library(s) for s in self.states.values()])
@@ -195,6 +221,10 @@ class LibraryRegistry:
     # -- loading ----------------------------------------------------------------------------------
     async def load(self, state: LibraryState) -> None:
         """Start ``state``'s host and probe its node classes; a failure is kept in ``state.error``."""
+        with _loading(state):
+            await self._load(state)
+
+    async def _load(self, state: LibraryState) -> None:
         host = self._make_host(state)
         state.host, state.error, state.python = host, None, None
         try:

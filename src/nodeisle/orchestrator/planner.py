@@ -8,6 +8,7 @@ the plan can say that ``torch>=2.0`` now resolves to a different set than the en
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import sys
@@ -23,8 +24,9 @@ from nodeisle.orchestrator.overlays import shared_facts
 from nodeisle.orchestrator.plan import ENGINE, LibraryFacts, Plan, make_plan
 from nodeisle.orchestrator.resolver import LOCK_NAME, Resolution, engine_packages
 from nodeisle.placement import LibraryMode
+from nodeisle.requests import PlanRequest, PlanResult
 
-__all__ = ["RUNTIME_REQUIREMENTS", "env_requirements", "library_facts", "plan_for"]
+__all__ = ["RUNTIME_REQUIREMENTS", "answer_plan", "env_requirements", "library_facts", "plan_for"]
 
 #: What the worker runtime needs in every Isolated env (the orchestrator's hosts re-export it).
 RUNTIME_REQUIREMENTS = ("websockets>=10",)
@@ -83,3 +85,16 @@ def plan_for(
     facts = [library_facts(m, modes.get(m.name, LibraryMode.SHARED), envs, pythons, python_settings.get(m.name),
                            engine, fresh=fresh) for m in manifests]
     return make_plan(facts, engine, f"{ENGINE} ({Path(sys.prefix)})")
+
+
+async def answer_plan(
+    request: PlanRequest, registry: Any, envs: Any, pythons: PythonFinder, settings: Any
+) -> PlanResult:
+    """``PlanRequest``: the plan of ``registry``'s libraries, in their modes or in ``request.modes``."""
+    states = list(registry.states.values())
+    modes = {s.name: request.modes.get(s.name, s.mode) for s in states}
+    plan = await asyncio.to_thread(plan_for, [s.manifest for s in states], modes, envs, pythons,
+                                   settings.library_pythons)
+    document = plan.to_json()
+    conflicts = len(document["conflicts"])
+    return PlanResult(message=f"{len(states)} libraries, {conflicts} conflict{'s' * (conflicts != 1)}", **document)

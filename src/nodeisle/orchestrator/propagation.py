@@ -80,6 +80,7 @@ class ConfigAndSecrets:
         self.secrets = secrets
         self._libraries = libraries
         self._changes = asyncio.Lock()  # one change and its broadcast at a time
+        self._unusable_reported: set[tuple[str, str]] = set()  # (library, secrets_to_register name) warned of
 
     def __repr__(self) -> str:
         return f"ConfigAndSecrets(config={self.config!r}, secrets={self.secrets!r})"
@@ -171,9 +172,26 @@ class ConfigAndSecrets:
 
     # -- workers ----------------------------------------------------------------------------------
     def secret_names(self) -> frozenset[str]:
-        """The names that are secrets now: in ``.env`` (now or earlier in this process), or declared by a library."""
-        declared = [k for m, _ in self._libraries() for k in (m.declarations.required_secrets or ())]
+        """The names that are secrets now: in ``.env`` (now or earlier in this process), or declared by a library
+        (``required_secrets``, or registered by its manifest's ``settings``: ``secrets_to_register``)."""
+        declared = [k for m, _ in self._libraries()
+                    for k in (*(m.declarations.required_secrets or ()), *self._registrable(m))]
         return self.secrets.secret_names(declared)
+
+    def _registrable(self, manifest: LibraryManifest) -> list[str]:
+        """Its ``secrets_to_register`` that may be secrets; one named like a process control is skipped, warned once."""
+        names = []
+        for name in manifest.registered_secrets:
+            try:
+                check_name(name)
+            except SecretsError as exc:
+                if (manifest.name, name) not in self._unusable_reported:
+                    self._unusable_reported.add((manifest.name, name))
+                    LOGGER.warning("library %r: its settings register secret %r, which is not used: %s",
+                                   manifest.name, name, exc)
+                continue
+            names.append(name)
+        return names
 
     def provision(self, manifest: LibraryManifest) -> WorkerProvision:
         """What ``manifest``'s worker gets at start: the current config and the secrets it may see."""

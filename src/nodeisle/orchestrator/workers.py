@@ -170,13 +170,17 @@ class WorkerProcess:
         self._releasing: asyncio.Task[None] | None = None
         self._heartbeat: asyncio.Task[None] | None = None
         self.stop_reason: str | None = None  # why the orchestrator stopped this worker, if it did
+        #: Told each change of ``state`` (the hub sets it when the worker is registered: the engine's events).
+        self.state_listener: Callable[[WorkerProcess], None] | None = None
 
     @property
     def prefix(self) -> str:
         return f"Worker-{self.worker_id}"
 
     def _set_state(self, wanted: WorkerState) -> None:
-        self.state = next_state(self.state, wanted)
+        before, self.state = self.state, next_state(self.state, wanted)
+        if self.state is not before and self.state_listener is not None:
+            self.state_listener(self)
 
     async def start(self, bus_url: str, token: str, timeout: float) -> Ready:
         """Launch the worker and wait until it has connected and sent its schema."""
@@ -393,6 +397,8 @@ class WorkerHub:
 
     def __init__(self, handler: Callable[[WorkerProcess, str, Any], Awaitable[Any]], *, listen: bool = True) -> None:
         self._handler = handler
+        #: Given to each registered worker: told its state changes (the orchestrator emits them as events).
+        self.state_listener: Callable[[WorkerProcess], None] | None = None
         self._listen = listen  # False: workers connect in memory only (connect_in_memory), no socket
         self._workers: dict[str, WorkerProcess] = {}
         self._credentials: dict[str, str] = {}  # worker id -> its unclaimed credential
@@ -434,6 +440,9 @@ class WorkerHub:
         while worker.worker_id in self._workers:
             worker.worker_id = secrets.token_hex(2)
         self._workers[worker.worker_id] = worker
+        worker.state_listener = self.state_listener
+        if self.state_listener is not None:
+            self.state_listener(worker)  # starting
         credential = self._credentials[worker.worker_id] = secrets.token_urlsafe(32)
         return credential
 

@@ -5,7 +5,8 @@ forwards (nodeisle.requests) travel on the same bus and are in the same registry
 which both ends pass to the codec: a message is encoded exactly once, by the peer that sends it, and
 decoded into these classes on the other side, so neither end handles string-keyed dicts.
 
-    orchestrator -> worker   Execute -> Executed, ApplyValue -> ValueApplied, Ping -> Pong,
+    orchestrator -> worker   Execute -> Executed, ApplyValue -> ValueApplied,
+                             ApplyConnection -> ConnectionApplied, Ping -> Pong,
                              AwaitStop -> Stopped, ReloadConfigRequest, RefreshSecretsRequest -> Result
     worker -> orchestrator   Ready -> None (once, after the schema probe), forwarded requests -> results
 """
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from nodeisle.node.audit import IOEvent
+from nodeisle.node.connections import ConnectionChange
 from nodeisle.node.hosting import DroppedClass, NodeInvocation, NodeTypeSchema
 from nodeisle.node.spec import ParameterSpec
 from nodeisle.requests import WIRE_TYPES, RemoteError
@@ -58,6 +60,23 @@ class ApplyValue:
     invocation: NodeInvocation
     parameter: str
     value: Any = None
+
+
+@dataclass(frozen=True)
+class ConnectionApplied:
+    """The parameter list the connection hook left behind, and the violations it caused."""
+
+    specs: tuple[ParameterSpec, ...]
+    violations: tuple[Violation, ...] = ()
+
+
+@dataclass(frozen=True)
+class ApplyConnection:
+    """Tell a transient node that a connection into it was made or removed (its hook runs in the worker)."""
+
+    answer_type: ClassVar[type[Any]] = ConnectionApplied
+    invocation: NodeInvocation
+    change: ConnectionChange
 
 
 @dataclass(frozen=True)
@@ -105,12 +124,16 @@ class AwaitStop:
 
 
 MESSAGE_TYPES: tuple[type[Any], ...] = (
-    ApplyValue, AwaitStop, Execute, Executed, Ping, Pong, Ready, Stopped, ValueApplied,
+    ApplyConnection, ApplyValue, AwaitStop, ConnectionApplied, Execute, Executed, Ping, Pong, Ready, Stopped,
+    ValueApplied,
 )
 
 #: Every dataclass that may cross the bus between the orchestrator and a worker, by wire name.
 BUS_TYPES: dict[str, type[Any]] = {
     **WIRE_TYPES,
     **{cls.__name__: cls for cls in MESSAGE_TYPES},
-    **{cls.__name__: cls for cls in (NodeInvocation, ParameterSpec, Violation, NodeTypeSchema, DroppedClass, IOEvent)},
+    **{
+        cls.__name__: cls
+        for cls in (NodeInvocation, ParameterSpec, Violation, NodeTypeSchema, DroppedClass, IOEvent, ConnectionChange)
+    },
 }

@@ -32,6 +32,7 @@ from nodeisle.bus.protocol import DEFAULT_MAX_ATTACHMENTS, BusProtocol
 from nodeisle.config.views import ConfigView, SecretsView, ViewsLaunch
 from nodeisle.errors import HandshakeRefused, LibraryError, NotConnectedError, RequestRefused, ValueTransferError
 from nodeisle.manifest import load_manifest
+from nodeisle.node import connections as _connections
 from nodeisle.node import hosting as _hosting
 from nodeisle.requests import (
     GetConfigValueRequest,
@@ -47,8 +48,10 @@ from nodeisle.requests import (
 from nodeisle.strict.rules import Context
 from nodeisle.wire.messages import (
     BUS_TYPES,
+    ApplyConnection,
     ApplyValue,
     AwaitStop,
+    ConnectionApplied,
     Execute,
     Executed,
     Ping,
@@ -183,6 +186,7 @@ class WorkerRuntime:
         self._handlers: dict[type[Any], Callable[[Any], Awaitable[Any]]] = {
             Execute: self._execute,
             ApplyValue: self._apply_value,
+            ApplyConnection: self._apply_connection,
             Ping: self._ping,
             AwaitStop: self._await_stop,
             ReloadConfigRequest: self._reload_config,
@@ -322,6 +326,12 @@ class WorkerRuntime:
             self._host,
         )
         return ValueApplied(specs=tuple(specs), violations=tuple(violations))
+
+    async def _apply_connection(self, message: ApplyConnection) -> ConnectionApplied:
+        specs, violations = await _connections.apply_connection(
+            self._class(message.invocation.class_name), message.invocation, message.change, self._host
+        )
+        return ConnectionApplied(specs=tuple(specs), violations=tuple(violations))
 
 
 class RecordLines(logging.Formatter):
