@@ -24,6 +24,8 @@ for pyver in 3.12 3.13; do
     python3 -m pip download --quiet --no-deps --only-binary=:all: --python-version "$pyver" --dest .wheelhouse \
       "websockets==${ws_version}"
 done
+# System packages the containment tests need (bubblewrap), installed only if missing.
+./scripts/containment-deps.sh
 # The linters are part of the suite: ruff (style, complexity and argument-count rules) and mypy --strict.
 python3 -m ruff check src tests
 python3 -m mypy --strict src/nodeisle src/griptape_nodes

@@ -50,6 +50,8 @@ PURE = (
     "nodeisle.orchestrator.supervision",
     "nodeisle.orchestrator.pythons",
     "nodeisle.orchestrator.plan",
+    "nodeisle.orchestrator.containment",
+    "nodeisle.orchestrator.sandbox",
     "nodeisle.bus.protocol",
     "nodeisle.bus.codec",
     "nodeisle.strict.rules",

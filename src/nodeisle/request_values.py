@@ -43,3 +43,4 @@ class NodeRunResult:
     outputs: dict[str, Any] = field(default_factory=dict)
     error: RemoteError | None = None
     violations: list[dict[str, str]] = field(default_factory=list)
+    peak_memory: int | None = None  # bytes: its worker's peak during the run, when a memory limit measures it

@@ -59,6 +59,7 @@ class LibraryInfo:
     dropped: list[dict[str, str]] = field(default_factory=list)  # class_name, reason, traceback
     python: str | None = None  # the interpreter its code runs on and why; None until it loaded
     python_setting: str | None = None  # its `nodeisle libraries python` value, if any
+    containment: dict[str, Any] | None = None  # its limits, gpus and sandbox, and what enforces them here
 
 
 # -- libraries ----------------------------------------------------------------------------------------

@@ -90,3 +90,50 @@ def test_a_library_pythons_entry_that_is_not_a_string_is_named_and_the_file_kept
     assert result.returncode == 2 and "settings.json" in result.stderr
     assert "library_pythons must map library names to a Python version or path" in result.stderr
     assert json.loads(settings.read_text())["library_pythons"] == {"Lib": 3.12}
+
+
+# -- containment: `nodeisle libraries limits` --------------------------------------------------------
+def test_libraries_limits_are_stored_listed_with_their_enforcement_and_cleared(tmp_path: Path, offline_home: Path) -> None:
+    from tests.conftest import write_library
+
+    folder = write_library(tmp_path, "Limited", "from nodeisle import BaseNode\nclass N(BaseNode):\n    pass\n", ["N"])
+    assert nodeisle("libraries", "add", str(folder)).returncode == 0
+    assert nodeisle("libraries", "mode", "Limited", "isolated").returncode == 0
+    done = nodeisle("libraries", "limits", "Limited", "--memory", "256MiB", "--cpus", "1.5", "--max-processes", "64",
+                    "--gpus", "0,1")
+    assert done.returncode == 0, done.stderr
+    assert "memory 256 MiB, cpus 1.5, max_processes 64; gpus: 0,1" in done.stdout and "enforced by " in done.stdout
+    stored = json.loads((offline_home / "settings.json").read_text())["library_limits"]["Limited"]
+    assert stored == {"memory": "256MiB", "cpus": 1.5, "max_processes": 64, "gpus": "0,1"}
+    listed = nodeisle("libraries", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert "limits: memory=256MiB, cpus=1.5, max_processes=64; enforced by cgroup" in listed.stdout
+    assert "gpus: 0,1 (CUDA_VISIBLE_DEVICES" in listed.stdout
+    row = json.loads(nodeisle("libraries", "list", "--json").stdout)[0]
+    assert row["containment"]["mechanism"] in ("cgroup v2", "cgroup v1") and row["containment"]["reason"]
+    bad = nodeisle("libraries", "limits", "Limited", "--memory", "lots")
+    assert bad.returncode != 0 and "memory 'lots' is not a size" in bad.stderr
+    assert nodeisle("libraries", "limits", "Limited", "--clear").returncode == 0
+    assert "library_limits" not in json.loads((offline_home / "settings.json").read_text())
+
+
+def test_libraries_sandbox_is_stored_listed_and_back_to_default(tmp_path: Path, offline_home: Path) -> None:
+    import shutil
+
+    from tests.conftest import write_library
+
+    if shutil.which("bwrap") is None:
+        pytest.skip("needs bubblewrap: apt-get install bubblewrap (scripts/containment-deps.sh)")
+    folder = write_library(tmp_path, "Boxed", "from nodeisle import BaseNode\nclass N(BaseNode):\n    pass\n", ["N"])
+    assert nodeisle("libraries", "add", str(folder)).returncode == 0
+    assert nodeisle("libraries", "mode", "Boxed", "isolated").returncode == 0
+    done = nodeisle("libraries", "sandbox", "Boxed", "on")
+    assert done.returncode == 0 and "will run Isolated in a sandbox (no network)" in done.stdout
+    assert json.loads((offline_home / "settings.json").read_text())["library_sandbox"] == {
+        "Boxed": {"enabled": True, "network": False}}
+    listed = nodeisle("libraries", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert "sandbox: bubblewrap, no network, the bus over a Unix socket" in listed.stdout
+    assert "Worker-" in listed.stdout and "(ready)" in listed.stdout  # it started in the sandbox
+    assert nodeisle("libraries", "sandbox", "Boxed", "default").returncode == 0
+    assert "library_sandbox" not in json.loads((offline_home / "settings.json").read_text())

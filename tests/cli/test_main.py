@@ -485,3 +485,19 @@ def test_a_workflow_may_name_a_library_registered_with_libraries_add_by_its_name
     isolated = nodeisle("run", str(wf), "--json", "--all-isolated")  # --all-isolated covers it too
     assert isolated.returncode == 0, isolated.stderr
     assert json.loads(isolated.stdout) == json.loads(shared.stdout) and "env Cli Lib: done" in isolated.stderr
+
+
+# -- containment: peak memory in `run --json` --------------------------------------------------------
+def test_run_json_reports_each_executions_peak_memory_under_a_memory_limit(tmp_path: Path, offline_home: Path) -> None:
+    from nodeisle.orchestrator.cgroups import machine_facts
+    from tests.orchestrator.test_cgroups import CLASSES, NODES
+
+    if machine_facts().v2_root is None and "memory" not in machine_facts().v1_roots:
+        pytest.skip("needs a writable memory cgroup; this machine kind has one as root")
+    lib = write_library(tmp_path / "libs", "Contained", NODES, CLASSES)
+    (offline_home / "settings.json").write_text(json.dumps({"library_limits": {"Contained": {"memory": "256MiB"}}}))
+    wf = workflow(tmp_path, {"libraries": [str(lib)], "nodes": [{"name": "h", "type": "Hog", "values": {"mib": 64}}]})
+    result = nodeisle("run", str(wf), "--json", "--all-isolated")
+    assert result.returncode == 0, result.stderr
+    peak = json.loads(result.stdout)["nodes"]["h"]["peak_memory_bytes"]
+    assert 64 * 1024**2 < peak < 256 * 1024**2

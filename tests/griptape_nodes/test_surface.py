@@ -250,6 +250,8 @@ def test_with_the_failure_output_connected_a_failure_is_reported_not_raised(libr
             outputs = result.parameter_output_values
             assert (outputs["was_successful"], outputs["result_details"]) == (False, "Failed: nothing to shorten")
             assert "short" not in outputs and (outputs["exec_out"], outputs["failure"]) == (False, True)
+            # the layer asked whether the failure output is connected, not the library's code: no reach-in
+            assert result.violations == []
         finally:
             await o.close()
 

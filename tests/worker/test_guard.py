@@ -298,3 +298,20 @@ def test_a_node_that_signals_its_own_guard_leaves_no_worker_stuck_and_no_child_b
     assert_all_gone({"child": pids["child"]})
     if how == "SIGSTOP":  # a setsid daemon is in the tree while the guard lives (docs/workers.md)
         assert_all_gone({"daemon": pids["daemon"]})
+
+
+# -- containment: the guard joins the worker's cgroup and sets its rlimits before the runtime forks ----
+def test_the_guard_refuses_to_run_a_library_it_cannot_contain_and_sets_rlimits(tmp_path: Path) -> None:
+    script = textwrap.dedent(f"""
+        import resource, sys
+        sys.path.insert(0, {str(Path(__file__).resolve().parents[2] / "src")!r})
+        from nodeisle.worker.guard import contain
+        print(contain({{"cgroup_procs": [{str(tmp_path / "missing" / "cgroup.procs")!r}]}}))
+        print(contain({{"rlimits": {{"RLIMIT_NOFILE": 64}}}}), resource.getrlimit(resource.RLIMIT_NOFILE))
+        print(contain({{"rlimits": {{"RLIMIT_BOGUS": 1}}}}))
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30)
+    first, second, third = out.stdout.splitlines()
+    assert first.startswith("could not join cgroup ") and "missing/cgroup.procs" in first
+    assert second == "None (64, 64)"
+    assert third.startswith("could not set RLIMIT_BOGUS to 1")

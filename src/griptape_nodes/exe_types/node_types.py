@@ -368,10 +368,12 @@ class SuccessFailureNode(BaseNode):
             self.status_component.set_execution_result(was_successful=was_successful, result_details=result_details)
 
     def _has_outgoing_connections(self, parameter: nodeisle.Parameter) -> bool:
-        """Whether ``parameter`` feeds any connection (asked of the engine running this node)."""
+        """Whether ``parameter`` feeds any connection (asked of the engine running this node). The layer
+        asks this, not the library's code, so it is not a worker-reach-into-orchestrator of the library's."""
+        from nodeisle.node.api import framework_request
         from nodeisle.requests import ListConnectionsForNodeResult, ListConnectionsForParameterRequest
 
-        result = nodeisle.handle_request(
+        result = framework_request(
             ListConnectionsForParameterRequest(node_name=self.name, parameter_name=parameter.name)
         )
         return isinstance(result, ListConnectionsForNodeResult) and result.succeeded and bool(result.outgoing)

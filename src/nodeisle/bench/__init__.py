@@ -15,12 +15,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from nodeisle.bench.containment import CONTAINMENT_ROWS
 from nodeisle.bench.context import Context, Plan, machine_facts
 from nodeisle.bench.peer import PEER_ROWS
 from nodeisle.bench.report import Row, Target, report, table
 from nodeisle.bench.suite import ROWS, RowSpec
 
-ALL_ROWS: tuple[RowSpec, ...] = (*ROWS, *PEER_ROWS)
+ALL_ROWS: tuple[RowSpec, ...] = (*ROWS, *PEER_ROWS, *CONTAINMENT_ROWS)
 ROW_IDS: tuple[str, ...] = tuple(spec.id for spec in ALL_ROWS)
 
 

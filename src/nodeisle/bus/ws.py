@@ -17,11 +17,13 @@ loopback only, and websockets >= 15 would otherwise honour ``HTTP_PROXY``/``ALL_
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import http
 import inspect
 import ipaddress
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -44,6 +46,7 @@ LOGGER = logging.getLogger("nodeisle.bus")
 # values in refreshes): never at any verbosity. Its INFO and above still show.
 logging.getLogger("websockets").setLevel(logging.INFO)
 MAX_FRAME = max(DEFAULT_MAX_TEXT, DEFAULT_CHUNK_SIZE) + 1024
+UNIX_SCHEME = "ws+unix://"  # the bus on a Unix socket: ws+unix:///path/to/bus.sock
 
 class WebSocketTransport:
     """A :class:`~nodeisle.bus.peer.FrameTransport` over one websockets connection (any API generation)."""
@@ -96,10 +99,13 @@ def shared_token(token: str) -> Authorize:
 class BusServer:
     """The orchestrator's bus endpoint on a loopback address."""
 
-    def __init__(self, server: Any, port: int, host: str = "127.0.0.1") -> None:
+    def __init__(self, server: Any, port: int, host: str = "127.0.0.1", unix_path: str | None = None) -> None:
         self._server = server
         self.port = port
         self.url = f"ws://{host if ':' not in host else f'[{host}]'}:{port}/bus"
+        self.unix_path = unix_path
+        if unix_path is not None:  # a worker without network (a sandbox) reaches the bus through this socket
+            self.url = f"{UNIX_SCHEME}{unix_path}"
 
     @property
     def addresses(self) -> list[tuple[Any, ...]]:
@@ -109,15 +115,22 @@ class BusServer:
     async def close(self) -> None:
         self._server.close()
         await self._server.wait_closed()
+        if self.unix_path is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self.unix_path)
 
 
-async def serve(token: str | Authorize, on_connect: Admitted, *, host: str = "127.0.0.1") -> BusServer:
-    """Listen on ``host`` (loopback) at a free port; admit connections ``token`` authorizes.
+async def serve(
+    token: str | Authorize, on_connect: Admitted, *, host: str = "127.0.0.1", unix_path: str | None = None
+) -> BusServer:
+    """Listen on ``host`` (loopback) at a free port, or on the Unix socket ``unix_path``; admit connections
+    ``token`` authorizes.
 
     ``token`` is either one shared secret (:func:`shared_token`) or an authorizer called with the
     worker id and the credential a connection offers.
     """
     from websockets.asyncio.server import serve as ws_serve
+    from websockets.asyncio.server import unix_serve
 
     if not _is_loopback(host):
         raise ValueError(f"bus: refusing to listen on {host!r}; pass a loopback address such as 127.0.0.1")
@@ -144,10 +157,12 @@ async def serve(token: str | Authorize, on_connect: Admitted, *, host: str = "12
         worker_id = connection.request.headers.get(WORKER_HEADER, "")
         await on_connect(WebSocketTransport(connection), worker_id)
 
-    server = await ws_serve(
-        handler, host, 0, process_request=admit, compression=None, max_size=MAX_FRAME,
-        ping_interval=None, max_queue=64,
-    )
+    options: dict[str, Any] = {"process_request": admit, "compression": None, "max_size": MAX_FRAME,
+                               "ping_interval": None, "max_queue": 64}
+    if unix_path is not None:
+        server = await unix_serve(handler, unix_path, **options)
+        return BusServer(server, 0, host, unix_path)
+    server = await ws_serve(handler, host, 0, **options)
     port = next(iter(server.sockets)).getsockname()[1]
     return BusServer(server, port, host)
 
@@ -165,16 +180,21 @@ async def connect(url: str, token: str, worker_id: str, *, version: int = PROTOC
     options: dict[str, Any] = {"compression": None, "max_size": MAX_FRAME, "ping_interval": None}
     try:
         from websockets.asyncio.client import connect as ws_connect
+        from websockets.asyncio.client import unix_connect
 
         options["additional_headers"] = headers
         if "proxy" in inspect.signature(ws_connect.__init__).parameters:  # websockets >= 15 reads proxy variables
             options["proxy"] = None
     except ImportError:  # websockets < 13: the legacy client
         from websockets.legacy.client import connect as ws_connect  # type: ignore[assignment]
+        from websockets.legacy.client import unix_connect  # type: ignore[assignment]
 
         options["extra_headers"] = headers
     try:
-        connection = await ws_connect(url, **options)
+        if url.startswith(UNIX_SCHEME):
+            connection = await unix_connect(url[len(UNIX_SCHEME):], "ws://localhost/bus", **options)
+        else:
+            connection = await ws_connect(url, **options)
     except Exception as exc:
         status, body = _refusal(exc)
         if status is None:

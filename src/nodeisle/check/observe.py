@@ -23,6 +23,7 @@ from nodeisle.config.settings import LibraryMode, Settings
 from nodeisle.errors import ManifestError
 from nodeisle.manifest import Compatibility, LibraryManifest, load_manifest
 from nodeisle.node import audit as _audit
+from nodeisle.orchestrator import sandbox
 from nodeisle.orchestrator.engine import build_orchestrator
 from nodeisle.requests import CreateNodeRequest, ExecuteNodeRequest, RegisterLibraryRequest
 from nodeisle.strict.rules import Violation
@@ -69,6 +70,7 @@ async def observe(manifest: LibraryManifest, mode: LibraryMode, *, home: Path | 
         if state is not None and state.host is not None:
             observed.worker_id = state.host.describe()[0]
             observed.load = getattr(state.host, "last_load", None)
+            observed.refused = _sandbox_refusals(state.host, observed.load)
         if not result.succeeded or state is None:
             observed.load_error = result.message or "the library did not load"
             return observed
@@ -94,3 +96,13 @@ async def _run_once(orchestrator: Any, library: str, class_name: str, timeout: f
     error = result.error
     return NodeRun(class_name, "failed", error.type if error else "RequestFailed",
                    error.message if error else result.message, violations)
+
+
+def _sandbox_refusals(host: Any, load: Any) -> list[tuple[_audit.IOEvent, str]]:
+    """What the library's sandbox refused of the I/O its ``__init__`` did (nothing when it runs unsandboxed)."""
+    choice, python = getattr(host, "sandbox", None), getattr(host, "python", None)
+    if choice is None or load is None or python is None:
+        return []
+    shown = (Path(python).parent.parent, host.manifest.path.parent)
+    found = [(event, sandbox.refusal(event.event, event.target, choice, shown)) for event in load.io_events]
+    return [(event, why) for event, why in found if why is not None]

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from nodeisle.config.settings import LibraryMode
-from nodeisle.orchestrator.hosts import LoadReport
+from nodeisle.node.audit import IOEvent
+from nodeisle.orchestrator.hostapi import LoadReport
 from nodeisle.strict.rules import Violation
 
 
@@ -78,6 +79,8 @@ class Observed:
     worker_id: str | None = None
     load: LoadReport | None = None
     runs: dict[str, NodeRun] = field(default_factory=dict)
+    # What its sandbox refused while ``__init__`` ran (it runs sandboxed): the audited operation, and why.
+    refused: list[tuple[IOEvent, str]] = field(default_factory=list)
 
     @property
     def violations(self) -> list[Violation]:
@@ -119,6 +122,8 @@ class CheckReport:
         lines.append(f"{len(self.items)} items: {counts[Status.PASS]} PASS, {counts[Status.WARN]} WARN, "
                      f"{counts[Status.FAIL]} FAIL{skipped}: {verdict}")
         lines += [f"fix {item.id}: {item.remediation}" for item in self.items if item.status is not Status.PASS]
+        lines += [f"sandbox refused: {e.class_name}.__init__ {e.event} {e.target} at {e.file}:{e.line}: {why}"
+                  for e, why in observed.refused]
         return lines
 
     def to_dict(self) -> dict[str, Any]:
@@ -130,6 +135,7 @@ class CheckReport:
             "items": [item.to_dict() for item in self.items],
             "violations": [v.to_dict() for v in observed.violations],
             "io_events": [e.to_dict() for e in (observed.load.io_events if observed.load else [])],
+            "sandbox_refused": [{**e.to_dict(), "why": why} for e, why in observed.refused],
             "runs": {name: {"status": run.status, "error_type": run.error_type, "error": run.error,
                             "violations": [v.to_dict() for v in run.violations]}
                      for name, run in observed.runs.items()},

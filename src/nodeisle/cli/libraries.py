@@ -21,7 +21,8 @@ def cmd_libraries(args: argparse.Namespace) -> int:
 
     home = engine_home()
     settings = Settings.load(home)
-    action = {"add": _add, "remove": _remove, "mode": _choose_mode, "python": _choose_python}.get(args.action, _list)
+    action = {"add": _add, "remove": _remove, "mode": _choose_mode, "python": _choose_python,
+              **CONTAINMENT_ACTIONS}.get(args.action, _list)
     return action(args, home, settings)
 
 
@@ -56,6 +57,8 @@ def _remove(args: argparse.Namespace, _home: Path, settings: Settings) -> int:
             settings.libraries.remove(path)
             settings.library_modes.pop(args.name, None)
             settings.library_pythons.pop(args.name, None)
+            settings.library_limits.pop(args.name, None)
+            settings.library_sandbox.pop(args.name, None)
             settings.save()
             print(f"removed {args.name!r}")
             return EXIT_OK
@@ -228,6 +231,7 @@ def _print_row(row: dict[str, Any]) -> None:
         print("    can read secrets: all (runs Shared, in the orchestrator's process)")
     elif row.get("effective_mode"):
         print("    can read secrets: all (no required_secrets declaration)")
+    _print_containment(row)
     for problem in row.get("problems", []):
         print(f"    problem: {problem}")
     plan = row.get("plan")
@@ -257,3 +261,99 @@ def _brief(text: str, limit: int = 200) -> str:
     if first.endswith(":"):
         first = " ".join([first, *[line for line in lines[1:] if line.lower().startswith(("error", "cause"))]])
     return first if len(first) <= limit else first[: limit - 3] + "..."
+
+
+# -- containment: `nodeisle libraries limits` (nodeisle.orchestrator.containment) -------------------
+def add_containment_commands(lsub: Any) -> None:
+    limits = lsub.add_parser("limits", help="limit an Isolated library's memory, CPUs and processes; choose its GPUs")
+    limits.add_argument("name")
+    limits.add_argument("--memory", metavar="SIZE", help="e.g. 4GiB or 512MiB; the worker is killed past it")
+    limits.add_argument("--cpus", metavar="N", type=float, help="CPU time, in CPUs (1.5 = one and a half)")
+    limits.add_argument("--max-processes", metavar="N", type=int, help="processes and threads its worker may have")
+    limits.add_argument("--gpus", metavar="INDICES|none", help="device indices (0 or 0,1) or none; unset: all")
+    limits.add_argument("--clear", action="store_true", help="forget every limit first (alone: no limits)")
+    box = lsub.add_parser("sandbox", help="run an Isolated library's worker in a bubblewrap sandbox, or not")
+    box.add_argument("name")
+    box.add_argument("state", choices=["on", "off", "default"], help="default: the engine's sandbox setting decides")
+    box.add_argument("--network", action="store_true", help="let it reach the network (default: none)")
+
+
+def _set_limits(args: argparse.Namespace, _home: Path, settings: Settings) -> int:
+    """Store a library's limits (``--clear`` forgets them first), and say what enforces them here."""
+    from nodeisle.orchestrator.cgroups import machine_facts
+    from nodeisle.orchestrator.containment import Limits, plan
+
+    if _registered(settings, args.name) is None:
+        print(f"error: no registered library named {args.name!r}; add it first with `nodeisle libraries add PATH`",
+              file=sys.stderr)
+        return EXIT_BAD_INPUT
+    current = {} if args.clear else settings.library_limits.get(args.name, Limits()).to_dict()
+    given = {"memory": args.memory, "cpus": args.cpus, "max_processes": args.max_processes, "gpus": args.gpus}
+    current.update({key: value for key, value in given.items() if value is not None})
+    try:
+        limits = Limits.from_dict(current, f"library {args.name!r}")
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if limits.to_dict():
+        settings.library_limits[args.name] = limits
+    else:
+        settings.library_limits.pop(args.name, None)
+    settings.save()
+    chosen = plan(limits, machine_facts())
+    print(f"{args.name!r} limits: {limits.describe()}; gpus: {_gpus_text(limits.to_dict().get('gpus'))}")
+    if limits.limits_resources:
+        print(f"enforced by {chosen.mechanism} ({chosen.reason}) when it runs Isolated")
+    for note in chosen.unenforced:
+        print(f"warning: not enforced: {note}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _gpus_text(gpus: str | None) -> str:
+    return "all (not set)" if gpus is None else gpus
+
+
+def _print_containment(row: dict[str, Any]) -> None:
+    info = row.get("containment")
+    if not info:
+        return
+    limits = dict(info.get("limits", {}))
+    gpus = limits.pop("gpus", None)
+    if limits and "mechanism" in info:
+        shown = ", ".join(f"{key}={value}" for key, value in limits.items())
+        print(f"    limits: {shown}; enforced by {info['mechanism']} ({info['reason']})")
+    for note in info.get("unenforced", []):
+        print(f"    not enforced: {note}")
+    if gpus is not None:
+        print(f"    gpus: {gpus} (CUDA_VISIBLE_DEVICES, HIP/ROCR_VISIBLE_DEVICES, ZE_AFFINITY_MASK)")
+    box = info.get("sandbox")
+    if box:
+        network = "with network" if box["network"] else "no network, the bus over a Unix socket"
+        print(f"    sandbox: bubblewrap, {network} (set by {box['source']})")
+
+
+def _set_sandbox(args: argparse.Namespace, _home: Path, settings: Settings) -> int:
+    """Store a library's sandbox choice; warn when this machine has no bubblewrap to run it."""
+    import shutil
+
+    from nodeisle.orchestrator.sandbox import missing_bwrap_message
+
+    if _registered(settings, args.name) is None:
+        print(f"error: no registered library named {args.name!r}; add it first with `nodeisle libraries add PATH`",
+              file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.state == "default":
+        settings.library_sandbox.pop(args.name, None)
+    else:
+        settings.library_sandbox[args.name] = {"enabled": args.state == "on", "network": bool(args.network)}
+    settings.save()
+    if args.state == "on":
+        print(f"{args.name!r} will run Isolated in a sandbox ({'with' if args.network else 'no'} network)")
+        if shutil.which("bwrap") is None:
+            print(f"warning: {missing_bwrap_message(args.name)}", file=sys.stderr)
+    else:
+        print(f"{args.name!r} sandbox: {args.state}")
+    return EXIT_OK
+
+
+CONTAINMENT_ACTIONS = {"limits": _set_limits, "sandbox": _set_sandbox}

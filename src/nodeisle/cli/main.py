@@ -25,7 +25,7 @@ from nodeisle.cli.common import (
 )
 from nodeisle.cli.editor import add_parser as add_editor_parser
 from nodeisle.cli.envs import cmd_envs, cmd_plan
-from nodeisle.cli.libraries import cmd_libraries
+from nodeisle.cli.libraries import add_containment_commands, cmd_libraries
 from nodeisle.cli.output import print_run, run_to_json
 from nodeisle.errors import ManifestError, NodeisleError, WorkflowError
 from nodeisle.requests import RunFlowResult
@@ -266,6 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="a version (3.12: the newest 3.12 found), an interpreter's absolute path, "
         "or default (requires-python decides)",
     )
+    add_containment_commands(lsub)
     libs.set_defaults(func=cmd_libraries)
 
     envs = sub.add_parser("envs", help="manage isolated libraries' virtualenvs")

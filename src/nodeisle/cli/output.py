@@ -102,6 +102,7 @@ def run_to_json(result: RunFlowResult) -> dict[str, Any]:
             "outputs": to_display(node.outputs),
             "error": error,
             "violations": node.violations,
+            **({"peak_memory_bytes": node.peak_memory} if node.peak_memory is not None else {}),
         }
     return {"status": result.status, "nodes": nodes, "library_errors": dict(result.library_errors)}
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from nodeisle.config.files import write_json_atomic
 from nodeisle.errors import NodeisleError
+from nodeisle.orchestrator.containment import Limits
 from nodeisle.placement import LibraryMode
 
 __all__ = ["LibraryMode", "Settings", "SettingsError", "engine_home"]
@@ -49,6 +50,10 @@ class Settings:
     library_modes: dict[str, LibraryMode] = field(default_factory=dict)  # library name -> mode
     # library name -> the Python its Isolated env is built on: a version ("3.12") or an interpreter's path
     library_pythons: dict[str, str] = field(default_factory=dict)
+    # library name -> its containment limits (`nodeisle libraries limits`), nodeisle's own, never the manifest's
+    library_limits: dict[str, Limits] = field(default_factory=dict)
+    # library name -> {"enabled": bool, "network": bool} (`nodeisle libraries sandbox`); absent: the sandbox setting
+    library_sandbox: dict[str, dict[str, bool]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, home: Path) -> Settings:
@@ -64,7 +69,7 @@ class Settings:
             ) from None
         if not isinstance(data, dict):
             raise SettingsError(f"{path}: expected a JSON object at the top level")
-        for key in sorted(set(data) - {"libraries", "library_modes", "library_pythons"}):
+        for key in sorted(set(data) - {"libraries", "library_modes", "library_pythons", *CONTAINMENT_KEYS}):
             LOGGER.warning(
                 "%s: %r is not read from settings.json; it is a config value: `nodeisle config set %s VALUE`",
                 path, key, key,
@@ -75,6 +80,7 @@ class Settings:
                 libraries=[str(p) for p in data.get("libraries", [])],
                 library_modes={str(k): LibraryMode.parse(str(v)) for k, v in data.get("library_modes", {}).items()},
                 library_pythons=_pythons(data.get("library_pythons", {})),
+                **_containment(data, path),
             )
         except (TypeError, ValueError, AttributeError) as exc:
             raise SettingsError(f"{path}: {exc}") from None
@@ -84,6 +90,7 @@ class Settings:
             "libraries": self.libraries,
             "library_modes": {k: str(v) for k, v in sorted(self.library_modes.items())},
             **({"library_pythons": dict(sorted(self.library_pythons.items()))} if self.library_pythons else {}),
+            **_containment_dict(self),
         }
 
     def save(self) -> None:
@@ -98,3 +105,30 @@ def _pythons(data: Any) -> dict[str, str]:
             "set them with `nodeisle libraries python NAME VERSION|PATH|default`"
         )
     return {str(k): v for k, v in data.items()}
+
+
+# -- containment (nodeisle.orchestrator.containment) ------------------------------------------------
+CONTAINMENT_KEYS = ("library_limits", "library_sandbox")
+
+
+def _containment(data: dict[str, Any], path: Path) -> dict[str, Any]:
+    """``library_limits`` as read; a bad entry names the library and the fix."""
+    limits = data.get("library_limits", {})
+    if not isinstance(limits, dict) or not all(isinstance(v, dict) for v in limits.values()):
+        raise TypeError("library_limits must map library names to objects; set them with `nodeisle libraries limits`")
+    sandbox = data.get("library_sandbox", {})
+    if not isinstance(sandbox, dict) or not all(
+        isinstance(v, dict) and all(isinstance(b, bool) for b in v.values()) for v in sandbox.values()
+    ):
+        raise TypeError('library_sandbox must map library names to {"enabled": true|false, "network": true|false}; '
+                        "set them with `nodeisle libraries sandbox NAME on|off`")
+    return {"library_limits": {
+        str(name): Limits.from_dict(value, f"library_limits.{name} (fix with `nodeisle libraries limits {name}`)")
+        for name, value in limits.items()
+    }, "library_sandbox": {str(name): dict(value) for name, value in sandbox.items()}}
+
+
+def _containment_dict(settings: Settings) -> dict[str, Any]:
+    limits = {name: value.to_dict() for name, value in sorted(settings.library_limits.items()) if value.to_dict()}
+    sandbox = dict(sorted(settings.library_sandbox.items()))
+    return {**({"library_limits": limits} if limits else {}), **({"library_sandbox": sandbox} if sandbox else {})}

@@ -220,6 +220,15 @@ SETTINGS: tuple[Setting, ...] = (
         _number_text,
     ),
     Setting(
+        "sandbox",
+        False,
+        "Run Isolated libraries in a bubblewrap sandbox by default (no network, engine home hidden); "
+        "`nodeisle libraries sandbox NAME on|off` decides per library.",
+        "boolean",
+        _boolean,
+        _bool_text,
+    ),
+    Setting(
         "uv_cache",
         None,
         "The uv cache folder shared by every library environment; null: $NODEISLE_HOME/uv-cache.",
@@ -258,6 +267,7 @@ class EngineConfig:
     max_value_bytes: int
     offline: bool
     probe_timeout: float
+    sandbox: bool
     uv_cache: str | None
     worker_start_timeout: float
 

@@ -87,9 +87,14 @@ async def _run_node(graph: Graph, flow: Flow, name: str, execute: Execute) -> No
         error = RemoteError(type=type(exc).__name__, message=str(exc))
         return NodeRunResult(status=NodeStatus.FAILED.value, error=error)
     violations = [v.to_dict() for v in outcome.violations]
+    peak = outcome.peak_memory
     if outcome.error is not None:
-        return NodeRunResult(status=NodeStatus.FAILED.value, error=outcome.error, violations=violations)
-    return NodeRunResult(status=NodeStatus.SUCCEEDED.value, outputs=outcome.outputs, violations=violations)
+        return NodeRunResult(
+            status=NodeStatus.FAILED.value, error=outcome.error, violations=violations, peak_memory=peak
+        )
+    return NodeRunResult(
+        status=NodeStatus.SUCCEEDED.value, outputs=outcome.outputs, violations=violations, peak_memory=peak
+    )
 
 
 def _silent(_name: str, _result: NodeRunResult) -> None:

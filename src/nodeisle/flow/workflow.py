@@ -26,8 +26,8 @@ from nodeisle.errors import ManifestError, WorkflowError, headline
 from nodeisle.flow.runner import NOT_REACHED
 from nodeisle.flow.scheduling import NodeStatus, Schedule, summarize
 from nodeisle.manifest import LibraryManifest, load_manifest
+from nodeisle.orchestrator.deadline import timeout_problem
 from nodeisle.orchestrator.engine import Orchestrator
-from nodeisle.orchestrator.hosts import timeout_problem
 from nodeisle.requests import (
     CreateConnectionRequest,
     CreateFlowRequest,

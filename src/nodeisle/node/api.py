@@ -48,3 +48,13 @@ async def ahandle_request(request: Request) -> Result:
     """Answer ``request`` through the engine running the current node."""
     _route(request)
     return await _engine_for(request).handle_async(request)
+
+
+def framework_request(request: Request) -> Result:
+    """A request the framework makes for the current node (a compatibility layer's bookkeeping, such as
+    whether a node's failure output is connected): answered like :func:`handle_request`, forwarding and
+    the authority rules included, but not counted by strict mode, whose rules are about what library
+    code does. Not for library code."""
+    if not isinstance(request, Request):
+        raise TypeError(f"framework_request expects a nodeisle request, got {type(request).__name__}")
+    return _engine_for(request).handle_sync(request)

@@ -82,6 +82,8 @@ class ExecutionOutcome:
     specs: list[ParameterSpec] | None = None
     # Outputs written to a name the node had no parameter of when process() ended.
     strays: list[str] = field(default_factory=list)
+    # The worker's peak memory in bytes during this execution, when a cgroup measures it (containment).
+    peak_memory: int | None = None
 
 
 def probe_library(

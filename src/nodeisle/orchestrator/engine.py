@@ -20,36 +20,26 @@ from nodeisle.config.secrets import SECRETS_FILE, SecretsStore
 from nodeisle.config.settings import LibraryMode, Settings, engine_home
 from nodeisle.config.store import CONFIG_FILE, ConfigStore
 from nodeisle.config.table import EngineConfig
-from nodeisle.errors import (
-    LibraryError,
-    ManifestError,
-    NotConnectedError,
-    RequestRefused,
-    headline,
-)
+from nodeisle.errors import LibraryError, ManifestError, NotConnectedError, RequestRefused, headline
 from nodeisle.flow.graph import Flow, Graph, NodeRecord, RequestFailed
 from nodeisle.flow.scheduling import Schedule
 from nodeisle.manifest import LibraryManifest
 from nodeisle.node import hosting as _hosting
 from nodeisle.node.scope import engine as engine_scope
 from nodeisle.node.spec import ParameterSpec
-from nodeisle.orchestrator import authority
-from nodeisle.orchestrator.events import (
-    EnvBuildProgress,
-    EventBus,
-    LibraryChanged,
-    NodeStatusChanged,
-    RunFinished,
-    WorkerStateChanged,
-)
+from nodeisle.orchestrator import authority, sandbox
+from nodeisle.orchestrator import events as _events
+from nodeisle.orchestrator.deadline import Deadline
 from nodeisle.orchestrator.graph_requests import GraphRequests, check_timeout
-from nodeisle.orchestrator.hosts import Deadline, LocalHost, NodeHost, Supervision, WorkerHost
+from nodeisle.orchestrator.hostapi import NodeHost
+from nodeisle.orchestrator.hosts import LocalHost, Supervision, WorkerHost
 from nodeisle.orchestrator.interpreters import PythonFinder
 from nodeisle.orchestrator.launch import Launcher
 from nodeisle.orchestrator.libraries import LibraryRegistry, LibraryState, describe_library
 from nodeisle.orchestrator.overlays import SharedDeps
 from nodeisle.orchestrator.planner import answer_plan
 from nodeisle.orchestrator.propagation import ConfigAndSecrets
+from nodeisle.orchestrator.sandbox import SandboxChoice
 from nodeisle.orchestrator.static_files import STATIC_FILES_DIR, StaticFiles
 from nodeisle.orchestrator.static_files import answer as _save_static_file
 from nodeisle.orchestrator.workers import WorkerHub, WorkerProcess
@@ -92,11 +82,11 @@ class Orchestrator:
         config: EngineConfig | None = None,
         store: ConfigStore | None = None,
         secrets: SecretsStore | None = None,
-        events: EventBus | None = None,
+        events: _events.EventBus | None = None,
     ) -> None:
         self.home = home
         #: What observers (the editor) subscribe to: library, env, worker, node-status and log events.
-        self.events = events or EventBus()
+        self.events = events or _events.EventBus()
         self.settings = settings
         self.envs = envs
         self.graph = Graph()
@@ -105,7 +95,6 @@ class Orchestrator:
         self.hub = WorkerHub(self._handle_from_worker)
         self.launcher: Launcher | None = None  # None: workers are subprocesses (nodeisle.orchestrator.launch)
         self.pythons = PythonFinder()  # the interpreters on this machine, found once, for Isolated envs
-        # Shared libraries' pins against this process's environment, and their overlays (None: not checked)
         self.shared_deps = SharedDeps(envs.resolver, home / "overlays") if hasattr(envs, "resolver") else None
         # Config and secrets: the six requests, the worker broadcasts, least privilege (propagation.py).
         self.shared_state = ConfigAndSecrets(
@@ -205,7 +194,7 @@ class Orchestrator:
             return
         state = self.libraries.get(name) if name is not None else None
         if state is not None:
-            self.events.emit(LibraryChanged(library=describe_library(state)))
+            self.events.emit(_events.LibraryChanged(library=describe_library(state)))
 
     def handle_sync(self, request: Request) -> Result:
         loop = self._loop
@@ -309,6 +298,8 @@ class Orchestrator:
             launcher=self.launcher,
             pythons=self.pythons,
             python_setting=python,
+            limits=self.settings.library_limits.get(state.name),
+            sandbox=self._sandbox(state),
             probe_timeout=config.probe_timeout,
             start_timeout=float(self.shared_state.setting("worker_start_timeout")),
             max_value_bytes=int(self.shared_state.setting("max_value_bytes")),
@@ -324,7 +315,14 @@ class Orchestrator:
 
     def _worker_state(self, worker: WorkerProcess) -> None:
         state = str(worker.state)
-        self.events.emit(WorkerStateChanged(library=worker.library, worker_id=worker.worker_id, state=state))
+        self.events.emit(_events.WorkerStateChanged(library=worker.library, worker_id=worker.worker_id, state=state))
+
+    def _sandbox(self, state: LibraryState) -> SandboxChoice | None:
+        """The library's sandbox, if it runs in one: it must not see the engine home or other libraries."""
+        folders = [Path(p).parent for p in self.settings.libraries]
+        folders += [s.manifest.directory for s in self.libraries.values()]
+        hidden = sandbox.hidden_paths(self.home, state.manifest.directory, folders)
+        return sandbox.choose(self.settings.library_sandbox.get(state.name), self.config.sandbox, hidden)
 
     async def _set_value(self, request: SetParameterValueRequest) -> Result:
         deadline = Deadline(self.config.execution_timeout, "the execution_timeout setting")
@@ -440,12 +438,12 @@ class Orchestrator:
             result = await run_flow(self.graph, flow, self.execute, cancel, self._reporter(flow.name))
         finally:
             self._active_runs.discard(cancel)
-        self.events.emit(RunFinished(flow=flow.name, status=result.status, message=result.message))
+        self.events.emit(_events.RunFinished(flow=flow.name, status=result.status, message=result.message))
         return result
 
     def _reporter(self, flow: str) -> Callable[[str, NodeRunResult], None]:
         def report(node: str, result: NodeRunResult) -> None:
-            self.events.emit(NodeStatusChanged(
+            self.events.emit(_events.NodeStatusChanged(
                 flow=flow, node=node, status=result.status, outputs=dict(result.outputs), error=result.error,
                 violations=list(result.violations),
             ))
@@ -474,11 +472,12 @@ def build_orchestrator(
     home = home or engine_home()
     store = ConfigStore(home / CONFIG_FILE, flags=config_flags)
     config = store.snapshot()
-    events = EventBus()
+    events = _events.EventBus()
 
     def progress(p: Any) -> None:
         PROGRESS.info("env %s: %s (%.1f s) %s", p.library, p.step, p.elapsed_s, headline(p.detail))
-        events.emit(EnvBuildProgress(library=p.library, step=str(p.step), elapsed_s=p.elapsed_s, detail=p.detail))
+        step = _events.EnvBuildProgress(library=p.library, step=str(p.step), elapsed_s=p.elapsed_s, detail=p.detail)
+        events.emit(step)
 
     envs = EnvManager(
         home / "envs",

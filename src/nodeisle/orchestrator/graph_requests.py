@@ -15,7 +15,8 @@ from typing import Any
 from nodeisle.flow.graph import Graph, NodeRecord, RequestFailed
 from nodeisle.node.connections import ConnectionChange
 from nodeisle.node.spec import ParameterSpec
-from nodeisle.orchestrator.hosts import Deadline, NodeHost, timeout_problem
+from nodeisle.orchestrator.deadline import Deadline, timeout_problem
+from nodeisle.orchestrator.hostapi import NodeHost
 from nodeisle.orchestrator.libraries import LibraryRegistry
 from nodeisle.requests import (
     AddParameterToNodeRequest,

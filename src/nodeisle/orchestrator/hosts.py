@@ -13,9 +13,8 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from nodeisle.bus import codec
 from nodeisle.bus.peer import RemoteFailure
@@ -24,19 +23,23 @@ from nodeisle.config import defaults
 from nodeisle.errors import BusError, LibraryError, ValueTransferError, WorkerCrashed
 from nodeisle.flow.graph import NodeRecord, RequestFailed
 from nodeisle.manifest import LibraryManifest
-from nodeisle.node import audit as _audit
 from nodeisle.node import connections as _connections
 from nodeisle.node import hosting as _hosting
 from nodeisle.node.connections import ConnectionChange
 from nodeisle.node.scope import RequestHandler
 from nodeisle.node.spec import ParameterSpec
-from nodeisle.orchestrator.deadline import Deadline as Deadline  # the engine and the graph requests import it here
-from nodeisle.orchestrator.deadline import timeout_problem as timeout_problem
+from nodeisle.orchestrator import containment
+from nodeisle.orchestrator.cgroups import Containment, machine_facts
+from nodeisle.orchestrator.containment import ContainmentPlan, Limits
+from nodeisle.orchestrator.deadline import Deadline
+from nodeisle.orchestrator.hostapi import LoadReport, invocation
 from nodeisle.orchestrator.interpreters import PythonFinder, orchestrator_interpreter
 from nodeisle.orchestrator.launch import Launcher
 from nodeisle.orchestrator.overlays import SharedDeps
 from nodeisle.orchestrator.planner import RUNTIME_REQUIREMENTS as RUNTIME_REQUIREMENTS
 from nodeisle.orchestrator.resolver import LOCK_NAME
+from nodeisle.orchestrator.sandbox import SandboxChoice
+from nodeisle.orchestrator.sandboxing import sandboxed
 from nodeisle.orchestrator.supervision import CrashLoop, LibraryFailed
 from nodeisle.orchestrator.supervision import Supervision as Supervision  # engine.py imports it from here
 from nodeisle.orchestrator.workers import WorkerHub, WorkerProcess, WorkerProvision, WorkerState, worker_environment
@@ -57,57 +60,8 @@ from nodeisle.wire.messages import (
 LOGGER = logging.getLogger("nodeisle.library")
 
 
-@dataclass
-class LoadReport:
-    schemas: dict[str, _hosting.NodeTypeSchema]
-    dropped: list[_hosting.DroppedClass]
-    violations: list[Violation]
-    io_events: list[_audit.IOEvent] = field(default_factory=list)  # I/O in __init__, when the probe audited it
-    python: str | None = None  # the interpreter the library's code runs on, and why that one
-
-
 CANCEL_GRACE = 2.0  # seconds a cancelled execution's code gets to stop before its worker is terminated
 ANSWER_MARGIN = 0.5  # beyond the grace, for the worker's answer to cross the bus
-
-
-def invocation(record: NodeRecord, inputs: Mapping[str, Any] | None = None) -> _hosting.NodeInvocation:
-    """What to run for ``record``: its class, stored values and parameter list, and this run's inputs."""
-    return _hosting.NodeInvocation(
-        record.class_name, record.name, record.metadata, tuple(record.specs), dict(record.values), dict(inputs or {})
-    )
-
-
-class NodeHost(Protocol):
-    context: Context
-    python_setting: str | None  # the library's `nodeisle libraries python` choice (applies Isolated)
-
-    async def load(self) -> LoadReport: ...
-
-    async def execute(
-        self, record: NodeRecord, inputs: Mapping[str, Any], deadline: Deadline | None = None
-    ) -> _hosting.ExecutionOutcome:
-        """Run ``record`` with its stored values, then ``inputs`` set on it as a user sets a value."""
-        ...
-
-    async def apply_value(
-        self, record: NodeRecord, parameter: str, value: Any, deadline: Deadline | None = None
-    ) -> tuple[list[ParameterSpec], list[Violation]]: ...
-
-    async def apply_connection(
-        self, record: NodeRecord, change: ConnectionChange, deadline: Deadline | None = None
-    ) -> tuple[list[ParameterSpec], list[Violation]]:
-        """Run the target node's connection hook for ``change``; answer the parameter list it left."""
-        ...
-
-    async def close(self) -> None: ...
-
-    def describe(self) -> tuple[str | None, str | None]:
-        """(worker id, worker state), or (None, None) in process."""
-        ...
-
-    def failure(self) -> str | None:
-        """Why the library stopped working after it loaded (for example a crash loop), if it did."""
-        ...
 
 
 class LocalHost:
@@ -239,8 +193,12 @@ class WorkerHost:
         launcher: Launcher | None = None,
         pythons: PythonFinder | None = None,
         python_setting: str | None = None,
+        limits: Limits | None = None,
+        sandbox: SandboxChoice | None = None,
     ) -> None:
         self.manifest = manifest
+        self.sandbox = sandbox  # `nodeisle libraries sandbox`: each worker runs under bubblewrap
+        self.limits = limits or Limits()  # `nodeisle libraries limits`: applied to each worker it starts
         self.pythons = pythons or PythonFinder()  # chooses the interpreter the env is built on
         self.python_setting = python_setting  # the library's `nodeisle libraries python` choice, if any
         self.max_value_bytes = max_value_bytes
@@ -299,21 +257,26 @@ class WorkerHost:
     async def _start_worker(self) -> Ready:
         assert self.python is not None
         await self.hub.ensure_started()
+        launcher, url = self.launcher, self.hub.url
+        if self.sandbox is not None:
+            launcher, url = await sandboxed(self.sandbox, self.manifest.name, self.manifest.path, self.python,
+                                            self.hub, self.launcher)
         provision = self.provision()
         worker = WorkerProcess(
             self.manifest.name,
             self.python,
             self.manifest.path,
             probe_timeout=self.probe_timeout,
-            env=worker_environment(self.python, provision.env),
+            env=worker_environment(self.python, {**provision.env, **containment.gpu_environment(self.limits.gpus)}),
             launch_extra=provision.launch,
             max_value_bytes=self.max_value_bytes,
-            launcher=self.launcher,
+            launcher=launcher,
+            containment=self._containment(),
         )
         credential = self.hub.register(worker)
         self.worker = worker
         try:
-            ready = await worker.start(self.hub.url, credential, self.start_timeout)
+            ready = await worker.start(url, credential, self.start_timeout)
         except BaseException:
             self.hub.unregister(worker)
             raise
@@ -324,6 +287,14 @@ class WorkerHost:
         if self.supervision.heartbeats:
             worker.start_heartbeat(self.supervision.heartbeat_interval, self.supervision.heartbeat_timeout)
         return ready
+
+    def _containment(self) -> Containment | None:
+        """A fresh worker's containment, planned from the library's limits and this machine's cgroups."""
+        limited = self.limits.limits_resources
+        return Containment(self.manifest.name, self.limits, self.containment_plan()) if limited else None
+
+    def containment_plan(self) -> ContainmentPlan:
+        return containment.plan(self.limits, machine_facts())
 
     async def _live_worker(self) -> WorkerProcess:
         """The running worker; a crashed one is replaced by a fresh one first."""
@@ -380,6 +351,7 @@ class WorkerHost:
         message = Execute(invocation(record, inputs), uuid.uuid4().hex)
         try:
             worker = await self._live_worker()
+            before = worker.containment.begin_execution() if worker.containment else 0
             try:
                 async with asyncio.timeout(deadline.seconds if deadline else None):
                     answer: Executed = await worker.request("Execute", message)
@@ -404,12 +376,14 @@ class WorkerHost:
             )
         except BusError as exc:
             return _hosting.ExecutionOutcome({}, [], RemoteError(type=type(exc).__name__, message=str(exc)))
+        limited = worker.containment
         return _hosting.ExecutionOutcome(
             dict(answer.outputs),
             list(answer.violations),
-            answer.error,
+            limited.annotate(answer.error, before) if limited else answer.error,
             list(answer.specs) if answer.specs is not None else None,
             list(answer.strays),
+            peak_memory=limited.readings().peak_memory if limited else None,
         )
 
     async def apply_value(

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
+from nodeisle.orchestrator.sandbox import SandboxSpec, bwrap_argv, cgroup_join_prefix
 from nodeisle.wire.launch import SEALED
 
 
@@ -143,29 +144,46 @@ class SubprocessLauncher:
     """Start the worker on the library env's interpreter, the launch config on its stdin."""
 
     async def launch(self, python: Path, env: Mapping[str, str], launch: Mapping[str, Any]) -> WorkerHandle:
-        process = await asyncio.create_subprocess_exec(
-            str(python),
-            "-I",  # isolated: no user site, no PYTHON* variables
-            "-u",  # unbuffered: what node code prints shows as it happens, and os._exit loses none of it
-            "-m",
-            "nodeisle.worker",
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=dict(env),
-            close_fds=True,
-            start_new_session=True,  # its own process group: everything it starts can be killed with it
-        )
-        assert process.stdin is not None and process.stdout is not None
-        # The launch line holds the worker's credential and secrets: it is written only once the worker
-        # says it is sealed (non-dumpable, nodeisle.worker.guard), so no other process can read it.
-        try:
-            sealed = await asyncio.wait_for(_sealed_line(process.stdout), _SEAL_TIMEOUT)
-        except TimeoutError:
-            SubprocessHandle(process).kill_tree()
-            raise OSError(f"the worker did not start within {_SEAL_TIMEOUT:g} s") from None
-        if sealed:
-            with contextlib.suppress(ConnectionError):
-                process.stdin.write((json.dumps(launch) + "\n").encode())
-                await process.stdin.drain()  # stdin stays open: its end-of-file tells the worker we are gone
-        return SubprocessHandle(process)
+        # -I: isolated (no user site, no PYTHON* variables); -u: unbuffered, so what node code prints shows
+        # as it happens, and os._exit loses none of it.
+        return await spawn([str(python), "-I", "-u", "-m", "nodeisle.worker"], env, launch)
+
+
+class SandboxLauncher:
+    """Start the worker under bubblewrap (nodeisle.orchestrator.sandbox), in its cgroup from the first instruction."""
+
+    def __init__(self, bwrap: str, spec: SandboxSpec) -> None:
+        self.bwrap = bwrap
+        self.spec = spec
+
+    async def launch(self, python: Path, env: Mapping[str, str], launch: Mapping[str, Any]) -> WorkerHandle:
+        contained = dict(launch.get("containment") or {})
+        procs = [str(p) for p in contained.get("cgroup_procs") or []]  # joined before bwrap: /sys is read-only inside
+        inside = {**launch, "containment": {**contained, "cgroup_procs": []}, "sandboxed": True}
+        return await spawn([*cgroup_join_prefix(procs), *bwrap_argv(self.bwrap, self.spec, python)], env, inside)
+
+
+async def spawn(argv: list[str], env: Mapping[str, str], launch: Mapping[str, Any]) -> WorkerHandle:
+    """Start ``argv`` (a worker's guard), wait for its sealed line, then write the launch config on its stdin."""
+    process = await asyncio.create_subprocess_exec(
+        *argv,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=dict(env),
+        close_fds=True,
+        start_new_session=True,  # its own process group: everything it starts can be killed with it
+    )
+    assert process.stdin is not None and process.stdout is not None
+    # The launch line holds the worker's credential and secrets: it is written only once the worker
+    # says it is sealed (non-dumpable, nodeisle.worker.guard), so no other process can read it.
+    try:
+        sealed = await asyncio.wait_for(_sealed_line(process.stdout), _SEAL_TIMEOUT)
+    except TimeoutError:
+        SubprocessHandle(process).kill_tree()
+        raise OSError(f"the worker did not start within {_SEAL_TIMEOUT:g} s") from None
+    if sealed:
+        with contextlib.suppress(ConnectionError):
+            process.stdin.write((json.dumps(launch) + "\n").encode())
+            await process.stdin.drain()  # stdin stays open: its end-of-file tells the worker we are gone
+    return SubprocessHandle(process)

@@ -9,12 +9,13 @@ import logging
 import shlex
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from nodeisle.errors import EnvironmentBuildError, LibraryError, ManifestError, headline
 from nodeisle.flow.graph import RequestFailed
 from nodeisle.manifest import Compatibility, LibraryManifest, WorkerMode, load_manifest
 from nodeisle.node import hosting as _hosting
-from nodeisle.orchestrator.hosts import NodeHost
+from nodeisle.orchestrator.hostapi import NodeHost
 from nodeisle.requests import (
     LibraryInfo,
     LibraryMode,
@@ -126,7 +127,24 @@ def describe_library(state: LibraryState) -> LibraryInfo:
         dropped=[d.to_dict() for d in state.dropped],
         python=state.python,
         python_setting=state.host.python_setting if state.host else None,
+        containment=containment_info(state),
     )
+
+
+def containment_info(state: LibraryState) -> dict[str, Any] | None:
+    """The library's limits and what enforces them on this machine (None when it has none)."""
+    limits = getattr(state.host, "limits", None)
+    box = getattr(state.host, "sandbox", None)
+    info: dict[str, Any] = {"sandbox": box.to_dict()} if box is not None else {}
+    if limits is None or not limits.to_dict():
+        return info or None
+    info["limits"] = limits.to_dict()
+    planner = getattr(state.host, "containment_plan", None)
+    if planner is None:
+        info.update(mechanism="none", reason="it runs Shared, in the orchestrator's process: limits apply Isolated")
+    else:
+        info.update(planner().to_dict())
+    return info
 
 
 #: Builds the host a library's nodes run on, for its state's mode (the orchestrator's composition).

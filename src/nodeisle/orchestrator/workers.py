@@ -34,6 +34,7 @@ from nodeisle.bus.peer import FrameTransport, Peer, RemoteFailure, memory_pair
 from nodeisle.bus.protocol import DEFAULT_MAX_ATTACHMENTS, BusProtocol
 from nodeisle.config.defaults import PROBE_TIMEOUT
 from nodeisle.errors import BusError, HandshakeRefused, LibraryError, ProtocolError, WorkerCrashed
+from nodeisle.orchestrator.cgroups import Containment
 from nodeisle.orchestrator.launch import Launcher, SubprocessLauncher, WorkerHandle
 from nodeisle.orchestrator.supervision import Heartbeat
 from nodeisle.wire.messages import BUS_TYPES, Ping, Ready
@@ -52,8 +53,7 @@ class WorkerState(enum.StrEnum):
 _TRANSITIONS: dict[WorkerState, frozenset[WorkerState]] = {
     WorkerState.STARTING: frozenset({WorkerState.READY, WorkerState.CRASHED, WorkerState.STOPPED}),
     WorkerState.READY: frozenset({WorkerState.CRASHED, WorkerState.STOPPED}),
-    WorkerState.CRASHED: frozenset(),
-    WorkerState.STOPPED: frozenset(),
+    **dict.fromkeys((WorkerState.CRASHED, WorkerState.STOPPED), frozenset()),
 }
 
 
@@ -62,8 +62,7 @@ def next_state(current: WorkerState, wanted: WorkerState) -> WorkerState:
     return wanted if wanted in _TRANSITIONS[current] else current
 
 
-_LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARNING": logging.WARNING, "ERROR": logging.ERROR,
-           "CRITICAL": logging.CRITICAL}
+_LEVELS: dict[str, int] = {n: logging.getLevelName(n) for n in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")}
 _RECORD_LINE = re.compile(r"(DEBUG|INFO|WARNING|ERROR|CRITICAL) \S+: ")
 _CONTINUATION = re.compile(r"(DEBUG|INFO|WARNING|ERROR|CRITICAL)\| ")
 
@@ -148,8 +147,10 @@ class WorkerProcess:
         launch_extra: Mapping[str, Any] | None = None,
         max_value_bytes: int = DEFAULT_MAX_ATTACHMENTS,
         launcher: Launcher | None = None,
+        containment: Containment | None = None,
     ) -> None:
         self.library = library
+        self.containment = containment  # its cgroup and limits (nodeisle.orchestrator.cgroups), if contained
         self.launcher: Launcher = launcher or SubprocessLauncher()
         self.python = python
         self.manifest = manifest
@@ -196,8 +197,11 @@ class WorkerProcess:
             "log_level": logging.getLevelName(LOGGER.getEffectiveLevel()),
         }
         try:
+            if self.containment is not None:
+                launch["containment"] = self.containment.prepare(self.worker_id)
             self.process = await self.launcher.launch(self.python, self.env, launch)
         except OSError as exc:  # e.g. the env's interpreter is gone, or no file descriptors left
+            self.containment and self.containment.close()  # its cgroup is not left behind
             self.stop_reason = f"could not be started ({exc.strerror or exc}: {self.python})"
             self._set_state(WorkerState.CRASHED)
             raise LibraryError(self.library, f"{self.prefix} {self.stop_reason}") from None
@@ -239,6 +243,8 @@ class WorkerProcess:
         code = await self.process.wait()
         # What is left of its tree (it died without its guard's cleanup) would hold its pipes open.
         self.process.kill_tree()
+        if self.containment is not None:  # what its cgroup counted is kept for the crash report
+            await asyncio.to_thread(self.containment.close)
         self._releasing = asyncio.create_task(self._release_when_read())
         if self.state is not WorkerState.STOPPED:
             self._set_state(WorkerState.CRASHED)
@@ -275,8 +281,11 @@ class WorkerProcess:
     async def crash_error(self) -> WorkerCrashed:
         await self._drain_pumps()
         code = self.process.returncode if self.process else None
+        attributed = self.containment.crash_reason() if self.containment is not None else None
         if self.process is None:
             reason = self.stop_reason or "did not start"
+        elif attributed:
+            reason = f"{attributed} ({describe_exit(code)})"
         elif self.stop_reason:
             reason = f"{self.stop_reason} ({describe_exit(code)})"
         else:
@@ -373,6 +382,8 @@ class WorkerProcess:
         if self.peer is not None and urgent:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.peer.close(), grace)
+        if self.containment is not None:  # its cgroup is gone when stop() returns
+            await asyncio.to_thread(self.containment.close)
         await self._drain_pumps()
         process.release()
 
@@ -403,6 +414,7 @@ class WorkerHub:
         self._workers: dict[str, WorkerProcess] = {}
         self._credentials: dict[str, str] = {}  # worker id -> its unclaimed credential
         self._server: Any = None
+        self.unix: Any = None  # the bus on a Unix socket, for sandboxed workers without network
         self._connections: set[asyncio.Task[None]] = set()
         self._retired: set[WorkerProcess] = set()  # replaced workers whose pipes may still be draining
         self.url = ""
@@ -418,6 +430,13 @@ class WorkerHub:
 
             self._server = await ws.serve(self._authorize, self._on_connect)
             self.url = self._server.url
+
+    async def serve_unix(self, path: str) -> str:
+        """Also listen on the Unix socket ``path`` (once): the bus URL of sandboxed workers without network."""
+        from nodeisle.bus import ws
+        if self.unix is None:
+            self.unix = await ws.serve(self._authorize, self._on_connect, unix_path=path)
+        return str(self.unix.url)
 
     async def connect_in_memory(self, url: str, credential: str, worker_id: str) -> FrameTransport:
         """A worker's connection without a socket, admitted exactly like one over the WebSocket.
@@ -484,6 +503,7 @@ class WorkerHub:
         for retired in list(self._retired):
             await retired.released()
         self._retired.clear()
-        if self._server is not None:
-            await self._server.close()
-            self._server = None
+        for server in (self._server, self.unix):
+            if server is not None:
+                await server.close()
+        self._server = self.unix = None

@@ -109,6 +109,30 @@ def _exit_like(code: int) -> int:
 
 
 Worker = Callable[[str, "int | None"], int]
+CONTAINMENT_FAILED = 71
+
+
+def contain(containment: dict[str, object]) -> str | None:
+    """Join the worker's cgroups and set its rlimits, before any library code runs; why not, if it fails.
+
+    ``containment`` is the launch line's: ``cgroup_procs`` (the ``cgroup.procs`` files to write this
+    process into, so the runtime forked next and all it starts are counted) and ``rlimits``
+    (``RLIMIT_*`` name -> limit), from nodeisle.orchestrator.containment.
+    """
+    import resource
+
+    for procs in containment.get("cgroup_procs") or []:  # type: ignore[attr-defined]
+        try:
+            with open(str(procs), "w") as handle:
+                handle.write(str(os.getpid()))
+        except OSError as exc:
+            return f"could not join cgroup {procs}: {exc.strerror or exc}"
+    for name, limit in dict(containment.get("rlimits") or {}).items():  # type: ignore[call-overload]
+        try:
+            resource.setrlimit(getattr(resource, str(name)), (int(limit), int(limit)))
+        except (OSError, ValueError, AttributeError) as exc:
+            return f"could not set {name} to {limit}: {exc}"
+    return None
 
 
 def seal() -> None:
@@ -128,9 +152,16 @@ def guarded(run_worker: Worker) -> int:
     seal()
     line = read_launch_line()
     try:
-        parent = json.loads(line).get("parent_pid")
+        data = json.loads(line)
+        parent, containment = data.get("parent_pid"), data.get("containment") or {}
+        if data.get("sandboxed"):  # its own PID namespace: the orchestrator's pid means nothing here
+            parent = None
     except (ValueError, AttributeError):
-        parent = None
+        parent, containment = None, {}
+    refusal = contain(containment)
+    if refusal:  # a contained library never runs uncontained
+        os.write(2, f"nodeisle guard: {refusal}\n".encode())
+        return CONTAINMENT_FAILED
     _prctl(_PR_SET_CHILD_SUBREAPER, 1)
     # Until the handler below is installed, SIGTERM (also as the death signal) ends the guard at once;
     # the runtime, whose own death signal is armed on the guard, follows it.
