@@ -48,6 +48,7 @@ PURE = (
     "nodeisle.flow.scheduling",
     "nodeisle.orchestrator.authority",
     "nodeisle.orchestrator.supervision",
+    "nodeisle.orchestrator.relay",
     "nodeisle.orchestrator.pythons",
     "nodeisle.orchestrator.plan",
     "nodeisle.orchestrator.containment",

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from nodeisle.orchestrator.engine import build_orchestrator
-from nodeisle.orchestrator.workers import WorkerState, describe_exit, next_state, relayed_level, worker_environment
+from nodeisle.orchestrator.relay import describe_exit, relayed_level
+from nodeisle.orchestrator.workers import WorkerState, next_state, worker_environment
 from nodeisle.requests import CreateNodeRequest, ExecuteNodeRequest, RegisterLibraryRequest
 from tests.conftest import run, write_library
 

@@ -20,9 +20,7 @@ import enum
 import hmac
 import logging
 import os
-import re
 import secrets
-import signal
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -36,6 +34,9 @@ from nodeisle.config.defaults import PROBE_TIMEOUT
 from nodeisle.errors import BusError, HandshakeRefused, LibraryError, ProtocolError, WorkerCrashed
 from nodeisle.orchestrator.cgroups import Containment
 from nodeisle.orchestrator.launch import Launcher, SubprocessLauncher, WorkerHandle
+from nodeisle.orchestrator.relay import describe_exit as describe_exit
+from nodeisle.orchestrator.relay import printable
+from nodeisle.orchestrator.relay import relayed_level as relayed_level
 from nodeisle.orchestrator.supervision import Heartbeat
 from nodeisle.wire.messages import BUS_TYPES, Ping, Ready
 
@@ -60,46 +61,6 @@ _TRANSITIONS: dict[WorkerState, frozenset[WorkerState]] = {
 def next_state(current: WorkerState, wanted: WorkerState) -> WorkerState:
     """The state after asking for ``wanted``; a finished worker stays finished."""
     return wanted if wanted in _TRANSITIONS[current] else current
-
-
-_LEVELS: dict[str, int] = {n: logging.getLevelName(n) for n in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")}
-_RECORD_LINE = re.compile(r"(DEBUG|INFO|WARNING|ERROR|CRITICAL) \S+: ")
-_CONTINUATION = re.compile(r"(DEBUG|INFO|WARNING|ERROR|CRITICAL)\| ")
-
-
-# Control characters (CR, ESC, ...) shown as escapes: a worker's line cannot rewrite the terminal line
-# it is printed on, so nothing can hide the Worker-<id> [library] prefix the orchestrator puts first.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x9b]")
-
-
-def _escape(match: re.Match[str]) -> str:
-    return f"\\x{ord(match[0]):02x}"
-
-
-def relayed_level(line: str) -> tuple[int, str]:
-    """The level of a worker's stderr line and the text to show: a log record keeps its level.
-
-    The worker writes records as ``LEVEL logger: message``, and each further line of a multi-line
-    record (a traceback) as ``LEVEL| line``, shown without the marker. Other lines are INFO.
-    """
-    match = _CONTINUATION.match(line)
-    if match:
-        return _LEVELS[match[1]], line[match.end() :]
-    match = _RECORD_LINE.match(line)
-    return (_LEVELS[match[1]], line) if match else (logging.INFO, line)
-
-
-def describe_exit(returncode: int | None) -> str:
-    if returncode is None:
-        return "still running"
-    if returncode < 0:
-        try:
-            name = signal.Signals(-returncode).name
-        except ValueError:
-            name = f"signal {-returncode}"
-        hint = " (killed: out of memory, or by another process)" if -returncode == signal.SIGKILL else ""
-        return f"killed by {name}{hint}"
-    return f"exited with code {returncode}"
 
 
 # Variables a worker inherits from the orchestrator; everything else is left out (docs/workers.md).
@@ -232,7 +193,7 @@ class WorkerProcess:
                 raw = await stream.read(65536)
             if not raw:
                 return
-            line = _CONTROL.sub(_escape, raw.decode("utf-8", "replace").rstrip("\r\n"))
+            line = printable(raw.decode("utf-8", "replace").rstrip("\r\n"))
             if keep:
                 self.stderr_tail.append(line)
             level, text = relayed_level(line) if keep else (logging.INFO, line)

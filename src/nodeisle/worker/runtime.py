@@ -336,7 +336,7 @@ class WorkerRuntime:
 
 class RecordLines(logging.Formatter):
     """``LEVEL logger: message``, each further line as ``LEVEL| line``: the orchestrator re-logs every
-    line of a record at its level (nodeisle.orchestrator.workers.relayed_level)."""
+    line of a record at its level (nodeisle.orchestrator.relay.relayed_level)."""
 
     def format(self, record: logging.LogRecord) -> str:
         return super().format(record).replace("\n", f"\n{record.levelname}| ")
