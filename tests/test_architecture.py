@@ -50,6 +50,7 @@ PURE = (
     "nodeisle.orchestrator.supervision",
     "nodeisle.orchestrator.relay",
     "nodeisle.orchestrator.pythons",
+    "nodeisle.orchestrator.plan",
     "nodeisle.orchestrator.containment",
     "nodeisle.orchestrator.sandbox",
     "nodeisle.bus.protocol",

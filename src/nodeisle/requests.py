@@ -14,6 +14,9 @@ from typing import Any, ClassVar, Self
 
 from nodeisle.placement import LibraryMode as LibraryMode  # re-exported: requests carry it
 from nodeisle.placement import as_mode
+from nodeisle.request_values import ConnectionInfo as ConnectionInfo  # re-exported: results carry them
+from nodeisle.request_values import NodeRunResult as NodeRunResult
+from nodeisle.request_values import RemoteError as RemoteError
 
 
 @dataclass(kw_only=True)
@@ -40,32 +43,6 @@ class Request:
 
 
 # -- shared value types ---------------------------------------------------------------------------
-@dataclass(kw_only=True, frozen=True)
-class ConnectionInfo:
-    source_node_name: str
-    source_parameter_name: str
-    target_node_name: str
-    target_parameter_name: str
-
-    def __str__(self) -> str:
-        return (
-            f"{self.source_node_name}.{self.source_parameter_name} -> "
-            f"{self.target_node_name}.{self.target_parameter_name}"
-        )
-
-
-@dataclass(kw_only=True, frozen=True)
-class RemoteError:
-    """An exception raised by library code, as data: it may come from another process."""
-
-    type: str
-    message: str
-    traceback: str = ""
-
-    def __str__(self) -> str:
-        return f"{self.type}: {self.message}"
-
-
 @dataclass(kw_only=True)
 class LibraryInfo:
     name: str
@@ -83,15 +60,6 @@ class LibraryInfo:
     python: str | None = None  # the interpreter its code runs on and why; None until it loaded
     python_setting: str | None = None  # its `nodeisle libraries python` value, if any
     containment: dict[str, Any] | None = None  # its limits, gpus and sandbox, and what enforces them here
-
-
-@dataclass(kw_only=True)
-class NodeRunResult:
-    status: str  # succeeded | failed | skipped | cancelled
-    outputs: dict[str, Any] = field(default_factory=dict)
-    error: RemoteError | None = None
-    violations: list[dict[str, str]] = field(default_factory=list)
-    peak_memory: int | None = None  # bytes: its worker's peak during the run, when a memory limit measures it
 
 
 # -- libraries ----------------------------------------------------------------------------------------
@@ -121,6 +89,28 @@ class ListRegisteredLibrariesResult(Result):
 @dataclass(kw_only=True)
 class ListRegisteredLibrariesRequest(Request):
     result_type: ClassVar[type[Result]] = ListRegisteredLibrariesResult
+
+
+@dataclass(kw_only=True)
+class PlanResult(Result):
+    """The dependency plan, as ``nodeisle plan --json`` prints it (docs/environments.md, "The plan")."""
+
+    libraries: list[dict[str, Any]] = field(default_factory=list)  # name, mode, can_run_shared, recommended_mode...
+    conflicts: list[dict[str, Any]] = field(default_factory=list)  # package, sides, message
+    env_groups: list[list[str]] = field(default_factory=list)  # Isolated libraries resolving to one set
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(kw_only=True)
+class PlanRequest(Request):
+    """The dependency plan of the registered libraries. ``modes`` asks what it would be if those libraries ran
+    so (what the editor shows beside the Shared/Isolated choice before it is made)."""
+
+    result_type: ClassVar[type[Result]] = PlanResult
+    modes: dict[str, LibraryMode] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.modes = {name: as_mode(mode) for name, mode in self.modes.items()}
 
 
 @dataclass(kw_only=True)
@@ -467,6 +457,7 @@ REQUEST_TYPES: tuple[type[Request], ...] = (
     ListNodesInFlowRequest,
     ListParametersOnNodeRequest,
     ListRegisteredLibrariesRequest,
+    PlanRequest,
     RefreshSecretsRequest,
     RegisterLibraryRequest,
     ReloadConfigRequest,

@@ -427,17 +427,18 @@ def test_envs_list_prints_when_each_env_was_built_as_local_time_and_age(home: Pa
 
     key = "0123456789abcdef" * 4
     created = time.time() - 3 * 86400 - 600  # three days and ten minutes ago
-    env = home / "envs" / f"text-tools-{key[:16]}"
+    env = home / "envs" / f"env-{key[:16]}"
     (env / "bin").mkdir(parents=True)
     (env / "bin" / "python").write_text("")
     (env / MARKER_NAME).write_text(json.dumps({
-        "format": 1, "key": key, "library": "Text Tools", "created_at": created,
+        "format": 2, "key": key, "library": "Text Tools", "libraries": ["Text Tools", "Other"], "created_at": created,
         "inputs": {"pip_dependencies": ["tinyver==1.0"], "pip_install_flags": []},
     }))
     listed = nodeisle("envs", "list")
     assert listed.returncode == 0, listed.stderr
     local = datetime.datetime.fromtimestamp(created).strftime("%Y-%m-%d %H:%M")
-    assert listed.stdout == f"Text Tools  {env}  pins=['tinyver==1.0']  created {local} (3 days ago)\n"
+    assert listed.stdout == (
+        f"{env.name}  used by: Text Tools, Other  0 kB  {env}  pins=['tinyver==1.0']  created {local} (3 days ago)\n")
     assert not re.search(r"\d{9,}\.\d", listed.stdout), "no raw epoch seconds"
 
 

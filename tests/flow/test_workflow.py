@@ -245,7 +245,7 @@ def test_the_run_counts_every_node_and_holds_a_failed_librarys_error_once(tmp_pa
         for name in ("broken", "broken_too"):
             node_error = result.nodes[name].error
             assert node_error is not None and node_error.type == "LibraryError"
-            assert node_error.message.startswith("library 'Unbuildable' failed to load: `uv pip install` failed")
+            assert node_error.message.startswith("library 'Unbuildable' failed to load: `uv pip compile` failed")
             assert "\n" not in node_error.message and "doesnotexist" not in node_error.message
 
     run(body(), timeout=120)

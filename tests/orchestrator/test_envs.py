@@ -91,7 +91,7 @@ def count_uv_runs(monkeypatch: pytest.MonkeyPatch, delay: float = 0.0) -> list[l
 def test_built_env_imports_the_pinned_version(make_manager: MakeManager, runtime_source: Path) -> None:
     info = make_manager().ensure("Tiny Lib", ["tinypkg==1.0"], [], [], runtime_source)
     assert not info.reused
-    assert info.path.name.startswith("tiny-lib-")
+    assert info.path.name.startswith("env-") and info.libraries == ("Tiny Lib",)
     assert run_in(info.python, "import tinypkg; print(tinypkg.__version__)") == "1.0"
 
 
@@ -290,7 +290,7 @@ def test_flag_in_pip_dependencies_is_rejected(make_manager: MakeManager, runtime
         make_manager().ensure("lib", ["--index-url=https://example.invalid"], [], [], runtime_source)
 
 
-def test_key_covers_flags_and_find_links(
+def test_key_covers_flags_but_not_where_the_same_wheels_were_found(
     make_manager: MakeManager, runtime_source: Path, tmp_path: Path, wheelhouse: Path
 ) -> None:
     plain = make_manager().ensure("lib", ["tinypkg==1.0"], [], [], runtime_source)
@@ -298,7 +298,8 @@ def test_key_covers_flags_and_find_links(
     (tmp_path / "more").mkdir()
     other_links = make_manager(find_links=[str(wheelhouse), str(tmp_path / "more")])
     linked = other_links.ensure("lib", ["tinypkg==1.0"], [], [], runtime_source)
-    assert len({plain.key, flagged.key, linked.key}) == 3
+    assert flagged.key != plain.key
+    assert linked.key == plain.key and linked.reused  # the same versions and hashes: the same env
     assert flagged.pip_install_flags == ("--no-deps",)
 
 
@@ -360,3 +361,60 @@ def test_the_engine_started_through_either_symlink_uses_the_same_env(
     calls = count_uv_runs(monkeypatch)
     two = make_manager().ensure("lib", [], [], [], runtime_source)
     assert two.key == one.key and two.reused and calls == []
+
+
+def count_resolver_runs(manager: EnvManager) -> list[str]:
+    """The uv commands this manager's resolver runs from now on."""
+    manager.resolver.runs.clear()
+    return manager.resolver.runs
+
+
+def test_libraries_resolving_to_the_same_set_share_one_env_dir(make_manager: MakeManager, runtime_source: Path) -> None:
+    manager = make_manager()
+    one = manager.ensure("one", ["tinypkg==2.0"], [], [], runtime_source)
+    two = manager.ensure("two", ["tinypkg>=1.5"], [], [], runtime_source)  # written otherwise, resolves the same
+    assert two.path == one.path and two.reused and two.libraries == ("one", "two")
+    assert [info.libraries for info in manager.list()] == [("one", "two")]
+    assert two.resolved[0].startswith("tinypkg==2.0 --hash=sha256:")
+
+
+def test_an_unchanged_manifest_costs_no_resolver_run(make_manager: MakeManager, runtime_source: Path) -> None:
+    make_manager().ensure("lib", ["needsdep==1.0"], [], [], runtime_source)
+    manager = make_manager()  # a fresh engine: the resolution is cached on disk
+    runs = count_resolver_runs(manager)
+    info = manager.ensure("lib", ["needsdep==1.0"], [], [], runtime_source)
+    assert info.reused and runs == []
+    assert run_in(info.python, "import tinydep; print(tinydep.__version__)") == "2.0"  # one depending on another
+    rebuilt = manager.rebuild("lib", ["needsdep==1.0"], [], [], runtime_source)
+    assert runs == ["compile"] and rebuilt.source == "uv pip compile"  # rebuild resolves again
+
+
+def test_an_env_built_from_a_lock_never_runs_the_resolver(
+    make_manager: MakeManager, runtime_source: Path, tmp_path: Path
+) -> None:
+    manager = make_manager()
+    resolved = manager.resolve("lib", ["tinypkg>=1.0"], [])
+    lock = tmp_path / "lib" / "nodeisle.lock"
+    lock.parent.mkdir()
+    lock.write_text("# a comment\ntinypkg==1.0\n")  # an older version than the range resolves to
+    runs = count_resolver_runs(manager)
+    info = manager.ensure("lib", ["tinypkg>=1.0"], [], [], runtime_source, lock=lock)
+    assert runs == [] and info.source == str(lock) and resolved.versions() == {"tinypkg": "2.0"}
+    assert run_in(info.python, "import tinypkg; print(tinypkg.__version__)") == "1.0"
+    lock.write_text("not a pin at all\n")
+    with pytest.raises(EnvironmentBuildError, match="holds no 'name==version' lines"):
+        manager.ensure("lib", ["tinypkg>=1.0"], [], [], runtime_source, lock=lock)
+
+
+def test_the_compiled_runtime_is_made_once_and_linked_into_later_envs(
+    make_manager: MakeManager, runtime_source: Path
+) -> None:
+    manager = make_manager()
+    one = manager.ensure("one", ["tinypkg==1.0"], [], [], runtime_source)
+    two = manager.ensure("two", ["tinypkg==2.0"], [], [], runtime_source)
+    pyc = [sorted((info.path / "runtime").resolve().glob("nodeisle/__pycache__/__init__.*.pyc")) for info in (one, two)]
+    assert pyc[0] and pyc[1]
+    assert pyc[0][0].stat().st_ino == pyc[1][0].stat().st_ino  # one compile, hard-linked
+    [cached] = (manager.root.parent / "runtime-cache").iterdir()
+    assert (cached / ".complete").is_file() and not (two.path / "runtime" / ".complete").exists()
+    assert run_in(two.python, "import nodeisle; print(nodeisle.RUNTIME)") == "v1"

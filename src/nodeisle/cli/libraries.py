@@ -66,7 +66,40 @@ def _remove(args: argparse.Namespace, _home: Path, settings: Settings) -> int:
     return EXIT_BAD_INPUT
 
 
-def _choose_mode(args: argparse.Namespace, _home: Path, settings: Settings) -> int:
+def _shared_refusal(args: argparse.Namespace, home: Path, settings: Settings, manifest: LibraryManifest) -> str | None:
+    """Why ``manifest`` cannot run Shared beside the engine's environment and the other Shared libraries, or None."""
+    from nodeisle.config.settings import LibraryMode
+    from nodeisle.orchestrator.engine import build_orchestrator
+    from nodeisle.orchestrator.libraries import resolve_mode
+    from nodeisle.orchestrator.overlays import refusal
+    from nodeisle.orchestrator.planner import plan_for
+
+    orchestrator = build_orchestrator(home, settings, config_flags(args))
+    others = [m for m in _loadable(settings) if m.name != manifest.name]
+    modes = {m.name: resolve_mode(m, settings.library_modes.get(m.name)) for m in others}
+    modes[manifest.name] = LibraryMode.SHARED
+    # The others that already run Shared keep their claim: this library is judged after them.
+    plan = plan_for([*others, manifest], modes, orchestrator.envs, orchestrator.pythons, settings.library_pythons)
+    mine = next(p for p in plan.libraries if p.name == manifest.name)
+    if mine.can_run_shared:
+        return None
+    return refusal(manifest.name, mine.reason.removesuffix("; run it Isolated"))
+
+
+def _loadable(settings: Settings) -> list[LibraryManifest]:
+    """The registered libraries' manifests, in order; an unreadable one is passed over."""
+    from nodeisle.manifest import load_manifest
+
+    found = []
+    for path in settings.libraries:
+        try:
+            found.append(load_manifest(path))
+        except ManifestError:
+            continue
+    return found
+
+
+def _choose_mode(args: argparse.Namespace, home: Path, settings: Settings) -> int:
     from nodeisle.config.settings import LibraryMode
     from nodeisle.flow.graph import RequestFailed
     from nodeisle.orchestrator.libraries import resolve_mode
@@ -83,6 +116,10 @@ def _choose_mode(args: argparse.Namespace, _home: Path, settings: Settings) -> i
         resolve_mode(manifest, mode)
     except RequestFailed as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    refused = _shared_refusal(args, home, settings, manifest) if mode is LibraryMode.SHARED else None
+    if refused is not None:
+        print(f"error: {refused}", file=sys.stderr)
         return EXIT_BAD_INPUT
     settings.library_modes[args.name] = mode
     settings.save()
@@ -141,7 +178,7 @@ def _registered(settings: Settings, name: str) -> LibraryManifest | None:
 
 
 def _list(args: argparse.Namespace, home: Path, settings: Settings) -> int:
-    rows = run_async(_listed(args, home, settings))
+    rows, plan = run_async(_listed(args, home, settings))
     if args.json:
         print(json.dumps(rows, indent=2))
         return EXIT_OK
@@ -149,13 +186,16 @@ def _list(args: argparse.Namespace, home: Path, settings: Settings) -> int:
         print("no libraries registered; add one with `nodeisle libraries add PATH`")
     for row in rows:
         _print_row(row)
+    for conflict in plan.get("conflicts", []):  # one line each; `nodeisle plan` says more
+        print(f"conflict: {conflict['message']}")
     return EXIT_OK
 
 
-async def _listed(args: argparse.Namespace, home: Path, settings: Settings) -> list[Any]:
-    """Each registered library loaded in a fresh orchestrator, as ``libraries list --json`` shows it."""
+async def _listed(args: argparse.Namespace, home: Path, settings: Settings) -> tuple[list[Any], dict[str, Any]]:
+    """Each registered library loaded in a fresh orchestrator, as ``libraries list --json`` shows it (each row
+    with its ``plan``), and the dependency plan of the libraries in the modes they loaded in."""
     from nodeisle.orchestrator.engine import build_orchestrator
-    from nodeisle.requests import ListRegisteredLibrariesRequest, RegisterLibraryRequest
+    from nodeisle.requests import ListRegisteredLibrariesRequest, PlanRequest, RegisterLibraryRequest
 
     rows: list[Any] = []
     async with build_orchestrator(home, settings, config_flags(args)) as orchestrator:
@@ -165,7 +205,14 @@ async def _listed(args: argparse.Namespace, home: Path, settings: Settings) -> l
                 rows.append({"name": "?", "path": path, "status": "failed", "problems": [result.message]})
         listed = await orchestrator.handle_async(ListRegisteredLibrariesRequest())
         rows.extend(vars(info) for info in getattr(listed, "libraries", []))
-    return rows
+        planned = await orchestrator.handle_async(PlanRequest())
+        if not planned.succeeded:
+            print(f"warning: no dependency plan: {planned.message}", file=sys.stderr)
+    plan = {k: getattr(planned, k, []) for k in ("libraries", "conflicts", "env_groups")}
+    by_name = {lib["name"]: lib for lib in plan["libraries"]}
+    for row in rows:
+        row["plan"] = by_name.get(row["name"])
+    return rows, plan
 
 
 def _print_row(row: dict[str, Any]) -> None:
@@ -187,6 +234,9 @@ def _print_row(row: dict[str, Any]) -> None:
     _print_containment(row)
     for problem in row.get("problems", []):
         print(f"    problem: {problem}")
+    plan = row.get("plan")
+    if plan and not plan["can_run_shared"]:
+        print(f"    plan: cannot run Shared; recommended {plan['recommended_mode']}")
 
 
 def _worker_text(row: dict[str, Any]) -> str:
@@ -211,79 +261,6 @@ def _brief(text: str, limit: int = 200) -> str:
     if first.endswith(":"):
         first = " ".join([first, *[line for line in lines[1:] if line.lower().startswith(("error", "cause"))]])
     return first if len(first) <= limit else first[: limit - 3] + "..."
-
-
-def cmd_envs(args: argparse.Namespace) -> int:
-    from nodeisle.orchestrator.engine import build_orchestrator
-
-    orchestrator = build_orchestrator(config_flags=config_flags(args))
-    envs = orchestrator.envs
-    if args.action == "list":
-        found = envs.list()
-        if not found:
-            print("no environments built yet")
-        for info in found:
-            print(f"{info.library}  {info.path}  pins={list(info.pip_dependencies)}  created {_when(info.created_at)}")
-        return EXIT_OK
-    if args.action == "prune":
-        from nodeisle.manifest import load_manifest
-
-        keep = []
-        for info in envs.list():
-            keep.append(info.key) if _current(info, load_manifest, orchestrator) else None
-        for path in envs.prune(keep):
-            print(f"removed {path}")
-        return EXIT_OK
-    from nodeisle import __file__ as package_file
-    from nodeisle.manifest import load_manifest
-    from nodeisle.orchestrator.hosts import RUNTIME_REQUIREMENTS
-
-    for path in orchestrator.settings.libraries:
-        manifest = load_manifest(path)
-        if manifest.name == args.name:
-            deps = manifest.dependencies
-            choice = orchestrator.pythons.choose(manifest, orchestrator.settings.library_pythons.get(manifest.name))
-            info = envs.rebuild(
-                manifest.name,
-                list(deps.worker_env),
-                list(deps.pip_install_flags),
-                list(RUNTIME_REQUIREMENTS),
-                Path(package_file).parent,
-                python=None if choice.is_orchestrators else choice.interpreter.path,
-            )
-            print(f"rebuilt {manifest.name!r} at {info.path}")
-            return EXIT_OK
-    print(f"error: no registered library named {args.name!r}", file=sys.stderr)
-    return EXIT_BAD_INPUT
-
-
-def _when(timestamp: float, now: float | None = None) -> str:
-    """A moment as local time and age: ``2026-12-01 22:40 (3 min ago)``."""
-    import time
-
-    if timestamp <= 0:
-        return "at an unknown time"
-    age = (time.time() if now is None else now) - timestamp
-    local = time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp))
-    if age < 0:
-        return f"{local} (in the future: check this machine's clock)"
-    for unit, seconds in (("day", 86400), ("hour", 3600), ("min", 60)):
-        if age >= seconds:
-            count = int(age // seconds)
-            return f"{local} ({count} {unit}{'s' if count > 1 and unit != 'min' else ''} ago)"
-    return f"{local} (just now)"
-
-
-def _current(info: Any, load_manifest: Any, orchestrator: Any) -> bool:
-    """Whether ``info`` is the environment a registered library would use now."""
-    for path in orchestrator.settings.libraries:
-        try:
-            manifest = load_manifest(path)
-        except ManifestError:
-            continue
-        if manifest.name == info.library and manifest.dependencies.worker_env == tuple(info.pip_dependencies):
-            return True
-    return False
 
 
 # -- containment: `nodeisle libraries limits` (nodeisle.orchestrator.containment) -------------------

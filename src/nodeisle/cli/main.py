@@ -24,7 +24,8 @@ from nodeisle.cli.common import (
     run_async,
 )
 from nodeisle.cli.editor import add_parser as add_editor_parser
-from nodeisle.cli.libraries import add_containment_commands, cmd_envs, cmd_libraries
+from nodeisle.cli.envs import cmd_envs, cmd_plan
+from nodeisle.cli.libraries import add_containment_commands, cmd_libraries
 from nodeisle.cli.output import print_run, run_to_json
 from nodeisle.errors import ManifestError, NodeisleError, WorkflowError
 from nodeisle.requests import RunFlowResult
@@ -270,10 +271,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     envs = sub.add_parser("envs", help="manage isolated libraries' virtualenvs")
     esub = envs.add_subparsers(dest="action", required=True)
-    esub.add_parser("list")
-    esub.add_parser("rebuild").add_argument("name")
-    esub.add_parser("prune")
+    esub.add_parser("list", help="each env, the libraries using it, its size on disk")
+    esub.add_parser("rebuild", help="resolve a library's pins again (unless locked) and rebuild its env").add_argument(
+        "name")
+    esub.add_parser("lock", help="write the set a library's env holds to nodeisle.lock beside its manifest"
+                    ).add_argument("name")
+    esub.add_parser("prune", help="remove envs no registered library maps to")
     envs.set_defaults(func=cmd_envs)
+
+    plan = sub.add_parser("plan", help="which libraries' pins conflict, and where each can run (Shared/Isolated)")
+    plan.add_argument("workflow", nargs="?", help="plan this workflow's libraries (default: the registered ones)")
+    plan.add_argument("--json", action="store_true", help="print the plan as one JSON document")
+    plan.set_defaults(func=cmd_plan)
 
     schema = sub.add_parser("schema", help="print a JSON Schema")
     schema.add_argument("what", choices=["manifest"])

@@ -20,13 +20,7 @@ from nodeisle.config.secrets import SECRETS_FILE, SecretsStore
 from nodeisle.config.settings import LibraryMode, Settings, engine_home
 from nodeisle.config.store import CONFIG_FILE, ConfigStore
 from nodeisle.config.table import EngineConfig
-from nodeisle.errors import (
-    LibraryError,
-    ManifestError,
-    NotConnectedError,
-    RequestRefused,
-    headline,
-)
+from nodeisle.errors import LibraryError, ManifestError, NotConnectedError, RequestRefused, headline
 from nodeisle.flow.graph import Flow, Graph, NodeRecord, RequestFailed
 from nodeisle.flow.scheduling import Schedule
 from nodeisle.manifest import LibraryManifest
@@ -42,6 +36,8 @@ from nodeisle.orchestrator.hosts import LocalHost, Supervision, WorkerHost
 from nodeisle.orchestrator.interpreters import PythonFinder
 from nodeisle.orchestrator.launch import Launcher
 from nodeisle.orchestrator.libraries import LibraryRegistry, LibraryState, describe_library
+from nodeisle.orchestrator.overlays import SharedDeps
+from nodeisle.orchestrator.planner import answer_plan
 from nodeisle.orchestrator.propagation import ConfigAndSecrets
 from nodeisle.orchestrator.sandbox import SandboxChoice
 from nodeisle.orchestrator.static_files import STATIC_FILES_DIR, StaticFiles
@@ -53,6 +49,7 @@ from nodeisle.requests import (
     ListRegisteredLibrariesRequest,
     ListRegisteredLibrariesResult,
     NodeRunResult,
+    PlanRequest,
     RegisterLibraryRequest,
     RegisterLibraryResult,
     ReloadLibraryRequest,
@@ -98,6 +95,7 @@ class Orchestrator:
         self.hub = WorkerHub(self._handle_from_worker)
         self.launcher: Launcher | None = None  # None: workers are subprocesses (nodeisle.orchestrator.launch)
         self.pythons = PythonFinder()  # the interpreters on this machine, found once, for Isolated envs
+        self.shared_deps = SharedDeps(envs.resolver, home / "overlays") if hasattr(envs, "resolver") else None
         # Config and secrets: the six requests, the worker broadcasts, least privilege (propagation.py).
         self.shared_state = ConfigAndSecrets(
             store or ConfigStore(home / CONFIG_FILE),
@@ -131,6 +129,7 @@ class Orchestrator:
             **graph_requests.async_handlers(),
             **self.shared_state.async_handlers(),
             RegisterLibraryRequest: self.registry.register,
+            PlanRequest: lambda r: answer_plan(r, self.registry, self.envs, self.pythons, self.settings),
             ReloadLibraryRequest: self.registry.reload,
             SetLibraryModeRequest: self.registry.set_mode,
             SetParameterValueRequest: self._set_value,
@@ -285,7 +284,8 @@ class Orchestrator:
         self.shared_state.refresh_library_defaults()
         python = self.settings.library_pythons.get(state.name)
         if state.mode is not LibraryMode.ISOLATED:
-            return LocalHost(state.manifest, self, config.probe_timeout, pythons=self.pythons, python_setting=python)
+            return LocalHost(state.manifest, self, config.probe_timeout, pythons=self.pythons, python_setting=python,
+                             deps=self.shared_deps)
         self.hub.state_listener = self._worker_state  # here, not in __init__: a test may swap the hub
         return WorkerHost(
             state.manifest,

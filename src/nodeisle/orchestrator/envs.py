@@ -1,8 +1,10 @@
 """Per-library virtualenvs for isolated node libraries, built with uv.
 
-An env is keyed by everything that decides its contents (interpreter, pins, flags, runtime
-requirements, find-links; the interpreter by its version, ABI and real base prefix, not by the
-symlink that started it) and lives in ``root / f"{slug(library)}-{key[:16]}"``. A marker file,
+An env is keyed by what it holds: the exact set its requirements resolve to (versions and hashes,
+from ``uv pip compile`` through ``resolver.py``, cached, or from the library's ``nodeisle.lock``),
+the install flags and the interpreter (by its version, ABI, platform and real base prefix, not by
+the symlink that started it). It lives in ``root / f"env-{key[:16]}"``, shared by every library
+that resolves to the same set; its marker lists them. A marker file,
 written atomically and last, makes a directory a valid env; without it the directory is debris.
 Builds of one env are serialised across threads and processes by ``fcntl.flock`` on
 ``root / f"{dirname}.lock"``. The nodeisle worker runtime is copied into ``<env>/runtime`` (a
@@ -13,8 +15,6 @@ own code refreshes that copy without re-running the installer. POSIX only (``fcn
 from __future__ import annotations
 
 import builtins
-import contextlib
-import fcntl
 import hashlib
 import json
 import logging
@@ -22,22 +22,22 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
 from nodeisle.errors import EnvironmentBuildError, LibraryError
+from nodeisle.orchestrator.envfiles import MARKER_NAME, clean_temp, locked, write_json_atomic
 from nodeisle.orchestrator.interpreters import IDENTITY_PROBE, local_identity
+from nodeisle.orchestrator.resolver import Resolution, ResolveFailed, Resolver, read_lock
 from nodeisle.orchestrator.runtime_copy import RUNTIME_PARTS, install_runtime, read_stamp, runtime_digest, runtime_files
 
 __all__ = ["MARKER_NAME", "RUNTIME_PARTS", "EnvInfo", "EnvManager", "EnvProgress", "EnvStep", "slug"]
 
-MARKER_NAME = "nodeisle-env.json"
-_FORMAT = 1
+_FORMAT = 2  # 2: keyed by the resolved set
 _TAIL_LINES = 20
 # Variables a child uv may see; nothing else of the orchestrator's environment is passed on.
 _PROXIES = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY")
@@ -77,6 +77,9 @@ class EnvInfo:
     created_at: float
     pip_dependencies: tuple[str, ...]
     pip_install_flags: tuple[str, ...]
+    libraries: tuple[str, ...] = ()  # every library that has used this env
+    resolved: tuple[str, ...] = ()  # the exact set it holds: "name==version --hash=..." lines
+    source: str = ""  # where that set came from: "uv pip compile", "cache", or a lock file
 
 
 def _redact(text: str) -> str:
@@ -99,42 +102,6 @@ def _read_marker(env: Path, key: str | None = None) -> dict[str, Any] | None:
     return marker
 
 
-def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=2)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def _try_lock(lock_path: Path, blocking: bool) -> int | None:
-    """An fd holding an exclusive flock on ``lock_path``, or None if busy and not ``blocking``."""
-    while True:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return None
-        try:  # prune may have unlinked the file while we waited on it: retry on the live one
-            if os.stat(lock_path).st_ino == os.fstat(fd).st_ino:
-                return fd
-        except FileNotFoundError:
-            pass
-        os.close(fd)
-
-
-@contextlib.contextmanager
-def _locked(lock_path: Path, *, blocking: bool = True) -> Iterator[bool]:
-    fd = _try_lock(lock_path, blocking)
-    try:
-        yield fd is not None
-    finally:
-        if fd is not None:
-            os.close(fd)
-
-
 @dataclass
 class _Job:
     """One ensure/rebuild call: whom it is for, where its log goes, whom to tell about progress."""
@@ -155,25 +122,23 @@ class _Job:
         return EnvironmentBuildError(self.library, message, str(self.log_path), output)
 
 
-def _child_env() -> dict[str, str]:
+def child_env() -> dict[str, str]:
+    """The environment uv runs with: the basics and proxies, nothing else of the orchestrator's."""
     env = {k: os.environ[k] for k in _PASSTHROUGH if k in os.environ}
     env.setdefault("PATH", os.defpath)
     env.update(UV_NO_PROGRESS="1", NO_COLOR="1")
     return env
 
 
-def _clean_temp(env: Path) -> list[Path]:
-    """Remove leftovers of interrupted runtime refreshes and marker writes from a valid env (lock held)."""
-    link = env / "runtime"
-    current = os.readlink(link) if link.is_symlink() else None
-    stale = [p for p in (*env.glob(".runtime-*"), *env.glob("runtime-*")) if p.name != current]
-    stale += env.glob(f".{MARKER_NAME}.*.tmp")
-    for path in stale:
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
-    return stale
+def _keyed(identity: dict[str, str], resolution: Resolution, flags: Sequence[str]) -> tuple[str, dict[str, Any]]:
+    """An env's key and the inputs it hashes: the interpreter (not which symlink started it), the set, the flags."""
+    inputs = {
+        "format": _FORMAT,
+        "python": {k: v for k, v in identity.items() if k != "executable"},
+        "resolved": sorted(p.line() for p in resolution.pins),
+        "pip_install_flags": list(flags),
+    }
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True, separators=(",", ":")).encode()).hexdigest(), inputs
 
 
 class EnvManager:
@@ -200,6 +165,8 @@ class EnvManager:
         self._uv_bin = uv_bin
         self._progress = progress
         self._identities: dict[str, dict[str, str]] = {}  # by the interpreter asked for
+        self.resolver = Resolver(lambda: self._uv(_Job("uv", self.logs_dir / "uv.log", None)), child_env,
+                                 self.root.parent / "resolutions", self.cache_dir, self.find_links, offline)
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -212,11 +179,15 @@ class EnvManager:
         runtime_source: Path,
         *,
         python: str | None = None,
+        lock: Path | None = None,
     ) -> EnvInfo:
-        """A valid env for these inputs on ``python`` (a path or a uv request; None: the manager's), built once."""
+        """A valid env for these inputs on ``python`` (a path or a uv request; None: the manager's), built once.
+
+        ``lock``: a ``nodeisle.lock`` file; when it exists the env holds exactly its set and no resolver runs.
+        """
         return self._ensure(
             library, pip_dependencies, pip_install_flags, runtime_requirements, runtime_source, force=False,
-            python=python,
+            target=(python, lock),
         )
 
     def rebuild(
@@ -228,12 +199,35 @@ class EnvManager:
         runtime_source: Path,
         *,
         python: str | None = None,
+        lock: Path | None = None,
     ) -> EnvInfo:
-        """Delete the env these inputs map to (if any) and build it again."""
+        """Resolve again (unless locked), delete the env the inputs map to (if any) and build it again."""
         return self._ensure(
             library, pip_dependencies, pip_install_flags, runtime_requirements, runtime_source, force=True,
-            python=python,
+            target=(python, lock),
         )
+
+    def resolve(
+        self, library: str, requirements: Sequence[str], flags: Sequence[str], *, python: str | None = None,
+        lock: Path | None = None, fresh: bool = False, keep: bool = True,
+    ) -> Resolution:
+        """The set ``requirements`` resolve to on ``python`` (a lock's, if ``lock`` exists); ``fresh``: ask uv even if
+        cached; ``keep=False``: do not store the answer."""
+        job = _Job(library, self.logs_dir / f"{slug(library)}.log", self._progress)
+        return self._resolve(job, requirements, flags, self.identity(python), lock, (fresh, keep))
+
+    def key_for(
+        self, requirements: Sequence[str], flags: Sequence[str], *, python: str | None = None, lock: Path | None = None
+    ) -> str | None:
+        """The key of the env these inputs map to now, from the lock or the cached resolution (None: not resolved)."""
+        identity = self.identity(python)
+        resolution = read_lock(lock) if lock is not None and lock.is_file() else (
+            self.resolver.cached(requirements, flags, identity) if requirements else Resolution((), ""))
+        return None if resolution is None else _keyed(identity, resolution, flags)[0]
+
+    def identity(self, python: str | None = None) -> dict[str, str]:
+        """The identity of the interpreter ``python`` names (None: the manager's), probed once."""
+        return self._python_identity(_Job("python", self.logs_dir / "python.log", None), python or self._python)
 
     def list(self) -> builtins.list[EnvInfo]:
         """The valid envs under ``root``, read from their markers (``reused`` is True)."""
@@ -257,18 +251,18 @@ class EnvManager:
             return removed
         for entry in sorted(p for p in self.root.iterdir() if p.is_dir() and not p.is_symlink()):
             lock = self.root / f"{entry.name}.lock"
-            with _locked(lock, blocking=False) as held:
+            with locked(lock, blocking=False) as held:
                 if not held:
                     continue
                 marker = _read_marker(entry)
                 if marker is not None and marker["key"] in keep_keys:
-                    removed += _clean_temp(entry)
+                    removed += clean_temp(entry)
                     continue
                 shutil.rmtree(entry, ignore_errors=True)
                 lock.unlink(missing_ok=True)
                 removed += [entry, lock]
         for lock in sorted(self.root.glob("*.lock")):
-            with _locked(lock, blocking=False) as held:
+            with locked(lock, blocking=False) as held:
                 if held and not lock.with_suffix("").exists():
                     lock.unlink(missing_ok=True)
                     removed.append(lock)
@@ -287,8 +281,9 @@ class EnvManager:
         runtime_source: Path,
         *,
         force: bool,
-        python: str | None,
+        target: tuple[str | None, Path | None],  # the interpreter asked for, and the library's lock file
     ) -> EnvInfo:
+        python, lock = target
         job = _Job(library, self.logs_dir / f"{slug(library)}.log", self._progress)
         for spec in (*pins, *requirements):
             if spec.startswith("-"):
@@ -303,30 +298,27 @@ class EnvManager:
                 f"worker runtime source {source} is not a directory; pass the path of the nodeisle package",
             )
         identity = self._python_identity(job, python or self._python)
-        inputs = {
-            "format": _FORMAT,
-            "python": {k: v for k, v in identity.items() if k != "executable"},  # not which symlink started it
-            "pip_dependencies": list(pins),
-            "pip_install_flags": list(flags),
-            "runtime_requirements": list(requirements),
-            "find_links": list(self.find_links),
-        }
-        key = hashlib.sha256(json.dumps(inputs, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-        env = self.root / f"{slug(library)}-{key[:16]}"
+        resolution = self._resolve(job, [*pins, *requirements], flags, identity, lock, force)
+        key, inputs = _keyed(identity, resolution, flags)
+        inputs.update(pip_dependencies=list(pins), runtime_requirements=list(requirements), source=resolution.source)
+        env = self.root / f"env-{key[:16]}"
         runtime = runtime_files(source)
         digest = runtime_digest(runtime)
 
         # Fast path without the lock: the marker is written last and atomically.
         marker = None if force else _read_marker(env, key)
-        if marker is not None and read_stamp(env) == digest:
+        if marker is not None and read_stamp(env) == digest and library in marker.get("libraries", ()):
             job.emit("reuse", str(env))
             return self._info(env, marker, reused=True)
 
         self.root.mkdir(parents=True, exist_ok=True)
-        with _locked(self.root / f"{env.name}.lock"):
+        with locked(self.root / f"{env.name}.lock"):
             marker = None if force else _read_marker(env, key)
-            if marker is not None:  # built meanwhile by another thread or process, or runtime changed
+            if marker is not None:  # built meanwhile, runtime changed, or a new library resolving to the same set
                 job.emit("reuse", str(env))
+                if library not in marker.get("libraries", ()):
+                    marker["libraries"] = [*marker.get("libraries", ()), library]
+                    write_json_atomic(env / MARKER_NAME, marker)
                 if read_stamp(env) != digest:
                     job.emit("runtime", f"refreshing the worker runtime ({len(runtime)} files)")
                     install_runtime(env, runtime, digest)
@@ -359,11 +351,13 @@ class EnvManager:
             log.write(f"\n===== {time.strftime('%Y-%m-%dT%H:%M:%S%z')} {job.library!r} key={key} {env}\n")
             job.emit("create", base_python)
             self._run_uv(job, log, ["venv", "--python", base_python, *cache, str(env)])
-            requirements = [*inputs["pip_dependencies"], *inputs["runtime_requirements"]]
-            if requirements:  # pins and runtime requirements in one resolve, so conflicts surface
-                job.emit("install", _redact(" ".join(requirements)))
-                args = ["pip", "install", "--python", str(env / "bin" / "python"), *requirements]
-                args += [*inputs["pip_install_flags"], *cache]
+            if inputs["resolved"]:  # exactly the resolved set: the resolver already ran (or a lock decided)
+                job.emit("install", _redact(" ".join(inputs["pip_dependencies"] + inputs["runtime_requirements"])))
+                listed = env / "nodeisle-requirements.txt"
+                listed.write_text("".join(f"{line}\n" for line in inputs["resolved"]))
+                flags = inputs["pip_install_flags"]
+                args = ["pip", "install", "--python", str(env / "bin" / "python"), "-r", str(listed)]
+                args += [*flags, *([] if "--no-deps" in flags else ["--no-deps"]), *cache]
                 for link in self.find_links:
                     args += ["--find-links", link]
                 self._run_uv(job, log, [*args, "--offline"] if self.offline else args)
@@ -377,12 +371,13 @@ class EnvManager:
             "format": _FORMAT,
             "key": key,
             "library": job.library,
+            "libraries": [job.library],
             "inputs": inputs,
             "created_at": time.time(),
             "python": str(env / "bin" / "python"),
             "base_python": base_python,
         }
-        _write_json_atomic(env / MARKER_NAME, marker)  # last: from here on the env is valid
+        write_json_atomic(env / MARKER_NAME, marker)  # last: from here on the env is valid
         return marker
 
     def _info(self, env: Path, marker: dict[str, Any], *, reused: bool) -> EnvInfo:
@@ -398,7 +393,33 @@ class EnvManager:
             created_at=float(marker.get("created_at", 0.0)),
             pip_dependencies=tuple(inputs.get("pip_dependencies", ())),
             pip_install_flags=tuple(inputs.get("pip_install_flags", ())),
+            libraries=tuple(marker.get("libraries", (library,))),
+            resolved=tuple(inputs.get("resolved", ())),
+            source=str(inputs.get("source", "")),
         )
+
+    def _resolve(
+        self, job: _Job, requirements: Sequence[str], flags: Sequence[str], identity: dict[str, str],
+        lock: Path | None, fresh: bool | tuple[bool, bool],
+    ) -> Resolution:
+        """The lock's set if ``lock`` exists, else the resolution (cached unless ``fresh``); failures name uv's why."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            if lock is not None and lock.is_file():
+                return read_lock(lock)
+            if not requirements:
+                return Resolution((), "nothing to resolve")
+            again, keep = fresh if isinstance(fresh, tuple) else (fresh, True)
+            return self.resolver.compile(requirements, flags, identity["executable"], identity, fresh=again, keep=keep)
+        except ResolveFailed as exc:
+            self.logs_dir.mkdir(parents=True, exist_ok=True)
+            with job.log_path.open("a", encoding="utf-8") as log:
+                log.write(f"\n===== {time.strftime('%Y-%m-%dT%H:%M:%S%z')} {job.library!r}: resolving failed\n"
+                          f"{_redact(str(exc))}\n")
+            error = job.error(f"`uv pip compile` failed to resolve its requirements:\n{_redact(str(exc))}\n"
+                              f"requirements: {_redact(' '.join(requirements))}", str(exc))
+            job.emit("failed", str(error))  # its first line: the whole of uv's reason is the library's error
+            raise error from None
 
     def _python_identity(self, job: _Job, python: str | None) -> dict[str, str]:
         """Implementation, version, ABI, platform, real base prefix and path of an interpreter (cached)."""
@@ -429,7 +450,7 @@ class EnvManager:
 
     def _capture(self, job: _Job, cmd: builtins.list[str], python: str) -> str:
         proc = subprocess.run(
-            cmd, capture_output=True, text=True, env=_child_env(), stdin=subprocess.DEVNULL, check=False
+            cmd, capture_output=True, text=True, env=child_env(), stdin=subprocess.DEVNULL, check=False
         )
         if proc.returncode != 0:
             output = proc.stderr.strip()
@@ -453,7 +474,7 @@ class EnvManager:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 text=True,
-                env=_child_env(),
+                env=child_env(),
                 cwd=self.root,
                 stdin=subprocess.DEVNULL,
             ) as proc:

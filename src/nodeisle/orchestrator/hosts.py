@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -34,6 +35,9 @@ from nodeisle.orchestrator.deadline import Deadline
 from nodeisle.orchestrator.hostapi import LoadReport, invocation
 from nodeisle.orchestrator.interpreters import PythonFinder, orchestrator_interpreter
 from nodeisle.orchestrator.launch import Launcher
+from nodeisle.orchestrator.overlays import SharedDeps
+from nodeisle.orchestrator.planner import RUNTIME_REQUIREMENTS as RUNTIME_REQUIREMENTS
+from nodeisle.orchestrator.resolver import LOCK_NAME
 from nodeisle.orchestrator.sandbox import SandboxChoice
 from nodeisle.orchestrator.sandboxing import sandboxed
 from nodeisle.orchestrator.supervision import CrashLoop, LibraryFailed
@@ -54,7 +58,6 @@ from nodeisle.wire.messages import (
 )
 
 LOGGER = logging.getLogger("nodeisle.library")
-RUNTIME_REQUIREMENTS = ("websockets>=10",)
 
 
 CANCEL_GRACE = 2.0  # seconds a cancelled execution's code gets to stop before its worker is terminated
@@ -68,9 +71,10 @@ class LocalHost:
 
     def __init__(
         self, manifest: LibraryManifest, handler: RequestHandler, probe_timeout: float, *,
-        pythons: PythonFinder | None = None, python_setting: str | None = None,
+        pythons: PythonFinder | None = None, python_setting: str | None = None, deps: SharedDeps | None = None,
     ) -> None:
         self.manifest = manifest
+        self.deps = deps  # checks its pins against this process's environment; None: not checked
         self.handler = handler
         self.probe_timeout = probe_timeout
         self.pythons = pythons or PythonFinder()
@@ -79,7 +83,11 @@ class LocalHost:
         self.last_load: LoadReport | None = None  # what the latest load found (nodeisle check reads it)
 
     async def load(self) -> LoadReport:
+        # Its pins: satisfied, or missing and put in its overlay, or in conflict (a LibraryError naming it).
+        paths = await asyncio.to_thread(self.deps.prepare, self.manifest) if self.deps is not None else []
+
         def load_sync() -> _hosting.ProbeReport:
+            sys.path.extend(p for p in paths if p not in sys.path)  # after the engine's own packages
             self.code = _hosting.import_library(self.manifest)
             return _hosting.probe_library(self.code, Context.ORCHESTRATOR, self.probe_timeout)
 
@@ -154,6 +162,8 @@ class LocalHost:
     async def close(self) -> None:
         if self.code is not None:
             await asyncio.to_thread(_hosting.unload_library, self.code)  # its hooks may block
+        if self.deps is not None:
+            self.deps.release(self.manifest.name)  # after its hooks ran: they may use its overlay
         self.code = None
 
     def describe(self) -> tuple[str | None, str | None]:
@@ -223,6 +233,7 @@ class WorkerHost:
             list(RUNTIME_REQUIREMENTS),
             self.runtime_source,
             python=None if choice.is_orchestrators else choice.interpreter.path,
+            lock=self.manifest.directory / LOCK_NAME,
         )
         self.python = info.python
         LOGGER.info(

@@ -15,7 +15,7 @@ from pathlib import Path
 #: What of the nodeisle package a worker env gets: the parts the worker runtime imports (the import
 #: contracts in tests/test_architecture.py keep them free of the orchestrator's side).
 RUNTIME_PARTS = (
-    "__init__.py", "errors.py", "placement.py", "requests.py", "logs.py", "py.typed",
+    "__init__.py", "errors.py", "placement.py", "requests.py", "request_values.py", "logs.py", "py.typed",
     "node/", "strict/", "manifest/", "bus/", "wire/", "worker/",
     "config/__init__.py", "config/defaults.py", "config/views.py", "config/dotenv.py",
 )
@@ -63,6 +63,39 @@ def read_stamp(env: Path) -> str | None:
         return None
 
 
+def _linked_copy(source: Path, dest: Path) -> None:
+    """``source``'s tree at ``dest``, its files hard-linked (copied, times kept, across filesystems)."""
+    def link(src: str, dst: str) -> None:
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+
+    shutil.copytree(source, dest, copy_function=link, dirs_exist_ok=True)
+
+
+def _from_compiled_cache(env: Path, staging: Path, digest: str) -> bool:
+    """Fill ``staging`` from the compiled runtime of this digest and Python, kept once per engine home
+    beside ``envs/`` (hard links: a pyc stays valid, its source keeps the mtime it was compiled against),
+    compiling it there first if it is not there yet. False when the cache cannot be used."""
+    cache = env.parent.parent / "runtime-cache" / f"{digest[:16]}-{sys.implementation.cache_tag}"
+    if not (cache / ".complete").is_file():
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            fresh = Path(tempfile.mkdtemp(prefix=f".{cache.name}-", dir=cache.parent))
+            _linked_copy(staging, fresh)
+            compileall.compile_dir(str(fresh), quiet=1)
+            (fresh / ".complete").write_text("")
+            shutil.rmtree(cache, ignore_errors=True)
+            fresh.rename(cache)
+        except OSError:
+            return False
+    shutil.rmtree(staging)
+    _linked_copy(cache, staging)
+    (staging / ".complete").unlink()
+    return True
+
+
 def install_runtime(env: Path, files: dict[str, bytes], digest: str) -> None:
     """Write the runtime to ``runtime-<digest>`` and swap the ``runtime`` symlink to it (lock held)."""
     staging = Path(tempfile.mkdtemp(prefix=".runtime-tmp-", dir=env))
@@ -72,10 +105,12 @@ def install_runtime(env: Path, files: dict[str, bytes], digest: str) -> None:
         dest.write_bytes(data)
     (staging / ".stamp").write_text(digest + "\n")
     # Compile once here so no worker start pays for it (workers run with PYTHONDONTWRITEBYTECODE=1), with
-    # the env's own interpreter when it is another Python than this one (its bytecode is its own).
+    # the env's own interpreter when it is another Python than this one (its bytecode is its own). On this
+    # Python, once per runtime: later envs link the compiled copy (an env build then costs no compile).
     own = f"python{sys.version_info[0]}.{sys.version_info[1]}"
     if all(lib.name == own for lib in env.glob("lib/python*")):
-        compileall.compile_dir(str(staging), quiet=1)
+        if not _from_compiled_cache(env, staging, digest):
+            compileall.compile_dir(str(staging), quiet=1)
     else:
         subprocess.run(
             [str(env / "bin" / "python"), "-I", "-m", "compileall", "-q", str(staging)],
