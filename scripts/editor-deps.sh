@@ -17,5 +17,10 @@ if [ "${NODEISLE_SKIP_CHROMIUM:-}" != 1 ] && ! [ -x /usr/bin/chromium ]; then
   apt_install chromium
 fi
 command -v npm >/dev/null || apt_install nodejs npm
+# The page's build tools (vite and its plugins, from the lockfile) need Node.js 20.19+ or 22.12+.
+node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit((a === 20 && b >= 19) || (a === 22 && b >= 12) || a > 22 ? 0 : 1)' || {
+  echo "error: Node.js $(node --version) is too old to build the editor's page: install Node.js 20.19+ or 22.12+ (for example from https://nodejs.org or NodeSource), then run this again" >&2
+  exit 2
+}
 npm ci --prefix editor --no-audit --no-fund --loglevel=error
 npm run build --prefix editor --silent
