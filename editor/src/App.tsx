@@ -16,7 +16,7 @@ import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { EditorNode, NodeActionsContext, type EditorFlowNode } from "./EditorNode";
 import { Inspector, Libraries, Logs, Palette, PortTypes } from "./Panels";
 import { EditorSocket } from "./socket";
-import type { NodeStatus, NodeTypeInfo, NodeView, Position, ServerEvent, Snapshot, Violation } from "./types";
+import type { NodeStatus, NodeTypeInfo, NodeView, Plan, Position, ServerEvent, Snapshot, Violation } from "./types";
 import { connectionProblem } from "./values";
 
 const NODE_TYPES = { editorNode: EditorNode };
@@ -179,6 +179,26 @@ function Editor({ token }: { token: string }) {
     }),
     [act],
   );
+
+  // The dependency plan, asked again whenever a library or its mode changes: shown beside each Mode select.
+  const [plan, setPlan] = useState<Plan | null>(null);
+  const planKey = snapshot.libraries.map((l) => `${l.info.name}=${l.info.effective_mode}/${l.info.status}`).join(",");
+  useEffect(() => {
+    const connection = socketRef.current;
+    if (!planKey || connection === null) return;
+    let current = true;
+    connection
+      .request("PlanRequest", {})
+      .then((fields) => {
+        if (current) setPlan(fields as unknown as Plan);
+      })
+      .catch(() => {
+        if (current) setPlan(null); // no plan (uv could not resolve offline, say): the page works without it
+      });
+    return () => {
+      current = false;
+    };
+  }, [planKey]);
 
   const typeViolations = useMemo(() => {
     const found = new Map<string, NonNullable<Snapshot["libraries"][number]["violations"]>>();
@@ -395,6 +415,7 @@ function Editor({ token }: { token: string }) {
             libraries={snapshot.libraries}
             examples={snapshot.examples?.libraries ?? []}
             progress={progress}
+            plan={plan}
             onMode={(library, mode) => void act(() => socket().editor("set_mode", { library, mode }))}
             onAdd={(path) => void act(() => socket().editor("add_library", { path }), `added ${path}`)}
             onRemove={(library) => void act(() => socket().editor("remove_library", { library }), `removed ${library}`)}

@@ -1,13 +1,14 @@
 // The side regions: Libraries (state, mode, problems, env builds), Nodes (the palette), and Logs.
 import { useMemo, useState } from "react";
 import { OutputValue, ViolationList } from "./EditorNode";
-import type { Connection, LibraryView, NodeStatus, NodeTypeInfo, NodeView } from "./types";
+import type { Connection, LibraryView, NodeStatus, NodeTypeInfo, NodeView, Plan } from "./types";
 import { typeColour } from "./values";
 
 export interface LibrariesProps {
   libraries: LibraryView[];
   examples: string[];
   progress: Record<string, string>;
+  plan: Plan | null;
   onMode: (library: string, mode: string) => void;
   onAdd: (path: string) => void;
   onRemove: (library: string) => void;
@@ -29,7 +30,17 @@ function folderName(path: string): string {
   return path.split(/[\\/]/).filter(Boolean).pop() ?? path;
 }
 
-export function Libraries({ libraries, examples, progress, onMode, onAdd, onRemove }: LibrariesProps) {
+/** What the dependency plan says of ``name``: whether it could run Shared, and the conflicts naming it. */
+function planText(plan: Plan | null, name: string): string[] {
+  const entry = plan?.libraries.find((l) => l.name === name);
+  if (!plan || !entry) return [];
+  const named = plan.conflicts.filter((c) => c.sides.some((side) => side.library === name)).map((c) => c.message);
+  const lines = entry.can_run_shared ? [] : [`Shared would conflict: ${entry.reason}`];
+  if (entry.recommended_mode !== entry.mode) lines.push(`the plan recommends ${entry.recommended_mode}: ${entry.reason}`);
+  return [...new Set([...lines, ...named])];
+}
+
+export function Libraries({ libraries, examples, progress, plan, onMode, onAdd, onRemove }: LibrariesProps) {
   const registered = new Set(libraries.map((l) => l.info.path.replace(/[\\/]griptape-nodes-library\.json$/, "")));
   const offered = examples.filter((path) => !registered.has(path));
   const [path, setPath] = useState("");
@@ -40,6 +51,8 @@ export function Libraries({ libraries, examples, progress, onMode, onAdd, onRemo
         {libraries.map((library) => {
           const { info } = library;
           const reasonId = `mode-reason-${idOf(info.name)}`;
+          const planId = `mode-plan-${idOf(info.name)}`;
+          const planned = planText(plan, info.name);
           return (
             <li key={info.name} aria-label={info.name} className={`library status-${info.status}`}>
               <div className="library-head">
@@ -53,7 +66,7 @@ export function Libraries({ libraries, examples, progress, onMode, onAdd, onRemo
                 Mode{" "}
                 <select
                   aria-label={`Mode for ${info.name}`}
-                  aria-describedby={reasonId}
+                  aria-describedby={planned.length > 0 ? `${reasonId} ${planId}` : reasonId}
                   value={info.effective_mode}
                   disabled={library.mode_locked !== null}
                   onChange={(event) => onMode(info.name, event.target.value)}
@@ -65,6 +78,18 @@ export function Libraries({ libraries, examples, progress, onMode, onAdd, onRemo
               <div id={reasonId} className="mode-reason">
                 {library.mode_locked ?? library.mode_reason}
               </div>
+              {planned.length > 0 && (
+                <>
+                  <ul className="plan" aria-label={`Plan for ${info.name}`}>
+                    {planned.map((line) => (
+                      <li key={line}>{line}</li>
+                    ))}
+                  </ul>
+                  <span id={planId} hidden>
+                    {planned.join("; ")}
+                  </span>
+                </>
+              )}
               <div className="worker">worker: {workerText(library)}</div>
               {progress[info.name] && <div className="env-progress">env: {progress[info.name]}</div>}
               {library.violations.length > 0 && (

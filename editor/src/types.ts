@@ -45,6 +45,26 @@ export interface LibraryInfo {
   node_types: string[];
 }
 
+/** One library of the dependency plan (PlanRequest; docs/environments.md, "The plan"). */
+export interface PlanLibrary {
+  name: string;
+  mode: string;
+  can_run_shared: boolean;
+  recommended_mode: string;
+  reason: string;
+}
+
+export interface PlanConflict {
+  package: string;
+  message: string;
+  sides: Record<string, string>[];
+}
+
+export interface Plan {
+  libraries: PlanLibrary[];
+  conflicts: PlanConflict[];
+}
+
 export interface LibraryView {
   info: LibraryInfo;
   version: string | null;

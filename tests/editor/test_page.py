@@ -408,3 +408,23 @@ def test_a_library_whose_env_cannot_be_built_shows_the_installers_message(
     expect(problems).to_contain_text("tinyver")
     expect(problems).to_contain_text("9.9")
     expect(page.get_by_role("region", name="Logs")).to_contain_text("Bad Pin")
+
+
+def test_the_dependency_plan_is_shown_beside_the_mode_select_of_a_library_that_would_conflict(
+    page: Any, editor: EditorProcess, tmp_path: Path
+) -> None:
+    one = write_library(tmp_path / "libs", "Pins One", VERSION_NODE.format(name="VersionOne"), ["VersionOne"],
+                        pins=["tinyver==1.0"])
+    two = write_library(tmp_path / "libs", "Pins Two", VERSION_NODE.format(name="VersionTwo"), ["VersionTwo"],
+                        pins=["tinyver==2.0"])
+    _add_library(page, one, "Pins One")
+    _add_library(page, two, "Pins Two")
+    select = page.get_by_role("combobox", name="Mode for Pins Two")
+    select.select_option("isolated")
+    expect(select).to_have_value("isolated", timeout=90_000)
+    plan = page.get_by_role("list", name="Plan for Pins Two")
+    # Pins One runs Shared with tinyver 1.0 in its overlay: Pins Two could not join it there
+    expect(plan).to_contain_text("Shared would conflict", timeout=60_000)
+    expect(plan).to_contain_text("library 'Pins One' pins tinyver==1.0; library 'Pins Two' pins tinyver==2.0")
+    expect(select).to_have_accessible_description(re.compile(r"Shared would conflict"))
+    expect(page.get_by_role("list", name="Plan for Pins One")).to_have_count(0)  # it can stay Shared
