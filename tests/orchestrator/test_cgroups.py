@@ -193,6 +193,30 @@ def test_a_cgroup_left_by_a_killed_orchestrator_is_swept_and_a_live_ones_kept(tm
 
 
 @needs_cgroups
+def test_a_stale_looking_cgroup_holding_another_pid_namespaces_process_is_left_alone(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another container's orchestrator shares the hierarchy: its pid is dead here, its workers show as 0."""
+    import nodeisle.orchestrator.cgroups as cgroups
+
+    facts = machine_facts()
+    mount = Path(facts.v2_root or facts.v1_roots["pids"])
+    (mount / PARENT).mkdir(exist_ok=True)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    foreign = mount / PARENT / f"{dead.pid}-elsewhere"
+    foreign.mkdir()
+    killed: list[int] = []
+    monkeypatch.setattr(cgroups, "_procs", lambda path: [0] if path == foreign else [])
+    real_kill = os.kill
+    monkeypatch.setattr(cgroups.os, "kill", lambda pid, sig: real_kill(pid, sig) if sig == 0 else killed.append(pid))
+    try:
+        assert sweep_stale(mount) == [] and foreign.exists() and killed == []
+    finally:
+        foreign.rmdir()
+
+
+@needs_cgroups
 def test_a_worker_cgroup_is_removed_even_if_a_process_is_still_in_it() -> None:
     facts = machine_facts()
     chosen = plan(Limits(max_processes=8), facts)

@@ -113,13 +113,20 @@ def _remove(path: Path, attempts: int = 50) -> bool:
 
 
 def sweep_stale(mount: Path) -> list[Path]:
-    """Remove worker cgroups under ``mount`` whose orchestrator is gone (killed before it cleaned up)."""
+    """Remove worker cgroups under ``mount`` whose orchestrator is gone (killed before it cleaned up).
+
+    A group holding a process of another PID namespace (``cgroup.procs`` shows it as 0) is left alone:
+    its orchestrator may be alive in another container sharing this cgroup hierarchy, where its pid
+    means nothing here.
+    """
     removed = []
     parent = mount / PARENT
     with contextlib.suppress(OSError):
         for child in parent.iterdir():
             owner = child.name.partition("-")[0]
-            if child.is_dir() and owner.isdigit() and not _alive(int(owner)) and _remove(child):
+            if not (child.is_dir() and owner.isdigit()) or _alive(int(owner)) or 0 in _procs(child):
+                continue
+            if _remove(child):
                 removed.append(child)
     return removed
 
