@@ -122,8 +122,11 @@ def browser() -> Iterator[Any]:
     if not (STATIC / "index.html").is_file():
         pytest.fail(f"the editor's page is not built in {STATIC}: run `npm ci --prefix editor && npm run build "
                     "--prefix editor` (scripts/test.sh does)")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # The engine behind the page builds envs and starts workers: on a busy 2-core machine an answer can
+    # take longer than Playwright's 5 s default, which is a wait, not a failure (no test asserts a time).
+    expect.set_options(timeout=30_000)
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"], timeout=30_000)
         try:
