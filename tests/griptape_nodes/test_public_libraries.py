@@ -1,0 +1,80 @@
+"""Patterns found by running public Griptape libraries unchanged (docs/griptape-compat.md, "Tried on
+public libraries"), each in a fixture library written in their style, Shared and Isolated.
+
+- ``def process(self) -> AsyncResult[None]`` (suno, googleai): Griptape's ``AsyncResult`` is generic
+  in the yielded callables' result, so subscripting it at import time must work.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from nodeisle.requests import ListRegisteredLibrariesRequest
+from tests.conftest import run, write_library
+from tests.griptape_nodes.test_libraries import create, execute, ok, start
+
+NODES = '''
+from typing import Any
+
+from griptape_nodes.exe_types.core_types import Parameter, ParameterMode
+from griptape_nodes.exe_types.node_types import AsyncResult, DataNode, SuccessFailureNode
+
+
+class TypedJob(DataNode):
+    """Annotated as googleai's generators are; the annotation is evaluated when the class is made."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.add_parameter(Parameter(name="word", type="str", default_value="hi", tooltip="In"))
+        self.add_parameter(Parameter(name="loud", output_type="str", tooltip="Out", allowed_modes={ParameterMode.OUTPUT}))
+
+    def process(self) -> AsyncResult[None]:
+        word: Any = yield lambda: self.get_parameter_value("word").upper()
+        self.parameter_output_values["loud"] = word
+
+
+class TypedStatusJob(SuccessFailureNode):
+    """As suno's node: a SuccessFailureNode whose process is annotated ``AsyncResult[str]``."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.add_parameter(Parameter(name="n", type="int", default_value=3, tooltip="In"))
+        self.add_parameter(Parameter(name="stars", output_type="str", tooltip="Out", allowed_modes={ParameterMode.OUTPUT}))
+
+    def process(self) -> AsyncResult[str]:
+        stars = yield lambda: "*" * self.get_parameter_value("n")
+        self.parameter_output_values["stars"] = stars
+
+
+ANNOTATIONS = (AsyncResult[None], AsyncResult[int], AsyncResult)  # at import, as modules do
+'''
+CLASSES = ["TypedJob", "TypedStatusJob"]
+
+
+@pytest.fixture
+def library(tmp_path: Path) -> Path:
+    return write_library(tmp_path / "libs", "Public Patterns", NODES, CLASSES)
+
+
+@pytest.fixture(params=["shared", "isolated", "isolated-subprocess"])
+def mode(request: pytest.FixtureRequest, offline_home: Path) -> str:
+    return str(request.param)
+
+
+def test_a_process_annotated_with_a_subscripted_async_result_loads_and_runs(library: Path, mode: str) -> None:
+    async def body() -> None:
+        o = await start(library, mode)
+        try:
+            libraries = ok(await o.handle_async(ListRegisteredLibrariesRequest())).libraries
+            (info,) = [lib for lib in libraries if lib.name == "Public Patterns"]
+            assert info.dropped == [] and sorted(info.node_types) == sorted(CLASSES)
+            await create(o, "TypedJob", "job")
+            await create(o, "TypedStatusJob", "status")
+            assert (await execute(o, "job", word="ada"))["loud"] == "ADA"
+            assert (await execute(o, "status", n=2))["stars"] == "**"
+        finally:
+            await o.close()
+
+    run(body())
