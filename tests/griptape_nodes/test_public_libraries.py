@@ -3,6 +3,8 @@ public libraries"), each in a fixture library written in their style, Shared and
 
 - ``def process(self) -> AsyncResult[None]`` (suno, googleai): Griptape's ``AsyncResult`` is generic
   in the yielded callables' result, so subscripting it at import time must work.
+- ``ParameterVideo`` (hyperreal's ComfyUI node, HMB's Seedance node) and ``ParameterAudio``: media
+  parameters like ``ParameterImage``, their UI flags ``ui_options`` keys that setters turn on and off.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ NODES = '''
 from typing import Any
 
 from griptape_nodes.exe_types.core_types import Parameter, ParameterMode
-from griptape_nodes.exe_types.node_types import AsyncResult, DataNode, SuccessFailureNode
+from griptape_nodes.exe_types.node_types import AsyncResult, ControlNode, DataNode, SuccessFailureNode
+from griptape_nodes.exe_types.param_types.parameter_audio import ParameterAudio
+from griptape_nodes.exe_types.param_types.parameter_video import ParameterVideo
 
 
 class TypedJob(DataNode):
@@ -48,9 +52,39 @@ class TypedStatusJob(SuccessFailureNode):
         self.parameter_output_values["stars"] = stars
 
 
+class ClipMaker(ControlNode):
+    """As hyperreal's ComfyUI node declares its video output, plus an audio input."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.add_parameter(ParameterAudio(name="track", tooltip="Audio", microphone_capture_audio=True))
+        self.add_parameter(
+            ParameterVideo(
+                name="video_url",
+                tooltip="Generated video",
+                allowed_modes={ParameterMode.OUTPUT, ParameterMode.PROPERTY},
+                settable=False,
+                ui_options={"pulse_on_run": True},
+            )
+        )
+        self.add_parameter(Parameter(name="flags", output_type="dict", tooltip="Out", allowed_modes={ParameterMode.OUTPUT}))
+
+    def process(self) -> None:
+        video = self.get_parameter_by_name("video_url")
+        audio = self.get_parameter_by_name("track")
+        video.edit_video = True
+        video.pulse_on_run = False
+        self.parameter_output_values["video_url"] = {"type": "VideoUrlArtifact", "value": f"{self.get_parameter_value('track')}.mp4"}
+        self.parameter_output_values["flags"] = {
+            "video": [video.type, video.input_types, video.output_type, sorted(video.ui_options)],
+            "audio": [audio.type, audio.input_types, audio.microphone_capture_audio, audio.edit_audio,
+                      audio.clickable_file_browser],
+        }
+
+
 ANNOTATIONS = (AsyncResult[None], AsyncResult[int], AsyncResult)  # at import, as modules do
 '''
-CLASSES = ["TypedJob", "TypedStatusJob"]
+CLASSES = ["TypedJob", "TypedStatusJob", "ClipMaker"]
 
 
 @pytest.fixture
@@ -74,6 +108,24 @@ def test_a_process_annotated_with_a_subscripted_async_result_loads_and_runs(libr
             await create(o, "TypedStatusJob", "status")
             assert (await execute(o, "job", word="ada"))["loud"] == "ADA"
             assert (await execute(o, "status", n=2))["stars"] == "**"
+        finally:
+            await o.close()
+
+    run(body())
+
+
+def test_video_and_audio_parameters_are_media_parameters_with_switchable_flags(library: Path, mode: str) -> None:
+    async def body() -> None:
+        o = await start(library, mode)
+        try:
+            await create(o, "ClipMaker", "clip")
+            outputs = await execute(o, "clip", track="song")
+            assert outputs["video_url"] == {"type": "VideoUrlArtifact", "value": "song.mp4"}
+            assert outputs["flags"] == {
+                # set after construction: edit_video on, pulse_on_run off; output/property keeps the browser
+                "video": ["VideoUrlArtifact", ["any"], "VideoUrlArtifact", ["clickable_file_browser", "edit_video"]],
+                "audio": ["AudioUrlArtifact", ["any"], True, False, True],
+            }
         finally:
             await o.close()
 
