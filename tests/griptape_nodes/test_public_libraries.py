@@ -5,6 +5,8 @@ public libraries"), each in a fixture library written in their style, Shared and
   in the yielded callables' result, so subscripting it at import time must work.
 - ``ParameterVideo`` (hyperreal's ComfyUI node, HMB's Seedance node) and ``ParameterAudio``: media
   parameters like ``ParameterImage``, their UI flags ``ui_options`` keys that setters turn on and off.
+- Result payloads a library defines with ``WorkflowNotAlteredMixin`` (OpenColorIO's request handlers):
+  the mixins set ``altered_workflow_state``, which every ``ResultPayload`` has.
 """
 
 from __future__ import annotations
@@ -18,12 +20,19 @@ from tests.conftest import run, write_library
 from tests.griptape_nodes.test_libraries import create, execute, ok, start
 
 NODES = '''
+from dataclasses import dataclass
 from typing import Any
 
 from griptape_nodes.exe_types.core_types import Parameter, ParameterMode
 from griptape_nodes.exe_types.node_types import AsyncResult, ControlNode, DataNode, SuccessFailureNode
 from griptape_nodes.exe_types.param_types.parameter_audio import ParameterAudio
 from griptape_nodes.exe_types.param_types.parameter_video import ParameterVideo
+from griptape_nodes.retained_mode.events.base_events import (
+    ResultPayloadFailure,
+    ResultPayloadSuccess,
+    WorkflowAlteredMixin,
+    WorkflowNotAlteredMixin,
+)
 
 
 class TypedJob(DataNode):
@@ -82,9 +91,41 @@ class ClipMaker(ControlNode):
         }
 
 
+@dataclass
+class TransformDone(WorkflowNotAlteredMixin, ResultPayloadSuccess):
+    """Shaped as OpenColorIO's ColorspaceTransformResultSuccess."""
+
+    image: str = ""
+
+
+@dataclass
+class TransformFailed(WorkflowNotAlteredMixin, ResultPayloadFailure):
+    pass
+
+
+@dataclass
+class GraphChanged(WorkflowAlteredMixin, ResultPayloadSuccess):
+    pass
+
+
+class Transform(DataNode):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.add_parameter(Parameter(name="answers", output_type="list", tooltip="Out", allowed_modes={ParameterMode.OUTPUT}))
+
+    def process(self) -> None:
+        done = TransformDone(image="out.exr", result_details="converted")
+        failed = TransformFailed(result_details="no config", exception=ValueError("no config"))
+        self.parameter_output_values["answers"] = [
+            [done.succeeded(), done.altered_workflow_state, done.image, done.result_details],
+            [failed.failed(), failed.altered_workflow_state, str(failed.exception)],
+            [GraphChanged().altered_workflow_state, ResultPayloadSuccess().altered_workflow_state],
+        ]
+
+
 ANNOTATIONS = (AsyncResult[None], AsyncResult[int], AsyncResult)  # at import, as modules do
 '''
-CLASSES = ["TypedJob", "TypedStatusJob", "ClipMaker"]
+CLASSES = ["TypedJob", "TypedStatusJob", "ClipMaker", "Transform"]
 
 
 @pytest.fixture
@@ -126,6 +167,24 @@ def test_video_and_audio_parameters_are_media_parameters_with_switchable_flags(l
                 "video": ["VideoUrlArtifact", ["any"], "VideoUrlArtifact", ["clickable_file_browser", "edit_video"]],
                 "audio": ["AudioUrlArtifact", ["any"], True, False, True],
             }
+        finally:
+            await o.close()
+
+    run(body())
+
+
+def test_results_a_library_defines_with_the_workflow_mixins_say_whether_the_workflow_changed(
+    library: Path, mode: str
+) -> None:
+    async def body() -> None:
+        o = await start(library, mode)
+        try:
+            await create(o, "Transform", "transform")
+            assert (await execute(o, "transform"))["answers"] == [
+                [True, False, "out.exr", "converted"],
+                [True, False, "no config"],
+                [True, False],
+            ]
         finally:
             await o.close()
 
