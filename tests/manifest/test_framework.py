@@ -1,5 +1,5 @@
-"""The ``griptape`` framework Griptape libraries import without declaring it (nodeisle.manifest.framework):
-added to an Isolated library's env when its code imports it, as Griptape's engine provides it."""
+"""Packages Griptape's engine provides, which Griptape libraries import undeclared (nodeisle.manifest.framework):
+added to an Isolated library's env when its code imports them, as Griptape's engine provides them."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from nodeisle.manifest import load_manifest
-from nodeisle.manifest.framework import GRIPTAPE_REQUIREMENT, implied_requirements
+from nodeisle.manifest.framework import ENGINE_PROVIDED, implied_requirements
 from nodeisle.requests import ListRegisteredLibrariesRequest
 from tests.conftest import run, write_library
 from tests.griptape_nodes.test_libraries import create, execute, ok, start
@@ -36,6 +36,7 @@ class MakeArtifact(DataNode):
 """
 
 # A stand-in for the framework, its submodule as real libraries import it (`from griptape.artifacts import ...`).
+GRIPTAPE_REQUIREMENT = ENGINE_PROVIDED["griptape"][1]
 FAKE_GRIPTAPE = """
 import sys
 import types
@@ -75,10 +76,15 @@ def test_a_library_whose_code_imports_griptape_gets_the_framework_after_its_own_
     assert worker_env(folder) == ("tinyver==1.0", GRIPTAPE_REQUIREMENT)
 
 
+def test_httpx_and_pil_imports_imply_griptapes_requirements_for_them_in_its_order(tmp_path: Path) -> None:
+    files = {"a.py": "import os, httpx\n", "b.py": "from PIL import Image as PILImage\nimport griptape.artifacts\n"}
+    assert worker_env(folder_with(tmp_path, files)) == ("griptape>=1.10.2", "httpx>=0.28.0,<1.0.0", "pillow>=11.3.0")
+
+
 @pytest.mark.parametrize("pin", ["griptape==1.11.0", "Griptape[drivers-prompt-openai]>=1.9", "griptape"])
 def test_a_library_that_names_griptape_itself_keeps_its_own_requirement(tmp_path: Path, pin: str) -> None:
-    folder = folder_with(tmp_path, {"nodes.py": "import griptape\n"}, pins=[pin])
-    assert worker_env(folder) == (pin,)
+    folder = folder_with(tmp_path, {"nodes.py": "import griptape\nfrom PIL import Image\n"}, pins=[pin, "Pillow==12.0"])
+    assert worker_env(folder) == (pin, "Pillow==12.0")
 
 
 def test_griptape_nodes_imports_comments_strings_and_hidden_folders_imply_nothing(tmp_path: Path) -> None:

@@ -1,33 +1,39 @@
-"""The ``griptape`` framework that Griptape libraries import without declaring it.
+"""Packages Griptape's engine provides to every library, which Griptape libraries import undeclared.
 
-In Griptape Nodes, library code runs with the engine's own packages importable, and the engine
-depends on the ``griptape`` framework (``griptape>=1.10.2`` in its ``pyproject.toml``). So public
-libraries import ``griptape.artifacts`` and friends while their manifests list only their own
-dependencies. nodeisle's ``griptape_nodes`` layer does not provide the framework; an Isolated
-library's env gets it instead: when a file in the library's folder imports ``griptape`` and no
-requirement of the manifest names it, :func:`implied_requirements` adds
-:data:`GRIPTAPE_REQUIREMENT`. A library that pins ``griptape`` itself keeps its pin. Stdlib only.
+In Griptape Nodes, library code runs with the engine's own packages importable. The engine depends
+on the ``griptape`` framework, ``httpx`` and ``pillow`` (``griptape>=1.10.2``,
+``httpx>=0.28.0,<1.0.0``, ``pillow>=11.3.0`` in its ``pyproject.toml``), so public libraries import
+``griptape.artifacts``, ``httpx`` and ``PIL`` while their manifests list only their own
+dependencies. nodeisle's ``griptape_nodes`` layer provides none of them; an Isolated library's env
+gets them instead: when a file in the library's folder imports one of :data:`ENGINE_PROVIDED` and
+no requirement of the manifest names its distribution, :func:`implied_requirements` adds Griptape's
+requirement for it. A library that names the distribution itself keeps its own. Stdlib only.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-__all__ = ["GRIPTAPE_REQUIREMENT", "implied_requirements", "imports_griptape"]
+__all__ = ["ENGINE_PROVIDED", "implied_requirements", "imported_modules"]
 
-#: What Griptape's engine requires, so what its libraries were written against.
-GRIPTAPE_REQUIREMENT = "griptape>=1.10.2"
+#: import name -> (distribution, the requirement Griptape's engine has on it)
+ENGINE_PROVIDED: dict[str, tuple[str, str]] = {
+    "griptape": ("griptape", "griptape>=1.10.2"),
+    "httpx": ("httpx", "httpx>=0.28.0,<1.0.0"),
+    "PIL": ("pillow", "pillow>=11.3.0"),
+}
 
-_IMPORT_RE = re.compile(r"^[ \t]*(?:from[ \t]+griptape(?:\.\w+)*[ \t]+import|import[ \t]+griptape(?:\.\w+)*)\b", re.M)
+_FROM_RE = re.compile(r"^[ \t]*from[ \t]+(\w+)[\w.]*[ \t]+import\b", re.M)
+_IMPORT_RE = re.compile(r"^[ \t]*import[ \t]+([\w. \t,]+)", re.M)  # import a.b, c as d
 _NAME_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
 _SKIPPED = {"__pycache__", "node_modules", "venv", "site-packages"}
 _MAX_FILES = 2000  # a library folder is small; a huge tree is not scanned past this
 
 
-def _python_files(folder: Path) -> Iterable[Path]:
+def _python_files(folder: Path) -> Iterator[Path]:
     count = 0
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIPPED)
@@ -39,16 +45,19 @@ def _python_files(folder: Path) -> Iterable[Path]:
                 yield Path(root, name)
 
 
-def imports_griptape(folder: Path) -> bool:
-    """Whether a ``.py`` file under ``folder`` imports the ``griptape`` framework (not ``griptape_nodes``)."""
+def imported_modules(folder: Path) -> set[str]:
+    """The top-level module names that ``import`` / ``from ... import`` lines of ``.py`` files under
+    ``folder`` import (relative imports name none)."""
+    found: set[str] = set()
     for path in _python_files(folder):
         try:
             text = path.read_text(encoding="utf-8", errors="replace")
         except OSError:
             continue
-        if _IMPORT_RE.search(text):
-            return True
-    return False
+        found.update(_FROM_RE.findall(text))
+        for names in _IMPORT_RE.findall(text):
+            found.update(item.split()[0].split(".")[0] for item in names.split(",") if item.split())
+    return found
 
 
 def _names(requirements: Iterable[str]) -> set[str]:
@@ -61,7 +70,10 @@ def _names(requirements: Iterable[str]) -> set[str]:
 
 
 def implied_requirements(folder: Path, requirements: Iterable[str]) -> tuple[str, ...]:
-    """The requirements Griptape's engine would have provided for the library in ``folder``."""
-    if "griptape" in _names(requirements) or not imports_griptape(folder):
+    """What Griptape's engine would have provided for the library in ``folder``, in ENGINE_PROVIDED's order."""
+    named = _names(requirements)
+    wanted = [module for module, (dist, _) in ENGINE_PROVIDED.items() if dist not in named]
+    if not wanted:
         return ()
-    return (GRIPTAPE_REQUIREMENT,)
+    imported = imported_modules(folder)
+    return tuple(ENGINE_PROVIDED[module][1] for module in wanted if module in imported)
