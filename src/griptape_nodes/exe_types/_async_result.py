@@ -11,11 +11,13 @@ __all__ = ["AsyncResult", "drive"]
 
 T = TypeVar("T")
 
-#: What a generator ``process`` is: it yields callables and is sent each one's result.
-AsyncResult = Generator[Callable[[], Any], Any, None]
+#: What a generator ``process`` is: it yields callables and is sent each one's result. Generic in the
+#: callables' result, as in Griptape, so libraries may annotate ``-> AsyncResult[None]``; bare
+#: ``AsyncResult`` means ``AsyncResult[Any]``.
+AsyncResult = Generator[Callable[[], T], T, None]
 
 
-def _step(generator: AsyncResult, value: Any, error: BaseException | None) -> tuple[bool, Any]:
+def _step(generator: AsyncResult[Any], value: Any, error: BaseException | None) -> tuple[bool, Any]:
     """Resume ``generator`` with a value or an exception; (True, None) once it has finished."""
     try:
         return False, generator.throw(error) if error is not None else generator.send(value)
@@ -30,7 +32,7 @@ def _call(fn: Callable[[], T]) -> tuple[T | None, BaseException | None]:
         return None, exc
 
 
-async def drive(generator: AsyncResult) -> None:
+async def drive(generator: AsyncResult[Any]) -> None:
     """Run a generator ``process``: the generator and each callable it yields, in threads."""
     done, yielded = await asyncio.to_thread(_step, generator, None, None)
     while not done:

@@ -255,7 +255,7 @@ class BaseNode(ValueMembers, metaclass=_KeywordConstruction):
             response=None,
         )
 
-    def process(self) -> AsyncResult | None:
+    def process(self) -> AsyncResult[Any] | None:
         raise NotImplementedError(f"{type(self).__name__} must implement process()")
 
     async def aprocess(self) -> None:

@@ -16,6 +16,7 @@ from types import MappingProxyType
 from typing import TypeVar
 
 from nodeisle.errors import ManifestError
+from nodeisle.manifest.framework import implied_requirements
 from nodeisle.manifest.model import (
     MANIFEST_FILE_NAMES,
     SECRETS_TO_REGISTER,
@@ -268,7 +269,7 @@ class _Builder:
                 message = pin_warning(req)
                 if message:
                     self.warn(f"{prefix}[{i}]", message)
-        return Dependencies(pip, flags, execs)
+        return Dependencies(pip, flags, execs, implied_requirements(self.file.parent, (*pip, *execs)))
 
     def declaration_items(self, value: object) -> list[tuple[str, object, bool]]:
         """(json path, declaration, value sits directly at the path) for each declaration; [] for none."""

@@ -49,12 +49,13 @@ class Dependencies:
     pip_dependencies: tuple[str, ...] = ()
     pip_install_flags: tuple[str, ...] = ()
     pip_dependencies_exec: tuple[str, ...] = ()
+    implied: tuple[str, ...] = ()  # what Griptape's engine would provide: the griptape framework (framework.py)
 
     @property
     def worker_env(self) -> tuple[str, ...]:
         """What the library's worker env installs: ``pip_dependencies``, then ``pip_dependencies_exec`` (the
-        execution set, which only the process running the nodes needs)."""
-        return (*self.pip_dependencies, *self.pip_dependencies_exec)
+        execution set, which only the process running the nodes needs), then the ``implied`` ones."""
+        return (*self.pip_dependencies, *self.pip_dependencies_exec, *self.implied)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,14 +7,21 @@ how nodeisle's answer becomes its Griptape result (:meth:`RequestPayload.to_resu
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from griptape_nodes import _compat
 from nodeisle.node.scope import Phase, current_scope
 from nodeisle.requests import Request, Result
 
-__all__ = ["RequestPayload", "ResultPayload", "ResultPayloadFailure", "ResultPayloadSuccess"]
+__all__ = [
+    "RequestPayload",
+    "ResultPayload",
+    "ResultPayloadFailure",
+    "ResultPayloadSuccess",
+    "WorkflowAlteredMixin",
+    "WorkflowNotAlteredMixin",
+]
 
 
 @dataclass(kw_only=True)
@@ -22,6 +29,7 @@ class ResultPayload:
     """An answer: ``succeeded()`` / ``failed()`` and ``result_details`` (the engine's message)."""
 
     result_details: str = ""
+    altered_workflow_state: bool = False  # Griptape's flag; nodeisle reads nothing from it
 
     def succeeded(self) -> bool:
         raise NotImplementedError
@@ -42,6 +50,21 @@ class ResultPayloadFailure(ResultPayload):
 
     def succeeded(self) -> bool:
         return False
+
+
+@dataclass
+class WorkflowAlteredMixin:
+    """Griptape's marker for a result whose request changed the workflow (libraries define their own
+    results with it, as OpenColorIO's request handlers do)."""
+
+    altered_workflow_state: bool = field(default=True, init=False)
+
+
+@dataclass
+class WorkflowNotAlteredMixin:
+    """Griptape's marker for a result whose request left the workflow as it was."""
+
+    altered_workflow_state: bool = field(default=False, init=False)
 
 
 class RequestPayload:
