@@ -1,4 +1,4 @@
-"""Griptape's ``ParameterAudio``: a audio parameter (type ``AudioUrlArtifact``) with its UI options
+"""Griptape's ``ParameterAudio``: an audio parameter (type ``AudioUrlArtifact``) with its UI options
 (values stored as given: ``_media``)."""
 
 from __future__ import annotations
