@@ -4,8 +4,8 @@ In Griptape Nodes, library code runs with the engine's own packages importable. 
 on the ``griptape`` framework, ``httpx`` and ``pillow`` (``griptape>=1.10.2``,
 ``httpx>=0.28.0,<1.0.0``, ``pillow>=11.3.0`` in its ``pyproject.toml``), so public libraries import
 ``griptape.artifacts``, ``httpx`` and ``PIL`` while their manifests list only their own
-dependencies. nodeisle's ``griptape_nodes`` layer provides none of them; an Isolated library's env
-gets them instead: when a file in the library's folder imports one of :data:`ENGINE_PROVIDED` and
+dependencies. nodeisle's ``griptape_nodes`` layer provides none of them; a library's env (Isolated)
+or overlay (Shared) gets them instead: when a file in the library's folder imports one of :data:`ENGINE_PROVIDED` and
 no requirement of the manifest names its distribution, :func:`implied_requirements` adds Griptape's
 requirement for it. A library that names the distribution itself keeps its own. Stdlib only.
 """
