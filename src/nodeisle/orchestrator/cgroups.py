@@ -194,7 +194,9 @@ class WorkerCgroup:
                 (memory / "memory.max_usage_in_bytes").write_text("0")
 
     def remove(self) -> bool:
-        done = all([_remove(path) for path in self.paths])
+        """Kill what is left and remove the cgroup. Up to 10 s: after a fork bomb, hundreds of killed
+        processes must be reaped before the kernel lets the cgroup go (called off the event loop)."""
+        done = all([_remove(path, attempts=500) for path in self.paths])
         if done:
             self.paths.clear()
         return done
