@@ -6,6 +6,7 @@ checks no cgroup is left behind.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -121,6 +122,10 @@ def test_a_node_past_its_memory_limit_fails_attributed_and_the_next_execution_ru
             assert not failed.succeeded and failed.error.type == "WorkerCrashed"
             assert "library 'Contained' exceeded its memory limit of 128 MiB (peak " in failed.message
             assert "killed by SIGKILL" in failed.message
+            for _ in range(300):  # the dead worker's cgroup goes once its processes are reaped
+                if not _worker_cgroups():
+                    break
+                await asyncio.sleep(0.05)
             assert _worker_cgroups() == []  # the dead worker's cgroup is gone
             again = ok(await o.handle_async(ExecuteNodeRequest(node_name="h", parameter_values={"mib": 8})))
             assert again.parameter_output_values["pid"] != first_pid  # a fresh, contained worker

@@ -172,11 +172,20 @@ class EditorSession:
             wanted = LibraryMode.parse(mode)
         except ValueError as exc:
             raise EditorError(f"library {library!r}: {exc}") from None
+        settings = self.orchestrator.settings
+        previous = settings.library_modes.get(library)
+        # Kept before the switch, whose events the page shows: once it shows the new mode, the choice is
+        # in settings.json. A switch that does not happen (refused) puts the setting back.
+        settings.library_modes[library] = wanted
+        settings.save()
         result = await self._ask(SetLibraryModeRequest(library_name=library, mode=wanted))
         state = self.orchestrator.libraries.get(library)
-        if state is not None and state.mode is wanted:  # switched, even if the new host failed: kept as chosen
-            self.orchestrator.settings.library_modes[library] = wanted
-            self.orchestrator.settings.save()
+        if state is None or state.mode is not wanted:  # switched, even if the new host failed: kept as chosen
+            if previous is None:
+                settings.library_modes.pop(library, None)
+            else:
+                settings.library_modes[library] = previous
+            settings.save()
         return result
 
     async def remove_library(self, library: str) -> dict[str, Any]:
