@@ -22,7 +22,7 @@ T = TypeVar("T")
 
 #: The ``accept_any`` conversions of the ``Parameter*`` types, by qualified name (not reported as behaviours).
 _TYPE_CONVERSIONS = frozenset({
-    "as_text", "as_bool", "to_dict", "ParameterInt._convert_to_number", "ParameterFloat._convert_to_number",
+    "as_text", "as_bool", "to_dict", "ParameterNumber._convert_to_number",
     "ParameterJson._convert_to_json",
 })
 

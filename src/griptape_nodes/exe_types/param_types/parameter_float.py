@@ -20,23 +20,8 @@ class ParameterFloat(ParameterNumber):
         keywords.pop("output_type", None)
         super().__init__(name, tooltip, type="float", output_type="float", **keywords)
 
-    def _convert_to_number(self, value: Any) -> float:
-        if value is None or (isinstance(value, str) and not value.strip()):
-            return float(0)
-        if isinstance(value, str):
-            text = value.strip()
-            try:
-                return float(text)
-            except ValueError:
-                pass
-            try:
-                return float(float(text))
-            except ValueError:
-                raise ValueError(f"Cannot convert '{value}' to float") from None
-        try:
-            return float(value)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"Cannot convert {type(value).__name__} to float") from exc
+    _number = float
+    _number_word = "float"
 
 
 if not TYPE_CHECKING:

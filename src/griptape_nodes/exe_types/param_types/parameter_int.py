@@ -20,23 +20,8 @@ class ParameterInt(ParameterNumber):
         keywords.pop("output_type", None)
         super().__init__(name, tooltip, type="int", output_type="int", **keywords)
 
-    def _convert_to_number(self, value: Any) -> int:
-        if value is None or (isinstance(value, str) and not value.strip()):
-            return 0
-        if isinstance(value, str):
-            text = value.strip()
-            try:
-                return int(text)
-            except ValueError:
-                pass
-            try:
-                return int(float(text))
-            except ValueError:
-                raise ValueError(f"Cannot convert '{value}' to integer") from None
-        try:
-            return int(value)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"Cannot convert {type(value).__name__} to integer") from exc
+    _number = int
+    _number_word = "integer"
 
 
 if not TYPE_CHECKING:

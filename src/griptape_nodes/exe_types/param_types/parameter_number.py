@@ -10,6 +10,7 @@ number type first (None and "" are 0).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import nodeisle
@@ -81,8 +82,31 @@ class ParameterNumber(Parameter):
             **keywords,
         )
 
+    #: The number type a subclass converts to (``int``, ``float``) and how its errors name it.
+    _number: Callable[[Any], Any] | None = None
+    _number_word = "number"
+
     def _convert_to_number(self, value: Any) -> Any:
-        raise NotImplementedError(f"{self.name}: subclasses implement _convert_to_number")
+        """None and "" are 0; a numeric string is read (as the type, else through float: "3.0" is int 3)."""
+        make = type(self)._number
+        if make is None:
+            raise NotImplementedError(f"{self.name}: subclasses set _number")
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return make(0)
+        if isinstance(value, str):
+            text = value.strip()
+            try:
+                return make(text)
+            except ValueError:
+                pass
+            try:
+                return make(float(text))
+            except ValueError:
+                raise ValueError(f"Cannot convert '{value}' to {self._number_word}") from None
+        try:
+            return make(value)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"Cannot convert {type(value).__name__} to {self._number_word}") from exc
 
     @property
     def step(self) -> float | None:
