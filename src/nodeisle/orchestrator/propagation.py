@@ -81,7 +81,8 @@ class ConfigAndSecrets:
         self.secrets = secrets
         self._libraries = libraries
         self._changes = asyncio.Lock()  # one change and its broadcast at a time
-        self._unusable_reported: set[tuple[str, str]] = set()  # (library, secrets_to_register name) warned of
+        # (what, library, name) already warned of: a settings category or a secrets_to_register name not used
+        self._unusable_reported: set[tuple[str, str, str]] = set()
 
     def __repr__(self) -> str:
         return f"ConfigAndSecrets(config={self.config!r}, secrets={self.secrets!r})"
@@ -194,8 +195,8 @@ class ConfigAndSecrets:
                 category = key.removeprefix("libraries.").rpartition(".")[0]
                 if owners.get(category) == manifest.name:
                     defaults[key] = value
-                elif (manifest.name, category) not in self._unusable_reported:
-                    self._unusable_reported.add((manifest.name, category))
+                elif ("category", manifest.name, category) not in self._unusable_reported:
+                    self._unusable_reported.add(("category", manifest.name, category))
                     LOGGER.warning("library %r: its settings category %r is %s; its defaults there are not used",
                                    manifest.name, category, f"library {owners[category]!r}'s" if category in owners
                                    else "another library's name")
@@ -208,8 +209,8 @@ class ConfigAndSecrets:
             try:
                 check_name(name)
             except SecretsError as exc:
-                if (manifest.name, name) not in self._unusable_reported:
-                    self._unusable_reported.add((manifest.name, name))
+                if ("secret", manifest.name, name) not in self._unusable_reported:
+                    self._unusable_reported.add(("secret", manifest.name, name))
                     LOGGER.warning("library %r: its settings register secret %r, which is not used: %s",
                                    manifest.name, name, exc)
                 continue
